@@ -1,0 +1,1 @@
+"""Data: MMRec-format folders, dataset sources, preprocessing and the training sampler."""

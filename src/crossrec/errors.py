@@ -1,0 +1,26 @@
+"""Exceptions with one-line, user-facing messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class CrossrecError(Exception):
+    """Base class: the CLI prints ``str(err)`` as a single line and exits with status 2."""
+
+
+class DataError(CrossrecError):
+    """Bad input data. The message names the offending file and the problem."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+class ConfigError(CrossrecError):
+    """An invalid configuration (unknown key, missing key, wrong type)."""
+
+
+class DownloadError(CrossrecError):
+    """A dataset could not be fetched; the message says how to place it by hand."""

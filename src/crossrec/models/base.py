@@ -1,0 +1,96 @@
+"""The backbone contract (design §3).
+
+A backbone turns its parameters into embeddings (:meth:`Backbone.encode`), scores users against
+all items (:meth:`Backbone.score`) and returns its own named recommendation losses
+(:meth:`Backbone.rec_loss`). Alignment plug-ins only see the :class:`Encoded` output, so any
+plug-in fits any backbone.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor, nn
+
+from crossrec.data.formats import InteractionData
+from crossrec.data.sampler import Batch
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a model may know about a dataset.
+
+    Attributes:
+        n_users, n_items: sizes (``max id + 1``).
+        train_users, train_items: int64 [E] train pairs (the training graph).
+        features: modality name -> float32 [n_items, d_m] frozen item features.
+    """
+
+    n_users: int
+    n_items: int
+    train_users: Tensor
+    train_items: Tensor
+    features: dict[str, Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: InteractionData) -> DataSpec:
+        """The spec of a loaded dataset."""
+        return cls(
+            n_users=data.n_users,
+            n_items=data.n_items,
+            train_users=torch.from_numpy(data.train.users),
+            train_items=torch.from_numpy(data.train.items),
+            features={k: torch.from_numpy(v) for k, v in data.features.items()},
+        )
+
+
+@dataclass
+class Encoded:
+    """A forward pass's output.
+
+    Attributes:
+        user: [U, d_u] user representations used for scoring.
+        item: [I, d_i] item representations used for scoring.
+        modal: modality name -> [I, d] projected item modality embeddings (multi-modal
+            backbones only; empty for collaborative-filtering backbones).
+        extra: backbone-specific tensors (e.g. ego embeddings) for its own losses.
+    """
+
+    user: Tensor
+    item: Tensor
+    modal: dict[str, Tensor] = field(default_factory=dict)
+    extra: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Backbone(nn.Module, ABC):
+    """Base class of every recommender backbone.
+
+    Subclasses set ``Params`` to a dataclass of hyper-parameters and implement :meth:`encode`
+    and :meth:`rec_loss`. ``uses_modalities`` says whether the backbone reads item features.
+    """
+
+    Params: ClassVar[type]
+    uses_modalities: ClassVar[bool] = False
+
+    def __init__(self, spec: DataSpec, params: Any) -> None:  # noqa: ANN401
+        super().__init__()
+        self.spec = spec
+        self.params = params
+
+    @abstractmethod
+    def encode(self) -> Encoded:
+        """Compute user and item representations with the current parameters."""
+
+    @abstractmethod
+    def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
+        """Named scalar recommendation losses for one batch (summed by the trainer)."""
+
+    def score(self, enc: Encoded, users: Tensor) -> Tensor:
+        """Scores [B, I] of users int64 [B] against every item: ``user[users] @ item^T``."""
+        return enc.user[users] @ enc.item.T
+
+    def on_epoch_start(self, epoch: int) -> None:  # noqa: B027  (optional hook)
+        """Called by the trainer before each epoch (0-based); default: nothing."""

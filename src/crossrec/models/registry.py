@@ -1,0 +1,17 @@
+"""The backbone registry: ``@register_backbone("name")`` in each model module."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from crossrec.models.base import Backbone, DataSpec
+from crossrec.registry import Registry
+
+BACKBONES: Registry[Backbone] = Registry("backbone")
+register_backbone = BACKBONES.register
+
+
+def build_backbone(name: str, spec: DataSpec, params: Mapping[str, Any] | None = None) -> Backbone:
+    """Instantiate backbone ``name`` with strictly-checked hyper-parameters."""
+    return BACKBONES.build(name, spec, params)
