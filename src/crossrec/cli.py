@@ -1,0 +1,181 @@
+"""``crossrec`` command line: one subcommand per workflow step.
+
+    crossrec download --dataset ml100k --source ml100k --out resources/ml100k
+    crossrec prepare  --dataset ml100k --source ml100k --raw resources/ml100k --out results/data/ml100k
+    crossrec train    --data results/data/ml100k --backbone lightgcn --param n_layers=2 --out DIR
+    crossrec table    --out results/tables/main  RUN/metrics.json ...
+    crossrec list     (registered backbones and plug-ins)
+
+Errors in the input print one line (``crossrec: error: <file>: <problem>``) and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from crossrec.errors import ConfigError, CrossrecError
+
+SOURCES = ("ml100k", "folder")
+
+
+def parse_value(text: str) -> Any:  # noqa: ANN401
+    """YAML scalar parsing, with ``1e-4``-style floats (YAML 1.1 reads those as strings)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
+    """``["a=1", "b=[1, 2]"]`` → ``{"a": 1, "b": [1, 2]}``."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    """Fetch a dataset's raw files into ``--out``."""
+    from crossrec.data.download import copy_mmrec_folder, download_ml100k
+
+    if args.source == "ml100k":
+        download_ml100k(args.out)
+    else:
+        if not args.path:
+            raise ConfigError("--source folder needs --path")
+        copy_mmrec_folder(args.path, args.out)
+    print(f"{args.dataset}: raw files in {args.out}", file=sys.stderr)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """Turn the raw files into an MMRec-format folder and print its counts."""
+    from crossrec.data.prepare import describe, prepare_folder, prepare_ml100k
+
+    if args.source == "ml100k":
+        meta = prepare_ml100k(args.raw, args.out, name=args.dataset, split_seed=args.split_seed)
+    else:
+        meta = prepare_folder(args.raw, args.out, name=args.dataset)
+    print(describe(meta))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train one backbone × plug-in run and write its outputs."""
+    import torch
+
+    from crossrec.config import from_dict
+    from crossrec.data.formats import load_mmrec
+    from crossrec.train import RunSpec, TrainConfig, Trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = load_mmrec(args.data)
+    train_cfg = from_dict(TrainConfig, parse_assignments(args.train, "--train"), "train")
+    run = RunSpec(
+        dataset=args.dataset or data.name,
+        backbone=args.backbone,
+        plugin=args.plugin,
+        variant=args.variant,
+        seed=args.seed,
+        backbone_params=parse_assignments(args.param, "--param"),
+        plugin_params=parse_assignments(args.plugin_param, "--plugin-param"),
+        train=train_cfg,
+    )
+    metrics = Trainer(run, data, args.out).fit(resume=args.resume)
+    test = metrics["test"]
+    print(f"{run.dataset}/{run.backbone}/{run.plugin}/{run.variant}/seed{run.seed}: best epoch "
+          f"{metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
+          f"ndcg@20 {test['ndcg@20']:.4f}")
+
+
+def cmd_table(args: argparse.Namespace) -> None:
+    """Aggregate ``metrics.json`` files into ``<out>.md`` and ``<out>.csv``."""
+    from crossrec.report.aggregate import collect, write_table
+
+    df = collect(args.metrics, ks=args.k)
+    write_table(df, args.out)
+    print(f"{len(df)} runs -> {args.out}.md, {args.out}.csv", file=sys.stderr)
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    """Print the registered backbones and plug-ins with their hyper-parameters."""
+    import dataclasses
+
+    from crossrec.align import PLUGINS
+    from crossrec.models import BACKBONES
+
+    for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS)):
+        for name in registry:
+            fields = dataclasses.fields(registry[name].Params)
+            params = ", ".join(f"{f.name}={f.default}" for f in fields)
+            print(f"{kind:8s} {name:10s} {params}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="crossrec", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("download", help="fetch a dataset's raw files")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--source", choices=SOURCES, required=True)
+    p.add_argument("--path", help="source folder (for --source folder)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_download)
+
+    p = sub.add_parser("prepare", help="raw files -> MMRec-format folder")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--source", choices=SOURCES, required=True)
+    p.add_argument("--raw", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--split-seed", type=int, default=999)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="train one run on an MMRec-format folder")
+    p.add_argument("--data", type=Path, required=True, help="MMRec-format dataset folder")
+    p.add_argument("--backbone", required=True)
+    p.add_argument("--plugin", default="none")
+    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="backbone parameter")
+    p.add_argument("--plugin-param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--train", action="append", metavar="KEY=VALUE",
+                   help="trainer setting (epochs, patience, lr, batch_size, device, ...)")
+    p.add_argument("--seed", type=int, default=999)
+    p.add_argument("--dataset", help="dataset name recorded in metrics.json")
+    p.add_argument("--variant", default="default")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt if any")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("table", help="aggregate metrics.json files into a table")
+    p.add_argument("metrics", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, required=True, help="output stem (.md and .csv)")
+    p.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
+    p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("list", help="registered backbones and plug-ins")
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CrossrecError as err:
+        print(f"crossrec: error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,1 @@
+"""Aggregation of run metrics into tables (and, later, selection and plots)."""

@@ -1,0 +1,80 @@
+"""Collect ``metrics.json`` files into one table of test metrics per run.
+
+Every requested file must exist and follow the schema: a missing or failed run is an error, never
+a silently empty row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crossrec.errors import DataError
+from crossrec.io import atomic_open
+from crossrec.train import METRICS_SCHEMA_VERSION
+
+IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
+TABLE_METRICS = ("recall", "ndcg", "precision")
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """Load and check one ``metrics.json``."""
+    path = Path(path)
+    try:
+        blob = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "missing (did the run fail?)") from None
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON ({err})") from None
+    if blob.get("schema") != METRICS_SCHEMA_VERSION:
+        raise DataError(path, f"schema {blob.get('schema')!r}, expected {METRICS_SCHEMA_VERSION}")
+    for key in ("identity", "test", "valid", "best_epoch"):
+        if key not in blob:
+            raise DataError(path, f"no {key!r} entry")
+    if not blob["test"]:
+        raise DataError(path, "empty test metrics (the run never evaluated)")
+    return blob
+
+
+def collect(paths: Sequence[str | Path], ks: Sequence[int] = (5, 10, 20)) -> pd.DataFrame:
+    """One row per run: identity, best epoch, test ``Recall/NDCG/Precision@K`` for K in ``ks``."""
+    rows = []
+    for path in paths:
+        blob = read_metrics(path)
+        row: dict[str, Any] = {k: blob["identity"][k] for k in IDENTITY}
+        row["best_epoch"] = blob["best_epoch"]
+        for metric in TABLE_METRICS:
+            for k in ks:
+                name = f"{metric}@{k}"
+                if name not in blob["test"]:
+                    raise DataError(path, f"test metrics lack {name}")
+                row[name] = blob["test"][name]
+        rows.append(row)
+    if not rows:
+        raise ValueError("no metrics files given")
+    return pd.DataFrame(rows).sort_values(list(IDENTITY), kind="stable").reset_index(drop=True)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (metrics to 4 decimals)."""
+    header = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "|".join("---:" if pd.api.types.is_float_dtype(df[c]) else "---"
+                          for c in df.columns) + "|"
+    lines = [header, rule]
+    for _, row in df.iterrows():
+        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_table(df: pd.DataFrame, stem: str | Path) -> None:
+    """Write ``<stem>.md`` and ``<stem>.csv`` atomically."""
+    stem = Path(stem)
+    with atomic_open(stem.with_suffix(".csv")) as fh:
+        df.to_csv(fh, index=False, float_format="%.4f")
+    with atomic_open(stem.with_suffix(".md")) as fh:
+        fh.write(to_markdown(df))
