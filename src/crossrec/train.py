@@ -38,8 +38,10 @@ from crossrec import __version__
 from crossrec.align import build_plugin
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
+from crossrec.errors import ConfigError
 from crossrec.evaluate import EvalSet, evaluate
 from crossrec.io import atomic_open, atomic_path, write_json, write_yaml
+from crossrec.metrics import metric_names
 from crossrec.models import DataSpec, build_backbone
 
 METRICS_SCHEMA_VERSION = 1
@@ -58,6 +60,16 @@ class TrainConfig:
     topk: tuple[int, ...] = (5, 10, 20, 50)
     valid_metric: str = "recall@20"
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.valid_metric not in metric_names(self.topk):
+            raise ConfigError(
+                f"train.valid_metric {self.valid_metric!r} is not computed with topk "
+                f"{list(self.topk)} (choose one of {', '.join(metric_names(self.topk))})"
+            )
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"train.{name} must be >= 1")
 
 
 @dataclass(frozen=True)

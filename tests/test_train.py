@@ -1,0 +1,106 @@
+"""The trainer: outputs, determinism, early stopping, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossrec.data.formats import load_mmrec
+from crossrec.train import RunSpec, TrainConfig, Trainer
+
+
+def _run(tiny_dir: Path, out: Path, **train) -> dict:
+    cfg = TrainConfig(**{"epochs": 6, "batch_size": 64, "topk": (5, 10, 20), **train})
+    run = RunSpec(dataset="tiny", backbone="lightgcn", seed=3, train=cfg)
+    return Trainer(run, load_mmrec(tiny_dir), out, log=lambda line: None).fit(progress=False)
+
+
+def test_outputs_follow_the_schema(tiny_dir: Path, tmp_path: Path) -> None:
+    m = _run(tiny_dir, tmp_path / "run")
+    assert m["identity"] == {"dataset": "tiny", "backbone": "lightgcn", "plugin": "none",
+                             "variant": "default", "seed": 3}
+    assert set(m["test"]) == {f"{x}@{k}" for x in ("recall", "ndcg", "precision", "map")
+                              for k in (5, 10, 20)}
+    assert 1 <= m["best_epoch"] <= m["epochs_run"] == 6
+    assert m["cost"]["seconds_per_epoch"] > 0 and m["cost"]["peak_memory_mb"] > 0
+    assert m["provenance"]["device"] == "cpu"
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == m
+    rows = list(csv.DictReader((tmp_path / "run" / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
+    assert {"bpr", "reg", "loss", "valid_recall@20", "train_seconds"} <= set(rows[0])
+    best = rows[m["best_epoch"] - 1]
+    assert float(best["valid_recall@20"]) == m["valid"]["recall@20"]
+    assert max(float(r["valid_recall@20"]) for r in rows) == m["valid"]["recall@20"]
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["backbone"] == "lightgcn"
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+def test_deterministic(tiny_dir: Path, tmp_path: Path) -> None:
+    a = _run(tiny_dir, tmp_path / "a")
+    b = _run(tiny_dir, tmp_path / "b")
+    assert a["test"] == b["test"] and a["valid"] == b["valid"]
+    ha = (tmp_path / "a" / "history.csv").read_text().splitlines()
+    hb = (tmp_path / "b" / "history.csv").read_text().splitlines()
+    # identical apart from the timing columns (the last three: seconds, seconds, improved)
+    assert [x.split(",")[:-3] for x in ha] == [x.split(",")[:-3] for x in hb]
+
+
+def test_early_stopping_counts_like_mmrec(tiny_dir: Path, tmp_path: Path) -> None:
+    m = _run(tiny_dir, tmp_path / "run", epochs=200, patience=2, lr=0.05)
+    assert m["stopped_early"]
+    # stop once 3 (= patience + 1) evaluations in a row failed to improve strictly
+    assert m["epochs_run"] == m["best_epoch"] + 3
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_reaches_the_same_result(tiny_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    straight = _run(tiny_dir, tmp_path / "straight", epochs=8)
+    out = tmp_path / "killed"
+    original = Trainer._save_checkpoint
+    calls = {"n": 0}
+
+    def save_then_die(self: Trainer) -> None:
+        original(self)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise _Killed
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        _run(tiny_dir, out, epochs=8)
+    monkeypatch.setattr(Trainer, "_save_checkpoint", original)
+    assert (out / "checkpoint.pt").exists() and not (out / "metrics.json").exists()
+    cfg = TrainConfig(epochs=8, batch_size=64, topk=(5, 10, 20))
+    run = RunSpec(dataset="tiny", backbone="lightgcn", seed=3, train=cfg)
+    lines: list[str] = []
+    resumed = Trainer(run, load_mmrec(tiny_dir), out, log=lines.append).fit(resume=True,
+                                                                          progress=False)
+    assert any("resumed" in line and "after epoch 3" in line for line in lines)
+    assert resumed["test"] == straight["test"] and resumed["best_epoch"] == straight["best_epoch"]
+    assert len((out / "history.csv").read_text().splitlines()) == 9
+
+
+def test_checkpoint_of_another_config_is_ignored(tiny_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    import torch
+
+    torch.save({"config_hash": "other"}, out / "checkpoint.pt")
+    lines: list[str] = []
+    run = RunSpec(dataset="tiny", backbone="bpr", train=TrainConfig(epochs=2, topk=(5, 10, 20)))
+    Trainer(run, load_mmrec(tiny_dir), out, log=lines.append).fit(resume=True, progress=False)
+    assert any("another configuration" in line for line in lines)
+
+
+def test_valid_metric_must_be_computed() -> None:
+    from crossrec.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="valid_metric 'recall@20' is not computed"):
+        TrainConfig(topk=(5, 10))
