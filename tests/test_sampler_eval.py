@@ -26,8 +26,13 @@ def test_epoch_is_a_permutation_in_batches() -> None:
     s = _sampler()
     batches = list(s.epoch())
     assert [len(b.users) for b in batches] == [7, 7, 7, 7, 2] and len(s) == 5
-    pairs = sorted(zip(torch.cat([b.users for b in batches]).tolist(),
-                       torch.cat([b.pos for b in batches]).tolist(), strict=True))
+    pairs = sorted(
+        zip(
+            torch.cat([b.users for b in batches]).tolist(),
+            torch.cat([b.pos for b in batches]).tolist(),
+            strict=True,
+        )
+    )
     assert pairs == sorted(zip(s.users.tolist(), s.items.tolist(), strict=True))
 
 
@@ -52,8 +57,9 @@ def test_seeded_and_resumable() -> None:
     b.load_state_dict(state)
     second = [x.neg for x in b.epoch()]
     assert all(torch.equal(x, y) for x, y in zip(first, second, strict=True))
-    assert not torch.equal(next(iter(_sampler(seed=6).epoch())).neg,
-                           next(iter(_sampler(seed=5).epoch())).neg)
+    assert not torch.equal(
+        next(iter(_sampler(seed=6).epoch())).neg, next(iter(_sampler(seed=5).epoch())).neg
+    )
 
 
 def test_user_with_every_item_is_an_error() -> None:
@@ -64,8 +70,7 @@ def test_user_with_every_item_is_an_error() -> None:
 @pytest.fixture
 def small_data(tmp_path: Path):
     # 6 items. user 0: train {0, 1}, valid {2}, test {3, 4}; user 1: train {2}, valid {0}, test {5}.
-    rows = [(0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 2), (0, 4, 2),
-            (1, 2, 0), (1, 0, 1), (1, 5, 2)]
+    rows = [(0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 2), (0, 4, 2), (1, 2, 0), (1, 0, 1), (1, 5, 2)]
     return load_mmrec(write_mmrec(tmp_path / "ds", rows))
 
 

@@ -21,10 +21,16 @@ def _run(tiny_dir: Path, out: Path, **train) -> dict:
 
 def test_outputs_follow_the_schema(tiny_dir: Path, tmp_path: Path) -> None:
     m = _run(tiny_dir, tmp_path / "run")
-    assert m["identity"] == {"dataset": "tiny", "backbone": "lightgcn", "plugin": "none",
-                             "variant": "default", "seed": 3}
-    assert set(m["test"]) == {f"{x}@{k}" for x in ("recall", "ndcg", "precision", "map")
-                              for k in (5, 10, 20)}
+    assert m["identity"] == {
+        "dataset": "tiny",
+        "backbone": "lightgcn",
+        "plugin": "none",
+        "variant": "default",
+        "seed": 3,
+    }
+    assert set(m["test"]) == {
+        f"{x}@{k}" for x in ("recall", "ndcg", "precision", "map") for k in (5, 10, 20)
+    }
     assert 1 <= m["best_epoch"] <= m["epochs_run"] == 6
     assert m["cost"]["seconds_per_epoch"] > 0 and m["cost"]["peak_memory_mb"] > 0
     assert m["provenance"]["device"] == "cpu"
@@ -80,8 +86,9 @@ def test_resume_reaches_the_same_result(tiny_dir: Path, tmp_path: Path, monkeypa
     cfg = TrainConfig(epochs=8, batch_size=64, topk=(5, 10, 20))
     run = RunSpec(dataset="tiny", backbone="lightgcn", seed=3, train=cfg)
     lines: list[str] = []
-    resumed = Trainer(run, load_mmrec(tiny_dir), out, log=lines.append).fit(resume=True,
-                                                                          progress=False)
+    resumed = Trainer(run, load_mmrec(tiny_dir), out, log=lines.append).fit(
+        resume=True, progress=False
+    )
     assert any("resumed" in line and "after epoch 3" in line for line in lines)
     assert resumed["test"] == straight["test"] and resumed["best_epoch"] == straight["best_epoch"]
     assert len((out / "history.csv").read_text().splitlines()) == 9

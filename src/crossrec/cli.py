@@ -94,9 +94,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
     metrics = Trainer(run, data, args.out).fit(resume=args.resume)
     test = metrics["test"]
-    print(f"{run.dataset}/{run.backbone}/{run.plugin}/{run.variant}/seed{run.seed}: best epoch "
-          f"{metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
-          f"ndcg@20 {test['ndcg@20']:.4f}")
+    print(
+        f"{run.dataset}/{run.backbone}/{run.plugin}/{run.variant}/seed{run.seed}: best epoch "
+        f"{metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
+        f"ndcg@20 {test['ndcg@20']:.4f}"
+    )
 
 
 def cmd_table(args: argparse.Namespace) -> None:
@@ -148,8 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plugin", default="none")
     p.add_argument("--param", action="append", metavar="KEY=VALUE", help="backbone parameter")
     p.add_argument("--plugin-param", action="append", metavar="KEY=VALUE")
-    p.add_argument("--train", action="append", metavar="KEY=VALUE",
-                   help="trainer setting (epochs, patience, lr, batch_size, device, ...)")
+    p.add_argument(
+        "--train",
+        action="append",
+        metavar="KEY=VALUE",
+        help="trainer setting (epochs, patience, lr, batch_size, device, ...)",
+    )
     p.add_argument("--seed", type=int, default=999)
     p.add_argument("--dataset", help="dataset name recorded in metrics.json")
     p.add_argument("--variant", default="default")

@@ -58,8 +58,14 @@ class EvalSet:
         index = pd.Index(pd.unique(held.users))
         t_ptr, t_idx = _csr(held.users, held.items, index)
         m_ptr, m_idx = _csr(data.train.users, data.train.items, index)
-        return cls(torch.from_numpy(index.to_numpy().astype(np.int64)), t_ptr, t_idx,
-                   m_ptr, m_idx, data.n_items)
+        return cls(
+            torch.from_numpy(index.to_numpy().astype(np.int64)),
+            t_ptr,
+            t_idx,
+            m_ptr,
+            m_idx,
+            data.n_items,
+        )
 
     def __len__(self) -> int:
         return int(self.users.shape[0])

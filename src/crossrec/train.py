@@ -158,15 +158,22 @@ class Trainer:
         self.backbone = build_backbone(run.backbone, spec, run.backbone_params).to(self.device)
         self.plugin = build_plugin(run.plugin, spec, run.plugin_params).to(self.device)
         params = [*self.backbone.parameters(), *self.plugin.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=run.train.lr,
-                                          weight_decay=run.train.weight_decay)
-        self.sampler = TrainSampler(data.train.users, data.train.items, data.n_items,
-                                    run.train.batch_size, run.seed)
+        self.optimizer = torch.optim.Adam(
+            params, lr=run.train.lr, weight_decay=run.train.weight_decay
+        )
+        self.sampler = TrainSampler(
+            data.train.users, data.train.items, data.n_items, run.train.batch_size, run.seed
+        )
         self.valid_set = EvalSet.build(data, "valid")
         self.test_set = EvalSet.build(data, "test")
-        self.data_summary = {"n_users": data.n_users, "n_items": data.n_items,
-                             "n_train": len(data.train), "n_valid": len(data.valid),
-                             "n_test": len(data.test), "modalities": sorted(data.features)}
+        self.data_summary = {
+            "n_users": data.n_users,
+            "n_items": data.n_items,
+            "n_train": len(data.train),
+            "n_valid": len(data.valid),
+            "n_test": len(data.test),
+            "modalities": sorted(data.features),
+        }
         self.state = _State()
 
     @property
@@ -216,8 +223,13 @@ class Trainer:
         self.plugin.eval()
         enc = self.backbone.encode()
         evalset = self.valid_set if split == "valid" else self.test_set
-        return evaluate(lambda users: self.backbone.score(enc, users), evalset,
-                        self.run.train.topk, self.run.train.eval_batch_size, self.device)
+        return evaluate(
+            lambda users: self.backbone.score(enc, users),
+            evalset,
+            self.run.train.topk,
+            self.run.train.eval_batch_size,
+            self.device,
+        )
 
     def _save_checkpoint(self) -> None:
         blob = {
@@ -286,13 +298,21 @@ class Trainer:
             st.train_seconds += t1 - t0
             st.eval_seconds += t2 - t1
             st.epoch = epoch + 1
-            st.history.append({"epoch": epoch + 1, **terms,
-                               **{f"valid_{k}": v for k, v in valid.items()},
-                               "train_seconds": round(t1 - t0, 4),
-                               "eval_seconds": round(t2 - t1, 4), "improved": improved})
-            line = (f"epoch {epoch + 1:4d} loss {terms['loss']:.5f} valid {cfg.valid_metric} "
-                    f"{value:.4f}{' *' if improved else ''} ({t1 - t0:.2f}s train, "
-                    f"{t2 - t1:.2f}s eval)")
+            st.history.append(
+                {
+                    "epoch": epoch + 1,
+                    **terms,
+                    **{f"valid_{k}": v for k, v in valid.items()},
+                    "train_seconds": round(t1 - t0, 4),
+                    "eval_seconds": round(t2 - t1, 4),
+                    "improved": improved,
+                }
+            )
+            line = (
+                f"epoch {epoch + 1:4d} loss {terms['loss']:.5f} valid {cfg.valid_metric} "
+                f"{value:.4f}{' *' if improved else ''} ({t1 - t0:.2f}s train, "
+                f"{t2 - t1:.2f}s eval)"
+            )
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix_str(f"{cfg.valid_metric} {value:.4f} best {st.best_value:.4f}")
@@ -310,8 +330,13 @@ class Trainer:
         st, run = self.state, self.run
         return {
             "schema": METRICS_SCHEMA_VERSION,
-            "identity": {"dataset": run.dataset, "backbone": run.backbone, "plugin": run.plugin,
-                         "variant": run.variant, "seed": run.seed},
+            "identity": {
+                "dataset": run.dataset,
+                "backbone": run.backbone,
+                "plugin": run.plugin,
+                "variant": run.variant,
+                "seed": run.seed,
+            },
             "best_epoch": st.best_epoch,
             "epochs_run": st.epoch,
             "stopped_early": st.bad_evals > run.train.patience,

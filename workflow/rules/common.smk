@@ -20,7 +20,7 @@ DEFAULT_VARIANT = "default"
 def all_metrics():
     """metrics.json of every run of the experiment matrix (datasets x backbones x plugins x seeds)."""
     return expand(
-        RUN_DIR + "/metrics.json",
+        f"{RUN_DIR}/metrics.json",
         dataset=list(config["datasets"]),
         backbone=list(config["backbones"]),
         plugin=list(config["plugins"]),
@@ -31,7 +31,8 @@ def all_metrics():
 
 def _assignments(flag, mapping):
     return " ".join(
-        f"{flag} {shlex.quote(f'{key}={value}')}" for key, value in (mapping or {}).items()
+        f"{flag} {shlex.quote(f'{key}={value}')}"
+        for key, value in (mapping or {}).items()
     )
 
 
@@ -83,6 +84,11 @@ def train_resources():
 def train_threads():
     """Torch threads per training job."""
     return config.get("resources", {}).get("train_threads", 1)
+
+
+def table_stem(wildcards, output):
+    """The common stem of the table's .md and .csv outputs."""
+    return str(Path(output.md).with_suffix(""))
 
 
 def table_ks():

@@ -2,10 +2,12 @@ rule download:
     """Fetch a dataset's raw files (ml100k: from the recbole wheel on PyPI)."""
     output:
         directory("resources/{dataset}"),
-    params:
-        args=download_args,
     log:
         "results/logs/download/{dataset}.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        args=download_args,
     shell:
         "crossrec download --dataset {wildcards.dataset} {params.args} --out {output} > {log} 2>&1"
 
@@ -16,9 +18,11 @@ rule prepare:
         "resources/{dataset}",
     output:
         directory("results/data/{dataset}"),
-    params:
-        args=prepare_args,
     log:
         "results/logs/prepare/{dataset}.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        args=prepare_args,
     shell:
         "crossrec prepare --dataset {wildcards.dataset} {params.args} --raw {input} --out {output} > {log} 2>&1"

@@ -5,10 +5,12 @@ rule table:
     output:
         md="results/tables/main.md",
         csv="results/tables/main.csv",
-    params:
-        ks=table_ks(),
-        stem="results/tables/main",
     log:
         "results/logs/table/main.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        ks=table_ks(),
+        stem=table_stem,
     shell:
         "crossrec table {input} --k {params.ks} --out {params.stem} > {log} 2>&1"

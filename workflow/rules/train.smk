@@ -3,19 +3,21 @@ rule train:
     input:
         data="results/data/{dataset}",
     output:
-        metrics=RUN_DIR + "/metrics.json",
-        history=RUN_DIR + "/history.csv",
-        config=RUN_DIR + "/config.yaml",
-    params:
-        args=train_args,
-        out=run_dir,
+        metrics=f"{RUN_DIR}/metrics.json",
+        history=f"{RUN_DIR}/history.csv",
+        config=f"{RUN_DIR}/config.yaml",
     log:
-        "results/logs/train/" + RUN_NAME + ".log",
+        f"results/logs/train/{RUN_NAME}.log",
     benchmark:
-        "results/benchmarks/train/" + RUN_NAME + ".tsv"
+        f"results/benchmarks/train/{RUN_NAME}.tsv"
+    conda:
+        "../../envs/crossrec.yaml"
     threads: train_threads()
     resources:
         **train_resources(),
+    params:
+        args=train_args,
+        out=run_dir,
     shell:
         "crossrec train --data {input.data} --dataset {wildcards.dataset}"
         " --backbone {wildcards.backbone} --plugin {wildcards.plugin}"

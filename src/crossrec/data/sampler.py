@@ -88,8 +88,9 @@ class TrainSampler:
         neg = self.negatives(users)
         for start in range(0, len(users), self.batch_size):
             sl = slice(start, start + self.batch_size)
-            yield Batch(torch.from_numpy(users[sl]), torch.from_numpy(pos[sl]),
-                        torch.from_numpy(neg[sl]))
+            yield Batch(
+                torch.from_numpy(users[sl]), torch.from_numpy(pos[sl]), torch.from_numpy(neg[sl])
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """The RNG state, for checkpoints."""

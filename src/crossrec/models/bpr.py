@@ -48,4 +48,3 @@ class BPR(Backbone):
             "bpr": bpr_loss((u * p).sum(1), (u * n).sum(1)),
             "reg": self.params.reg_weight * emb_loss(u, p, n),
         }
-

@@ -47,14 +47,18 @@ class LightGCN(Backbone):
         ego = torch.cat([self.user_emb, self.item_emb])
         out = propagate_mean(self.adj, ego, self.params.n_layers)
         user, item = out.split([self.spec.n_users, self.spec.n_items])
-        return Encoded(user=user, item=item, extra={"user_ego": self.user_emb,
-                                                    "item_ego": self.item_emb})
+        return Encoded(
+            user=user, item=item, extra={"user_ego": self.user_emb, "item_ego": self.item_emb}
+        )
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR(final), "reg": reg_weight · EmbLoss(ego u, ego pos, ego neg)}``."""
         u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
-        reg = emb_loss(enc.extra["user_ego"][batch.users], enc.extra["item_ego"][batch.pos],
-                       enc.extra["item_ego"][batch.neg])
+        reg = emb_loss(
+            enc.extra["user_ego"][batch.users],
+            enc.extra["item_ego"][batch.pos],
+            enc.extra["item_ego"][batch.neg],
+        )
         return {
             "bpr": bpr_loss((u * p).sum(1), (u * n).sum(1)),
             "reg": self.params.reg_weight * reg,

@@ -62,8 +62,11 @@ def collect(paths: Sequence[str | Path], ks: Sequence[int] = (5, 10, 20)) -> pd.
 def to_markdown(df: pd.DataFrame) -> str:
     """A GitHub-flavoured Markdown table (metrics to 4 decimals)."""
     header = "| " + " | ".join(df.columns) + " |"
-    rule = "|" + "|".join("---:" if pd.api.types.is_float_dtype(df[c]) else "---"
-                          for c in df.columns) + "|"
+    rule = (
+        "|"
+        + "|".join("---:" if pd.api.types.is_float_dtype(df[c]) else "---" for c in df.columns)
+        + "|"
+    )
     lines = [header, rule]
     for _, row in df.iterrows():
         cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]

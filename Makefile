@@ -1,0 +1,32 @@
+# Set-up and checks. `make setup` creates .venv from pyproject.toml (torch pinned to 2.13.0).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup test lint run bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $@
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	snakefmt --check Snakefile workflow
+	snakemake --lint
+
+test: lint
+	pytest
+
+run: setup
+	snakemake --cores all
+
+bench: setup
+	python benchmarks/bench_speed.py
+
+clean:
+	rm -rf .snakemake results/* resources

@@ -1,0 +1,111 @@
+"""The CLIs, called through ``main(argv)`` exactly as the workflow calls them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from crossrec.cli import main, parse_assignments
+from crossrec.errors import ConfigError
+
+
+def test_parse_assignments() -> None:
+    got = parse_assignments(["a=1", "b=1e-4", "c=[5, 10]", "d=cuda", "e=true"], "--param")
+    assert got == {"a": 1, "b": 1e-4, "c": [5, 10], "d": "cuda", "e": True}
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        parse_assignments(["novalue"], "--param")
+
+
+def test_prepare_train_table(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    data = tmp_path / "data" / "toy"
+    assert (
+        main(
+            [
+                "prepare",
+                "--dataset",
+                "toy",
+                "--source",
+                "folder",
+                "--raw",
+                str(tiny_dir),
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    assert "toy: 40 users, 30 items" in capsys.readouterr().out
+    assert (data / "toy.inter").is_file() and (data / "meta.json").is_file()
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "--backbone",
+                "bpr",
+                "--param",
+                "reg_weight=1e-3",
+                "--train",
+                "epochs=2",
+                "--train",
+                "topk=[5, 10, 20]",
+                "--seed",
+                "1",
+                "--threads",
+                "1",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["identity"]["dataset"] == "toy" and metrics["identity"]["seed"] == 1
+    assert main(["table", str(run / "metrics.json"), "--out", str(tmp_path / "t")]) == 0
+    md = (tmp_path / "t.md").read_text()
+    assert "| toy | bpr | none | default | 1 |" in md
+    assert (tmp_path / "t.csv").read_text().startswith("dataset,backbone,plugin")
+
+
+def test_errors_are_one_line(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    (tiny_dir / "text_feat.npy").unlink()
+    import numpy as np
+
+    np.save(tiny_dir / "text_feat.npy", np.zeros((29, 4), np.float32))
+    rc = main(["train", "--data", str(tiny_dir), "--backbone", "bpr", "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.count("\n") == 0
+    assert err.startswith("crossrec: error: ") and "text_feat.npy: has 29 rows" in err
+    assert not (tmp_path / "r").exists()
+    rc = main(["train", "--data", str(tmp_path), "--backbone", "bpr", "--out", str(tmp_path / "r")])
+    assert rc == 2 and "no .inter file" in capsys.readouterr().err
+
+
+def test_unknown_param_and_missing_metrics(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(tiny_dir),
+            "--backbone",
+            "lightgcn",
+            "--param",
+            "layers=2",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert rc == 2 and "unknown key(s) 'layers'" in capsys.readouterr().err
+    rc = main(["table", str(tmp_path / "nope" / "metrics.json"), "--out", str(tmp_path / "t")])
+    assert rc == 2 and "metrics.json: missing" in capsys.readouterr().err
+    assert not (tmp_path / "t.md").exists()
+
+
+def test_list(capsys) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "lightgcn" in out and "n_layers=2" in out and "none" in out
