@@ -1,0 +1,106 @@
+"""Training and evaluation speed of BPR and LightGCN on ml100k (run on demand, not in CI).
+
+    python benchmarks/bench_speed.py [--data results/data/ml100k] [--out benchmarks/results/speed.json]
+
+For each backbone × thread count, a fresh subprocess (so peak RSS is per configuration) builds
+the run exactly as ``crossrec train`` does, trains ``--epochs`` epochs at batch 2048 after one
+warm-up epoch, and times full valid+test evaluations (MMRec protocol: all items ranked, top-50,
+16 metrics). Reports the median seconds per epoch and per valid+test evaluation, the test
+Recall@20 after the timed epochs (so speed is never bought with different numbers), and peak RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = {
+    "bpr": {"reg_weight": 1e-4},
+    "lightgcn-2L": {"n_layers": 2, "reg_weight": 1e-4},
+}
+
+
+def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> dict:
+    """One configuration, in this process."""
+    import torch
+
+    from crossrec.data.formats import load_mmrec
+    from crossrec.train import RunSpec, TrainConfig, Trainer
+
+    torch.set_num_threads(threads)
+    backbone = name.split("-")[0]
+    data = load_mmrec(data_dir)
+    run = RunSpec(dataset="ml100k", backbone=backbone, backbone_params=CONFIGS[name], seed=999,
+                  train=TrainConfig(epochs=epochs + 1, device="cpu"))
+    trainer = Trainer(run, data, "/tmp/crossrec-bench", log=lambda line: None)
+    trainer.train_epoch(0)  # warm-up
+    epoch_s = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        trainer.train_epoch(epoch)
+        epoch_s.append(time.perf_counter() - t0)
+    eval_s = []
+    for _ in range(evals):
+        t0 = time.perf_counter()
+        trainer.evaluate("valid")
+        test, _ = trainer.evaluate("test")
+        eval_s.append(time.perf_counter() - t0)
+    return {
+        "backbone": name,
+        "threads": threads,
+        "epochs_timed": epochs,
+        "seconds_per_epoch": round(statistics.median(epoch_s), 4),
+        "seconds_per_valid_test_eval": round(statistics.median(eval_s), 4),
+        "test_recall@20_after": test["recall@20"],
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def main() -> None:
+    """Run every configuration in a subprocess and write the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(ROOT / "results" / "data" / "ml100k"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.json"))
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--evals", type=int, default=10)
+    parser.add_argument("--one", nargs=2, metavar=("BACKBONE", "THREADS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        result = measure(args.data, args.one[0], int(args.one[1]), args.epochs, args.evals)
+        print(json.dumps(result))
+        return
+    if not Path(args.data).is_dir():
+        sys.exit(f"{args.data}: not found; prepare it first: snakemake --cores all results/data/ml100k")
+    import torch
+
+    default_threads = torch.get_num_threads()
+    rows = []
+    for name in CONFIGS:
+        for threads in sorted({1, default_threads}):
+            cmd = [sys.executable, __file__, "--data", args.data, "--epochs", str(args.epochs),
+                   "--evals", str(args.evals), "--one", name, str(threads)]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            rows.append(json.loads(out.strip().splitlines()[-1]))
+            print(json.dumps(rows[-1]))
+    report = {
+        "benchmark": "crossrec train/eval speed, ml100k, batch 2048, CPU",
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "python": platform.python_version(), "torch": torch.__version__},
+        "results": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
