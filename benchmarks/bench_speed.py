@@ -39,8 +39,13 @@ def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> 
     torch.set_num_threads(threads)
     backbone = name.split("-")[0]
     data = load_mmrec(data_dir)
-    run = RunSpec(dataset="ml100k", backbone=backbone, backbone_params=CONFIGS[name], seed=999,
-                  train=TrainConfig(epochs=epochs + 1, device="cpu"))
+    run = RunSpec(
+        dataset="ml100k",
+        backbone=backbone,
+        backbone_params=CONFIGS[name],
+        seed=999,
+        train=TrainConfig(epochs=epochs + 1, device="cpu"),
+    )
     trainer = Trainer(run, data, "/tmp/crossrec-bench", log=lambda line: None)
     trainer.train_epoch(0)  # warm-up
     epoch_s = []
@@ -79,22 +84,39 @@ def main() -> None:
         print(json.dumps(result))
         return
     if not Path(args.data).is_dir():
-        sys.exit(f"{args.data}: not found; prepare it first: snakemake --cores all results/data/ml100k")
+        sys.exit(
+            f"{args.data}: not found; prepare it first: snakemake --cores all results/data/ml100k"
+        )
     import torch
 
     default_threads = torch.get_num_threads()
     rows = []
     for name in CONFIGS:
         for threads in sorted({1, default_threads}):
-            cmd = [sys.executable, __file__, "--data", args.data, "--epochs", str(args.epochs),
-                   "--evals", str(args.evals), "--one", name, str(threads)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--data",
+                args.data,
+                "--epochs",
+                str(args.epochs),
+                "--evals",
+                str(args.evals),
+                "--one",
+                name,
+                str(threads),
+            ]
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]))
     report = {
         "benchmark": "crossrec train/eval speed, ml100k, batch 2048, CPU",
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(), "torch": torch.__version__},
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+        },
         "results": rows,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

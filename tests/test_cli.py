@@ -109,3 +109,13 @@ def test_list(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
     assert "lightgcn" in out and "n_layers=2" in out and "none" in out
+
+
+def test_python_dash_m() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "crossrec", "list"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0 and "lightgcn" in proc.stdout

@@ -111,3 +111,11 @@ def test_valid_metric_must_be_computed() -> None:
 
     with pytest.raises(ConfigError, match="valid_metric 'recall@20' is not computed"):
         TrainConfig(topk=(5, 10))
+
+
+@pytest.mark.gpu
+def test_cuda_training_matches_protocol(tiny_dir: Path, tmp_path: Path) -> None:
+    m = _run(tiny_dir, tmp_path / "cuda", device="cuda")
+    assert m["provenance"]["device"].startswith("cuda")
+    again = _run(tiny_dir, tmp_path / "cuda2", device="cuda")
+    assert m["test"] == again["test"]
