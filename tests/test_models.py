@@ -47,6 +47,11 @@ def test_propagate_mean_is_layer_average() -> None:
     torch.testing.assert_close(propagate_mean(adj, ego, 2), expected)
 
 
+def _first_batch(spec: DataSpec, size: int):
+    users, items = spec.train_users.numpy(), spec.train_items.numpy()
+    return next(iter(TrainSampler(users, items, spec.n_items, size, 0).epoch()))
+
+
 @pytest.fixture(scope="module")
 def spec() -> DataSpec:
     return DataSpec.from_data(load_mmrec(Path(__file__).parent / "fixtures" / "tiny"))
@@ -61,13 +66,7 @@ def test_every_pair_takes_a_step(spec: DataSpec, backbone: str, plugin: str) -> 
     params = [*model.parameters(), *plug.parameters()]
     before = [p.detach().clone() for p in params]
     opt = torch.optim.Adam(params, lr=1e-2)
-    batch = next(
-        iter(
-            TrainSampler(
-                spec.train_users.numpy(), spec.train_items.numpy(), spec.n_items, 64, 0
-            ).epoch()
-        )
-    )
+    batch = _first_batch(spec, 64)
     enc = model.encode()
     assert enc.user.shape[0] == spec.n_users and enc.item.shape[0] == spec.n_items
     terms = {**model.rec_loss(enc, batch), **plug.loss(enc, batch)}
@@ -94,13 +93,7 @@ def test_lightgcn_encode_matches_dense(spec: DataSpec) -> None:
 
 def test_bpr_reg_term_golden(spec: DataSpec) -> None:
     model = build_backbone("bpr", spec, {"reg_weight": 0.5})
-    batch = next(
-        iter(
-            TrainSampler(
-                spec.train_users.numpy(), spec.train_items.numpy(), spec.n_items, 8, 0
-            ).epoch()
-        )
-    )
+    batch = _first_batch(spec, 8)
     enc = model.encode()
     u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
     expected = 0.5 * (u.norm() + p.norm() + n.norm()) / 8

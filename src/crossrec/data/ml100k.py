@@ -27,46 +27,45 @@ from crossrec.errors import DataError
 TextEncoder = Callable[[Sequence[str]], np.ndarray]
 
 
-def read_ratings(path: str | Path) -> pd.DataFrame:
-    """Read RecBole's ``ml-100k.inter`` into columns ``userID itemID rating timestamp``."""
+RATING_COLUMNS = {
+    "user_id:token": "userID",
+    "item_id:token": "itemID",
+    "rating:float": "rating",
+    "timestamp:float": "timestamp",
+}
+ITEM_COLUMNS = {
+    "item_id:token": "itemID",
+    "movie_title:token_seq": "title",
+    "release_year:token": "year",
+    "class:token_seq": "genres",
+}
+
+
+def read_atomic(path: str | Path, columns: dict[str, str], **read_kw: object) -> pd.DataFrame:
+    """Read a RecBole atomic file, keep ``columns`` (typed header → our name) and rename them."""
     path = Path(path)
     try:
-        df = pd.read_csv(path, sep="\t")
+        df = pd.read_csv(path, sep="\t", **read_kw)
     except (OSError, pd.errors.ParserError) as err:
         raise DataError(path, f"cannot read ({err})") from None
-    rename = {
-        "user_id:token": "userID",
-        "item_id:token": "itemID",
-        "rating:float": "rating",
-        "timestamp:float": "timestamp",
-    }
-    missing = [c for c in rename if c not in df.columns]
+    missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(path, f"missing column(s) {', '.join(missing)}")
-    return df[list(rename)].rename(columns=rename)
+    return df[list(columns)].rename(columns=columns)
+
+
+def read_ratings(path: str | Path) -> pd.DataFrame:
+    """Read RecBole's ``ml-100k.inter`` into columns ``userID itemID rating timestamp``."""
+    return read_atomic(path, RATING_COLUMNS)
 
 
 def read_items(path: str | Path) -> pd.DataFrame:
     """Read RecBole's ``ml-100k.item``: columns ``itemID title year genres`` (year may be NaN)."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError) as err:
-        raise DataError(path, f"cannot read ({err})") from None
-    rename = {
-        "item_id:token": "itemID",
-        "movie_title:token_seq": "title",
-        "release_year:token": "year",
-        "class:token_seq": "genres",
-    }
-    missing = [c for c in rename if c not in df.columns]
-    if missing:
-        raise DataError(path, f"missing column(s) {', '.join(missing)}")
-    df = df[list(rename)].rename(columns=rename)
+    df = read_atomic(path, ITEM_COLUMNS, dtype=str, keep_default_na=False)
     df["itemID"] = pd.to_numeric(df["itemID"], errors="raise").astype(np.int64)
     df["year"] = pd.to_numeric(df["year"], errors="coerce")
     if df["itemID"].duplicated().any():
-        raise DataError(path, "duplicate item ids")
+        raise DataError(Path(path), "duplicate item ids")
     return df.set_index("itemID")
 
 
