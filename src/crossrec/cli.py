@@ -63,10 +63,13 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     """Turn the raw files into an MMRec-format folder and print its counts."""
     from crossrec.data.prepare import describe, prepare_folder, prepare_ml100k
 
+    ks = args.neighbors_k or []
     if args.source == "ml100k":
-        meta = prepare_ml100k(args.raw, args.out, name=args.dataset, split_seed=args.split_seed)
+        meta = prepare_ml100k(
+            args.raw, args.out, name=args.dataset, split_seed=args.split_seed, neighbor_ks=ks
+        )
     else:
-        meta = prepare_folder(args.raw, args.out, name=args.dataset)
+        meta = prepare_folder(args.raw, args.out, name=args.dataset, neighbor_ks=ks)
     print(describe(meta))
 
 
@@ -142,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--split-seed", type=int, default=999)
+    p.add_argument(
+        "--neighbors-k",
+        type=int,
+        nargs="*",
+        metavar="K",
+        help="write neighbors_k{K}.npy (CNA item neighbours) for each K",
+    )
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="train one run on an MMRec-format folder")

@@ -46,8 +46,15 @@ class Registry(Generic[C]):
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._classes))
 
-    def build(self, name: str, spec: Any, params: Mapping[str, Any] | None = None) -> C:  # noqa: ANN401
-        """Instantiate ``name`` with hyper-parameters checked against its ``Params`` dataclass."""
+    def build(
+        self,
+        name: str,
+        spec: Any,  # noqa: ANN401
+        params: Mapping[str, Any] | None = None,
+        *extra: Any,  # noqa: ANN401
+    ) -> C:
+        """Instantiate ``name(spec, typed_params, *extra)``, the parameters checked against the
+        class's ``Params`` dataclass."""
         cls = self[name]
         typed = from_dict(cls.Params, params, f"{self.kind} {name}")  # type: ignore[attr-defined]
-        return cls(spec, typed)  # type: ignore[call-arg]
+        return cls(spec, typed, *extra)  # type: ignore[call-arg]

@@ -156,7 +156,9 @@ class Trainer:
         seed_everything(run.seed)
         spec = DataSpec.from_data(data)
         self.backbone = build_backbone(run.backbone, spec, run.backbone_params).to(self.device)
-        self.plugin = build_plugin(run.plugin, spec, run.plugin_params).to(self.device)
+        self.plugin = build_plugin(run.plugin, spec, self.backbone.info(), run.plugin_params).to(
+            self.device
+        )
         params = [*self.backbone.parameters(), *self.plugin.parameters()]
         self.optimizer = torch.optim.Adam(
             params, lr=run.train.lr, weight_decay=run.train.weight_decay
@@ -199,7 +201,8 @@ class Trainer:
         return out
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """Hooks, then one pass over the sampler; returns the mean of each term over batches."""
+        """Hooks, then one pass over the sampler; returns the mean of each term over batches
+        and the plug-in's diagnostics (``stat_*``)."""
         self.backbone.train()
         self.plugin.train()
         self.backbone.on_epoch_start(epoch)
@@ -214,6 +217,7 @@ class Trainer:
         values = {k: float(v) / n for k, v in sums.items()}
         if not all(np.isfinite(v) for v in values.values()):
             raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}: {values}")
+        values.update({f"stat_{k}": v for k, v in self.plugin.pop_stats().items()})
         return values
 
     @torch.no_grad()

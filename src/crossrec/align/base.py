@@ -13,18 +13,38 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from crossrec.data.sampler import Batch
-from crossrec.models.base import DataSpec, Encoded
+from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 
 
 class Plugin(nn.Module, ABC):
-    """Base class of alignment plug-ins; subclasses set ``Params`` and implement :meth:`loss`."""
+    """Base class of alignment plug-ins; subclasses set ``Params`` and implement :meth:`loss`.
+
+    Besides loss terms, a plug-in may :meth:`record` diagnostic scalars per batch (e.g. ILA's
+    modality scores); the trainer logs their epoch means from :meth:`pop_stats`.
+    """
 
     Params: ClassVar[type]
 
-    def __init__(self, spec: DataSpec, params: Any) -> None:  # noqa: ANN401
+    def __init__(self, spec: DataSpec, params: Any, info: BackboneInfo) -> None:  # noqa: ANN401
         super().__init__()
         self.spec = spec
         self.params = params
+        self.info = info
+        self._stat_sums: dict[str, Tensor] = {}
+        self._stat_count = 0
+
+    def record(self, stats: dict[str, Tensor]) -> None:
+        """Accumulate one batch's diagnostic scalars (detached; no host sync here)."""
+        for key, value in stats.items():
+            value = value.detach().float()
+            self._stat_sums[key] = self._stat_sums[key] + value if key in self._stat_sums else value
+        self._stat_count += 1
+
+    def pop_stats(self) -> dict[str, float]:
+        """Means over the batches recorded since the last call, then reset."""
+        out = {k: float(v) / self._stat_count for k, v in self._stat_sums.items()}
+        self._stat_sums, self._stat_count = {}, 0
+        return out
 
     @abstractmethod
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:

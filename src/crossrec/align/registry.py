@@ -6,13 +6,20 @@ from collections.abc import Mapping
 from typing import Any
 
 from crossrec.align.base import Plugin
-from crossrec.models.base import DataSpec
+from crossrec.models.base import BackboneInfo, DataSpec
 from crossrec.registry import Registry
 
 PLUGINS: Registry[Plugin] = Registry("plugin")
 register_plugin = PLUGINS.register
 
 
-def build_plugin(name: str, spec: DataSpec, params: Mapping[str, Any] | None = None) -> Plugin:
-    """Instantiate plug-in ``name`` with strictly-checked hyper-parameters."""
-    return PLUGINS.build(name, spec, params)
+def build_plugin(
+    name: str, spec: DataSpec, info: BackboneInfo, params: Mapping[str, Any] | None = None
+) -> Plugin:
+    """Instantiate plug-in ``name`` for a backbone described by ``info`` (strict parameters).
+
+    Raises:
+        ConfigError: unknown name or parameter, or the backbone/dataset cannot feed the plug-in
+            (e.g. no item modality, a missing neighbour file) — at build time, not at step 1.
+    """
+    return PLUGINS.build(name, spec, params, info)

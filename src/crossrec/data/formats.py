@@ -15,6 +15,7 @@ Every violation raises :class:`~crossrec.errors.DataError` naming the file and t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from crossrec.errors import DataError
 
 INTER_COLUMNS = ("userID", "itemID", "x_label")
 FEATURE_SUFFIX = "_feat.npy"
+NEIGHBOR_PATTERN = re.compile(r"^neighbors_k(\d+)\.npy$")
 SPLITS = ("train", "valid", "test")
 
 
@@ -48,6 +50,7 @@ class InteractionData:
         n_users, n_items: ``max id + 1`` over all three splits.
         train, valid, test: the splits; valid/test without cold users.
         features: modality name -> float32 array [n_items, d_m] (row i = item i).
+        neighbors: K -> int64 array [n_items, K] of item neighbours (``neighbors_k{K}.npy``).
     """
 
     name: str
@@ -57,6 +60,7 @@ class InteractionData:
     valid: Split
     test: Split
     features: dict[str, np.ndarray] = field(default_factory=dict)
+    neighbors: dict[int, np.ndarray] = field(default_factory=dict)
 
     def split(self, name: str) -> Split:
         """Return the split called ``name`` (``train``, ``valid`` or ``test``)."""
@@ -148,6 +152,32 @@ def read_feature(path: str | Path, n_items: int) -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
+def read_neighbors(path: str | Path, n_items: int, k: int) -> np.ndarray:
+    """Load one ``neighbors_k{K}.npy``: integer [n_items, K] with ids in [0, n_items)."""
+    path = Path(path)
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise DataError(path, f"not a plain integer .npy array ({err})") from None
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise DataError(path, f"neighbour ids must be integers, found {arr.dtype}")
+    if arr.shape != (n_items, k):
+        raise DataError(path, f"shape {arr.shape}, expected ({n_items}, {k})")
+    if arr.size and (arr.min() < 0 or arr.max() >= n_items):
+        raise DataError(path, f"neighbour ids outside [0, {n_items})")
+    return arr.astype(np.int64)
+
+
+def neighbor_files(folder: str | Path) -> dict[int, Path]:
+    """Map K -> path for every ``neighbors_k{K}.npy`` in ``folder``."""
+    out = {}
+    for path in Path(folder).glob("neighbors_k*.npy"):
+        match = NEIGHBOR_PATTERN.match(path.name)
+        if match:
+            out[int(match.group(1))] = path
+    return dict(sorted(out.items()))
+
+
 def feature_files(folder: str | Path) -> dict[str, Path]:
     """Map modality name -> path for every ``<modality>_feat.npy`` in ``folder`` (sorted)."""
     folder = Path(folder)
@@ -185,6 +215,7 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
         if name not in available:
             raise DataError(Path(folder) / f"{name}{FEATURE_SUFFIX}", "modality file not found")
         features[name] = read_feature(available[name], n_items)
+    neighbors = {k: read_neighbors(p, n_items, k) for k, p in neighbor_files(folder).items()}
     return InteractionData(
         name=inter_path.stem,
         n_users=n_users,
@@ -193,4 +224,5 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
         valid=splits["valid"],
         test=splits["test"],
         features=features,
+        neighbors=neighbors,
     )

@@ -8,6 +8,7 @@ only then renamed into place together with ``meta.json``.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from crossrec.data.formats import (
     find_inter_file,
     load_mmrec,
 )
+from crossrec.data.neighbors import item_neighbors
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.errors import DataError
 from crossrec.io import atomic_dir, save_npy, write_json
@@ -42,9 +44,22 @@ def _summary(data: InteractionData) -> dict[str, Any]:
     }
 
 
-def _finish(tmp: Path, name: str, meta: dict[str, Any]) -> dict[str, Any]:
+def _finish(
+    tmp: Path, name: str, meta: dict[str, Any], neighbor_ks: Sequence[int] = ()
+) -> dict[str, Any]:
     data = load_mmrec(tmp)
     summary = _summary(data)
+    if neighbor_ks:
+        arrays, padding = item_neighbors(
+            data.train.users, data.train.items, data.n_users, data.n_items, sorted(set(neighbor_ks))
+        )
+        for k, arr in arrays.items():
+            save_npy(tmp / f"neighbors_k{k}.npy", arr)
+        summary["neighbors"] = {
+            "source": "train interactions; cosine of item user-sets; self excluded",
+            "padding": "cycle the available neighbours; none -> the item itself",
+            **{f"k{k}": padding[k] for k in arrays},
+        }
     for modality, info in meta.pop("modality_info", {}).items():
         summary["modalities"][modality].update(info)
     meta = {"dataset": name, **summary, **meta, "crossrec_version": __version__}
@@ -59,6 +74,7 @@ def prepare_ml100k(
     split_seed: int = 999,
     k: int = 5,
     encoder: ml100k.TextEncoder | None = None,
+    neighbor_ks: Sequence[int] = (),
 ) -> dict[str, Any]:
     """MovieLens-100k → MMRec folder (``<name>.inter``, ``text_feat.npy``, ``genre_feat.npy``).
 
@@ -68,6 +84,7 @@ def prepare_ml100k(
         split_seed: seed of the per-user random split's shuffle.
         k: the k-core threshold (MMRec: 5).
         encoder: text encoder (default: offline all-MiniLM-L6-v2).
+        neighbor_ks: write ``neighbors_k{K}.npy`` (CNA) for each K.
     Returns:
         the ``meta.json`` content.
     """
@@ -116,12 +133,16 @@ def prepare_ml100k(
                     "genre": {"columns": genre_names},
                 },
             },
+            neighbor_ks,
         )
     return meta
 
 
-def prepare_folder(raw_dir: str | Path, out_dir: str | Path, name: str) -> dict[str, Any]:
-    """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``."""
+def prepare_folder(
+    raw_dir: str | Path, out_dir: str | Path, name: str, neighbor_ks: Sequence[int] = ()
+) -> dict[str, Any]:
+    """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``
+    (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``)."""
     raw_dir = Path(raw_dir)
     inter = find_inter_file(raw_dir)
     with atomic_dir(out_dir) as tmp:
@@ -130,7 +151,9 @@ def prepare_folder(raw_dir: str | Path, out_dir: str | Path, name: str) -> dict[
         for path in feature_files(raw_dir).values():
             shutil.copy2(path, tmp / path.name)
             hashes[path.name] = sha256_file(path)
-        meta = _finish(tmp, name, {"source": f"MMRec folder {raw_dir}", "source_files": hashes})
+        meta = _finish(
+            tmp, name, {"source": f"MMRec folder {raw_dir}", "source_files": hashes}, neighbor_ks
+        )
     return meta
 
 

@@ -27,6 +27,7 @@ class DataSpec:
         n_users, n_items: sizes (``max id + 1``).
         train_users, train_items: int64 [E] train pairs (the training graph).
         features: modality name -> float32 [n_items, d_m] frozen item features.
+        neighbors: K -> int64 [n_items, K] item neighbours (CNA), from ``neighbors_k{K}.npy``.
     """
 
     n_users: int
@@ -34,6 +35,7 @@ class DataSpec:
     train_users: Tensor
     train_items: Tensor
     features: dict[str, Tensor] = field(default_factory=dict)
+    neighbors: dict[int, Tensor] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: InteractionData) -> DataSpec:
@@ -44,6 +46,7 @@ class DataSpec:
             train_users=torch.from_numpy(data.train.users),
             train_items=torch.from_numpy(data.train.items),
             features={k: torch.from_numpy(v) for k, v in data.features.items()},
+            neighbors={k: torch.from_numpy(v) for k, v in data.neighbors.items()},
         )
 
 
@@ -63,6 +66,21 @@ class Encoded:
     item: Tensor
     modal: dict[str, Tensor] = field(default_factory=dict)
     extra: dict[str, Tensor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BackboneInfo:
+    """What a backbone's :class:`Encoded` output looks like, known before the first step.
+
+    Attributes:
+        user_dim, item_dim: widths of ``Encoded.user`` and ``Encoded.item``.
+        modal: modality name -> width of ``Encoded.modal[name]`` (empty: a CF backbone, whose
+            plug-ins must project the frozen features themselves).
+    """
+
+    user_dim: int
+    item_dim: int
+    modal: dict[str, int] = field(default_factory=dict)
 
 
 class Backbone(nn.Module, ABC):
@@ -87,6 +105,10 @@ class Backbone(nn.Module, ABC):
     @abstractmethod
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Named scalar recommendation losses for one batch (summed by the trainer)."""
+
+    def info(self) -> BackboneInfo:
+        """Output widths (default: ``params.emb_size`` for users and items, no modal outputs)."""
+        return BackboneInfo(self.params.emb_size, self.params.emb_size)
 
     def score(self, enc: Encoded, users: Tensor) -> Tensor:
         """Scores [B, I] of users int64 [B] against every item: ``user[users] @ item^T``."""

@@ -1,0 +1,140 @@
+"""The FETTLE / CROSS plug-in: ILA or ILDA (+DT) · α, CLA · β and CNA · γ on any backbone.
+
+Total added loss, with tables T = [E^ID (the backbone's items), E^1..E^M] and the batch's
+positive pairs (users, items):
+
+    α (L_ILA + L_DT)  +  β L_CLA  +  γ (L_cl + λ_reg L_reg)
+
+reported as the named terms ``ila``, ``dt``, ``cla``, ``cna`` and ``cna_reg``. A component with
+weight 0 is not built (no parameters, no cost). Presets (:mod:`crossrec.align.presets`) are this
+class with other defaults.
+
+Choices where the papers are silent (method.md §5.3, §8.3, §12), each a parameter:
+* ``cna_reg`` = λ_reg, default 1e-4 (the reference never shows how its (cl, reg) pair is weighted);
+* ``ila_temp`` = τ₀ = 0.1 (FETTLE's logged value); CROSS's λ_f is unknown (τ₀ or λ_reg);
+* ``cla_prototypes`` default 10,240 as in the paper; the ml100k config sets a smaller K.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from crossrec.align.base import Plugin
+from crossrec.align.cla import CLALoss
+from crossrec.align.cna import REDUCTIONS, CNALoss
+from crossrec.align.ila import COMPENSATIONS, MASKS, ILALoss
+from crossrec.align.inputs import ModalityInputs, table_names
+from crossrec.data.sampler import Batch
+from crossrec.errors import ConfigError
+from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+
+
+@dataclass(frozen=True)
+class AlignParams:
+    """Hyper-parameters of the alignment plug-in (defaults: CROSS, method §8.3 and §10.3)."""
+
+    alpha: float = 1e-3  # ILA/ILDA (+DT) weight
+    beta: float = 1e-4  # CLA weight
+    gamma: float = 1e-3  # CNA weight
+    modalities: list[str] | None = None  # default: all
+    ila_mask: str = "dynamic"  # oneway (FETTLE) | dynamic (ILDA) | all (bidirectional)
+    ila_compensation: str = "var"  # ILDA margin: var (reference code) | std
+    ila_temp: float = 0.1  # τ₀, learnable, clamped [1e-3, 0.5]
+    use_ila: bool = True
+    use_dt: bool = True
+    cla_prototypes: int = 10240
+    cla_temp: float = 0.3  # γ₀, learnable, clamped [0.01, 0.99]
+    sinkhorn_eps: float = 0.05
+    sinkhorn_iters: int = 3
+    cna_k: int = 3
+    cna_temp: float = 0.1  # τ_n
+    cna_reduction: str = "mean"  # mean | param_attn
+    cna_reg: float = 1e-4  # λ_reg
+
+    def __post_init__(self) -> None:
+        for key, allowed in (
+            ("ila_mask", MASKS),
+            ("ila_compensation", COMPENSATIONS),
+            ("cna_reduction", REDUCTIONS),
+        ):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {allowed}, got {getattr(self, key)!r}")
+        for key in ("alpha", "beta", "gamma", "cna_reg"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must be >= 0")
+
+
+class AlignmentPlugin(Plugin):
+    """ILA/ILDA + DT, CLA and CNA over ID + M item modalities (module docstring)."""
+
+    Params = AlignParams
+    name = "cross"
+
+    def __init__(self, spec: DataSpec, params: AlignParams, info: BackboneInfo) -> None:
+        super().__init__(spec, params, info)
+        self.inputs = ModalityInputs(spec, info, params.modalities, self.name)
+        self.tables = table_names(self.inputs)
+        m, d = len(self.inputs.names), self.inputs.dim
+        self.ila = None
+        if params.alpha > 0 and (params.use_ila or params.use_dt):
+            self.ila = ILALoss(
+                d,
+                params.ila_temp,
+                n_modalities=m,
+                mask=params.ila_mask,
+                compensation=params.ila_compensation,
+                use_ila=params.use_ila,
+                use_dt=params.use_dt,
+            )
+        self.cla = None
+        if params.beta > 0:
+            self.cla = CLALoss(
+                params.cla_prototypes,
+                d,
+                params.cla_temp,
+                n_modalities=m,
+                eps=params.sinkhorn_eps,
+                iters=params.sinkhorn_iters,
+            )
+        self.cna = None
+        if params.gamma > 0:
+            if params.cna_k not in spec.neighbors:
+                raise ConfigError(
+                    f"plugin {self.name}: CNA needs neighbors_k{params.cna_k}.npy in the dataset "
+                    f"folder (found K = {sorted(spec.neighbors)}); add {params.cna_k} to "
+                    "neighbors_k in the config, or pass --neighbors-k to crossrec prepare"
+                )
+            self.cna = CNALoss(spec.neighbors[params.cna_k], params.cna_temp, params.cna_reduction)
+
+    def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
+        """Weighted terms ``ila``, ``dt``, ``cla``, ``cna``, ``cna_reg`` (the enabled ones)."""
+        p = self.params
+        tables = [enc.item, *self.inputs(enc)]
+        terms: dict[str, Tensor] = {}
+        if self.ila is not None:
+            out = self.ila.compute(enc.user, tables, batch.users, batch.pos)
+            if p.use_ila:
+                terms["ila"] = p.alpha * out.ila
+            if p.use_dt:
+                terms["dt"] = p.alpha * out.dt
+            self.record(self._ila_stats(out.scores, out.active))
+        if self.cla is not None:
+            terms["cla"] = p.beta * self.cla(enc.user, *tables, batch.users, batch.pos)
+        if self.cna is not None:
+            cl, reg = self.cna(*tables, batch.pos)
+            terms["cna"] = p.gamma * cl
+            if p.cna_reg > 0:
+                terms["cna_reg"] = p.gamma * p.cna_reg * reg
+        return terms
+
+    def _ila_stats(self, scores: Tensor, active: Tensor) -> dict[str, Tensor]:
+        """Per-item modality score mean/std per table and active directions per item."""
+        stats = {"ila_active_dirs": active.sum(0).float().mean()}
+        std = scores.std(dim=1) if scores.shape[1] > 1 else torch.zeros_like(scores[:, 0])
+        for name, mean, spread in zip(self.tables, scores.mean(dim=1), std, strict=True):
+            stats[f"score_mean_{name}"] = mean
+            stats[f"score_std_{name}"] = spread
+        return stats
