@@ -109,7 +109,7 @@ class CLALoss(nn.Module):
         inv_t = 1.0 / self.temperature
         s_ui = torch.stack([u_hat, e_hat[0]]) @ (self.ui_codebook.weight.T * inv_t)  # [2, B, K]
         s_item = e_hat @ (self.item_codebook.weight.T * inv_t)  # [M+1, B, K]
-        eps = self.eps / float(self.temperature)
+        eps = self.eps / float(self.temperature.detach())
         q_ui = sinkhorn(s_ui, eps, self.iters)
         q_item = sinkhorn(s_item, eps, self.iters)
         n_pairs = self.n_tables * (self.n_tables - 1)
