@@ -46,9 +46,13 @@ def download_args(wildcards):
 
 
 def prepare_args(wildcards):
-    """`--source ... --split-seed ...` for the prepare step."""
+    """`--source ... --split-seed ... --neighbors-k ...` for the prepare step."""
     spec = config["datasets"][wildcards.dataset]
-    return f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
+    ks = " ".join(str(k) for k in config.get("neighbors_k", [3]))
+    return (
+        f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
+        f" --neighbors-k {ks}"
+    )
 
 
 def train_args(wildcards):
