@@ -27,6 +27,7 @@ run: setup
 
 bench: setup
 	python benchmarks/bench_speed.py
+	python benchmarks/bench_align.py
 
 clean:
 	rm -rf .snakemake results/* resources

@@ -177,3 +177,18 @@ def test_resume_with_plugin_state(tmp_path: Path, monkeypatch) -> None:
         run(tmp_path / "b")
     monkeypatch.setattr(Trainer, "_save_checkpoint", original)
     assert run(tmp_path / "b")["test"] == straight["test"]
+
+
+def test_parameter_count_parity_with_the_reference_log() -> None:
+    # NCL/Clothing FETTLE log: 5,617,026 parameters = vanilla NCL 3,994,880 + ILA (6·64·64 + 1)
+    # + CLA (2·10240·64 + 1) + image head (4096·64 + 64) + text head (384·64 + 64).
+    n_items = 4
+    spec = DataSpec(
+        n_users=3,
+        n_items=n_items,
+        train_users=torch.tensor([0, 1, 2]),
+        train_items=torch.tensor([0, 1, 2]),
+        features={"image": torch.zeros(n_items, 4096), "text": torch.zeros(n_items, 384)},
+    )
+    plug = build_plugin("fettle", spec, BackboneInfo(64, 64))
+    assert sum(p.numel() for p in plug.parameters()) == 5_617_026 - 3_994_880
