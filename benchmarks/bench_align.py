@@ -5,8 +5,8 @@
 Measures, on LightGCN (2 layers) at batch 2048 and 1 thread:
 * seconds per training step (median of ``--steps`` after one warm-up step) with the ``cross``
   preset at K = 256 and K = 10,240 prototypes, and with ``none``;
-* seconds per training epoch for ``none``, ``fettle``, ``cross`` (K = 256) and ``bm3``, and the
-  overhead ratio of each plug-in over ``none``.
+* seconds per training epoch (median of ``--epochs`` after a warm-up epoch) for ``none``,
+  ``fettle``, ``cross`` (K = 256) and ``bm3``, and the overhead ratio of each over ``none``.
 The data folder needs ``neighbors_k3.npy`` (the default workflow's prepare step writes it).
 """
 
@@ -53,12 +53,15 @@ def step_seconds(data, plugin: str, prototypes: int | None, steps: int) -> float
     return statistics.median(times)
 
 
-def epoch_seconds(data, plugin: str, prototypes: int | None) -> float:
+def epoch_seconds(data, plugin: str, prototypes: int | None, epochs: int) -> float:
     t = trainer(data, plugin, prototypes)
     t.train_epoch(0)
-    t0 = time.perf_counter()
-    t.train_epoch(1)
-    return time.perf_counter() - t0
+    times = []
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        t.train_epoch(epoch)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
 
 
 def main() -> None:
@@ -67,6 +70,7 @@ def main() -> None:
     parser.add_argument("--data", default=str(ROOT / "results" / "data" / "ml100k"))
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "align.json"))
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -79,7 +83,7 @@ def main() -> None:
         "cross_K10240": step_seconds(data, "cross", 10240, min(args.steps, 3)),
     }
     epochs = {
-        name: epoch_seconds(data, name, None if name in ("none", "bm3") else 256)
+        name: epoch_seconds(data, name, None if name in ("none", "bm3") else 256, args.epochs)
         for name in ("none", "fettle", "cross", "bm3")
     }
     report = {
