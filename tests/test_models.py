@@ -11,7 +11,7 @@ import torch
 from crossrec.align import PLUGINS, build_plugin
 from crossrec.config import from_dict
 from crossrec.data.formats import load_mmrec
-from crossrec.data.neighbors import item_neighbors
+from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, propagate_mean, sym_spmm
@@ -59,10 +59,10 @@ def _first_batch(spec: DataSpec, size: int):
 
 
 @pytest.fixture(scope="module")
-def spec() -> DataSpec:
-    data = load_mmrec(Path(__file__).parent / "fixtures" / "tiny")
-    arrays, _ = item_neighbors(data.train.users, data.train.items, data.n_users, data.n_items, [3])
-    return DataSpec.from_data(dataclasses.replace(data, neighbors=arrays))
+def spec(tmp_path_factory) -> DataSpec:
+    out = tmp_path_factory.mktemp("prepared") / "tiny"
+    prepare_folder(Path(__file__).parent / "fixtures" / "tiny", out, "tiny", [3], [10])
+    return DataSpec.from_data(load_mmrec(out))
 
 
 SMALL = {"cla_prototypes": 16}

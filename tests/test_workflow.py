@@ -45,7 +45,8 @@ def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     proc = _snakemake(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = (tmp_path / "results" / "tables" / "main.md").read_text().splitlines()
-    assert len(table) == 2 + 8  # header, rule, 2 backbones x 2 plug-ins x 2 seeds
+    assert len(table) == 2 + 12  # header, rule, 3 backbones x 2 plug-ins x 2 seeds
+    assert any(line.startswith("| tiny | freedom | cross | default | 2 |") for line in table)
     assert any(line.startswith("| tiny | bpr | cross | default | 1 |") for line in table)
     data = tmp_path / "results" / "data" / "tiny"
     assert (data / "neighbors_k2.npy").is_file() and (data / "neighbors_k3.npy").is_file()

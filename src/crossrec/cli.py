@@ -63,13 +63,13 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     """Turn the raw files into an MMRec-format folder and print its counts."""
     from crossrec.data.prepare import describe, prepare_folder, prepare_ml100k
 
-    ks = args.neighbors_k or []
+    ks, knn = args.neighbors_k or [], args.knn_k or []
     if args.source == "ml100k":
         meta = prepare_ml100k(
-            args.raw, args.out, name=args.dataset, split_seed=args.split_seed, neighbor_ks=ks
+            args.raw, args.out, args.dataset, args.split_seed, neighbor_ks=ks, knn_ks=knn
         )
     else:
-        meta = prepare_folder(args.raw, args.out, name=args.dataset, neighbor_ks=ks)
+        meta = prepare_folder(args.raw, args.out, args.dataset, neighbor_ks=ks, knn_ks=knn)
     print(describe(meta))
 
 
@@ -151,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="*",
         metavar="K",
         help="write neighbors_k{K}.npy (CNA item neighbours) for each K",
+    )
+    p.add_argument(
+        "--knn-k",
+        type=int,
+        nargs="*",
+        metavar="K",
+        help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
     )
     p.set_defaults(func=cmd_prepare)
 

@@ -47,33 +47,110 @@ def norm_adjacency(users: Tensor, items: Tensor, n_users: int, n_items: int) -> 
     Returned in CSR layout, which makes ``Â @ X`` (and its backward) fast on CPU and GPU.
     """
     rows, cols = bipartite_edges(users, items, n_users)
-    adj = sym_norm_adj(rows, cols, n_users + n_items)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
-        return adj.to_sparse_csr()
+    return to_csr(sym_norm_adj(rows, cols, n_users + n_items))
 
 
-class _SymSpMM(torch.autograd.Function):
-    """``Â @ X`` for a constant **symmetric** sparse Â: the gradient is ``Â @ G`` (Â^T = Â).
+class _SpMM(torch.autograd.Function):
+    """``A @ X`` for a constant sparse A whose transpose is given: the gradient is ``Aᵀ @ G``.
 
-    torch's generic sparse backward transposes Â (a sort of all edges) on every call; using
-    symmetry removes that, which is most of LightGCN's CPU step time.
+    torch's generic sparse backward transposes A (a sort of all edges) on every call; passing
+    Aᵀ once (or A itself when it is symmetric) removes that, which is most of LightGCN's CPU
+    step time.
     """
 
     @staticmethod
-    def forward(ctx: torch.autograd.function.FunctionCtx, adj: Tensor, x: Tensor) -> Tensor:
-        ctx.save_for_backward(adj)
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, adj: Tensor, adj_t: Tensor, x: Tensor
+    ) -> Tensor:
+        ctx.save_for_backward(adj_t)
         return adj @ x
 
     @staticmethod
-    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> tuple[None, Tensor]:
-        (adj,) = ctx.saved_tensors
-        return None, adj @ grad
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+    ) -> tuple[None, None, Tensor]:
+        (adj_t,) = ctx.saved_tensors
+        return None, None, adj_t @ grad
+
+
+def spmm(adj: Tensor, adj_t: Tensor, x: Tensor) -> Tensor:
+    """``adj @ x`` [N, d] for a constant sparse ``adj`` [N, M] with its transpose ``adj_t``."""
+    return _SpMM.apply(adj, adj_t, x)
 
 
 def sym_spmm(adj: Tensor, x: Tensor) -> Tensor:
     """``adj @ x`` [N, d] for a constant symmetric sparse ``adj`` [N, N], with a cheap backward."""
-    return _SymSpMM.apply(adj, x)
+    return _SpMM.apply(adj, adj, x)
+
+
+def to_csr(adj: Tensor) -> Tensor:
+    """A sparse COO tensor in CSR layout (fast ``@`` on CPU and GPU), without the beta warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        return adj.coalesce().to_sparse_csr()
+
+
+def knn_neighbors(features: Tensor, k: int, block: int = 4096) -> Tensor:
+    """Indices [n, k] of each row's k most cosine-similar rows, **itself included** (FREEDOM).
+
+    Computed in row blocks of ``block`` so memory stays O(block · n), never n × n at once.
+    """
+    unit = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    out = []
+    for start in range(0, unit.shape[0], block):
+        sim = unit[start : start + block] @ unit.T
+        out.append(torch.topk(sim, k, dim=1).indices)
+    return torch.cat(out)
+
+
+def knn_adjacency(neighbors: Tensor, eps: float = 1e-7) -> Tensor:
+    """FREEDOM's normalised kNN graph [n, n] from neighbour indices [n, k].
+
+    Edges (i, j) for j in the neighbours of i, value 1, normalised by the directed row sums:
+    ``r_i^{-1/2} r_j^{-1/2}`` with ``r = k + eps`` (MMRec's ``compute_normalized_laplacian``), so
+    every value is ≈ 1/k. COO, not coalesced-summed: (i, j) occurs once per row.
+    """
+    n, k = neighbors.shape
+    rows = torch.arange(n).repeat_interleave(k)
+    cols = neighbors.reshape(-1)
+    deg = torch.zeros(n).index_add_(0, rows, torch.ones(rows.shape[0])) + eps
+    values = deg[rows].pow(-0.5) * deg[cols].pow(-0.5)
+    idx = torch.stack([rows, cols])
+    return torch.sparse_coo_tensor(idx, values, (n, n), check_invariants=False).coalesce()
+
+
+def bipartite_norm_values(users: Tensor, items: Tensor, n_users: int, n_items: int) -> Tensor:
+    """``d_u^{-1/2} d_i^{-1/2}`` per (user, item) edge, degrees over the given edges (+1e-7)."""
+    du = torch.zeros(n_users).index_add_(0, users, torch.ones(users.shape[0])) + 1e-7
+    di = torch.zeros(n_items).index_add_(0, items, torch.ones(items.shape[0])) + 1e-7
+    return du[users].pow(-0.5) * di[items].pow(-0.5)
+
+
+def prune_edges(
+    users: Tensor,
+    items: Tensor,
+    n_users: int,
+    n_items: int,
+    keep: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """FREEDOM's degree-sensitive edge pruning: a symmetric normalised adjacency of a sample.
+
+    Samples ``int(E · keep)`` train edges without replacement with probability ∝
+    ``1/sqrt(d_u d_i)`` (``torch.multinomial``), renormalises the kept edges by their own degrees
+    and returns the symmetric [(U+I), (U+I)] matrix in CSR layout.
+    """
+    weights = bipartite_norm_values(users, items, n_users, n_items)
+    n_keep = int(users.shape[0] * keep)
+    idx = torch.multinomial(weights, n_keep, replacement=False, generator=generator)
+    ku, ki = users[idx], items[idx]
+    values = bipartite_norm_values(ku, ki, n_users, n_items)
+    rows = torch.cat([ku, ki + n_users])
+    cols = torch.cat([ki + n_users, ku])
+    n = n_users + n_items
+    idx, vals = torch.stack([rows, cols]), torch.cat([values, values])
+    adj = torch.sparse_coo_tensor(idx, vals, (n, n), check_invariants=False)
+    return to_csr(adj)
 
 
 def propagate_mean(adj: Tensor, ego: Tensor, n_layers: int) -> Tensor:

@@ -46,12 +46,13 @@ def download_args(wildcards):
 
 
 def prepare_args(wildcards):
-    """`--source ... --split-seed ... --neighbors-k ...` for the prepare step."""
+    """`--source ... --split-seed ... --neighbors-k ... --knn-k ...` for the prepare step."""
     spec = config["datasets"][wildcards.dataset]
     ks = " ".join(str(k) for k in config.get("neighbors_k", [3]))
+    knn = " ".join(str(k) for k in config.get("item_knn_k", [10]))
     return (
         f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
-        f" --neighbors-k {ks}"
+        f" --neighbors-k {ks} --knn-k {knn}"
     )
 
 

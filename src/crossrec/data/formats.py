@@ -15,6 +15,7 @@ Every violation raises :class:`~crossrec.errors.DataError` naming the file and t
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from crossrec.errors import DataError
 INTER_COLUMNS = ("userID", "itemID", "x_label")
 FEATURE_SUFFIX = "_feat.npy"
 NEIGHBOR_PATTERN = re.compile(r"^neighbors_k(\d+)\.npy$")
+KNN_PATTERN = re.compile(r"^knn_(.+)_k(\d+)_([0-9a-f]{12})\.npy$")
 SPLITS = ("train", "valid", "test")
 
 
@@ -51,6 +53,8 @@ class InteractionData:
         train, valid, test: the splits; valid/test without cold users.
         features: modality name -> float32 array [n_items, d_m] (row i = item i).
         neighbors: K -> int64 array [n_items, K] of item neighbours (``neighbors_k{K}.npy``).
+        item_knn: (modality, K) -> int64 [n_items, K] feature-kNN neighbours, self included
+            (``knn_<modality>_k<K>_<hash>.npy``; FREEDOM/LATTICE item graphs).
     """
 
     name: str
@@ -61,6 +65,7 @@ class InteractionData:
     test: Split
     features: dict[str, np.ndarray] = field(default_factory=dict)
     neighbors: dict[int, np.ndarray] = field(default_factory=dict)
+    item_knn: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
 
     def split(self, name: str) -> Split:
         """Return the split called ``name`` (``train``, ``valid`` or ``test``)."""
@@ -178,6 +183,25 @@ def neighbor_files(folder: str | Path) -> dict[int, Path]:
     return dict(sorted(out.items()))
 
 
+def feature_digest(path: str | Path) -> str:
+    """First 12 hex digits of a feature file's sha256: the key of graphs built from it."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def knn_files(folder: str | Path) -> dict[tuple[str, int], tuple[Path, str]]:
+    """Map (modality, K) -> (path, feature digest) for every ``knn_<m>_k<K>_<hash>.npy``."""
+    out = {}
+    for path in sorted(Path(folder).glob("knn_*.npy")):
+        match = KNN_PATTERN.match(path.name)
+        if match:
+            out[(match.group(1), int(match.group(2)))] = (path, match.group(3))
+    return out
+
+
 def feature_files(folder: str | Path) -> dict[str, Path]:
     """Map modality name -> path for every ``<modality>_feat.npy`` in ``folder`` (sorted)."""
     folder = Path(folder)
@@ -216,6 +240,16 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
             raise DataError(Path(folder) / f"{name}{FEATURE_SUFFIX}", "modality file not found")
         features[name] = read_feature(available[name], n_items)
     neighbors = {k: read_neighbors(p, n_items, k) for k, p in neighbor_files(folder).items()}
+    item_knn = {}
+    for (modality, k), (path, digest) in knn_files(folder).items():
+        if modality not in available:
+            raise DataError(path, f"kNN graph of a modality without {modality}{FEATURE_SUFFIX}")
+        if feature_digest(available[modality]) != digest:
+            raise DataError(
+                path, f"stale: built from another {modality}{FEATURE_SUFFIX}; rerun prepare"
+            )
+        if modality in features:
+            item_knn[(modality, k)] = read_neighbors(path, n_items, k)
     return InteractionData(
         name=inter_path.stem,
         n_users=n_users,
@@ -225,4 +259,5 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
         test=splits["test"],
         features=features,
         neighbors=neighbors,
+        item_knn=item_knn,
     )

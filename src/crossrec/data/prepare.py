@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from crossrec import __version__
 from crossrec.data import ml100k
@@ -20,6 +21,7 @@ from crossrec.data.download import sha256_file
 from crossrec.data.formats import (
     SPLITS,
     InteractionData,
+    feature_digest,
     feature_files,
     find_inter_file,
     load_mmrec,
@@ -27,6 +29,7 @@ from crossrec.data.formats import (
 from crossrec.data.neighbors import item_neighbors
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.errors import DataError
+from crossrec.graph import knn_neighbors
 from crossrec.io import atomic_dir, save_npy, write_json
 
 
@@ -44,11 +47,32 @@ def _summary(data: InteractionData) -> dict[str, Any]:
     }
 
 
+def _write_knn(tmp: Path, data: InteractionData, ks: Sequence[int]) -> dict[str, Any]:
+    """``knn_<m>_k<K>_<digest>.npy`` per modality and K: cosine top-K of the features, self
+    included, the file name keyed by the feature file it came from."""
+    files = feature_files(tmp)
+    written = {}
+    for modality, feats in data.features.items():
+        digest = feature_digest(files[modality])
+        order = knn_neighbors(torch.from_numpy(feats), max(ks)).numpy().astype(np.int64)
+        for k in sorted(set(ks)):
+            name = f"knn_{modality}_k{k}_{digest}.npy"
+            save_npy(tmp / name, np.ascontiguousarray(order[:, :k]))
+            written[name] = {"modality": modality, "k": k, "feature_sha256_12": digest}
+    return written
+
+
 def _finish(
-    tmp: Path, name: str, meta: dict[str, Any], neighbor_ks: Sequence[int] = ()
+    tmp: Path,
+    name: str,
+    meta: dict[str, Any],
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
 ) -> dict[str, Any]:
     data = load_mmrec(tmp)
     summary = _summary(data)
+    if knn_ks:
+        summary["item_knn"] = _write_knn(tmp, data, knn_ks)
     if neighbor_ks:
         arrays, padding = item_neighbors(
             data.train.users, data.train.items, data.n_users, data.n_items, sorted(set(neighbor_ks))
@@ -75,6 +99,7 @@ def prepare_ml100k(
     k: int = 5,
     encoder: ml100k.TextEncoder | None = None,
     neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
 ) -> dict[str, Any]:
     """MovieLens-100k → MMRec folder (``<name>.inter``, ``text_feat.npy``, ``genre_feat.npy``).
 
@@ -85,6 +110,7 @@ def prepare_ml100k(
         k: the k-core threshold (MMRec: 5).
         encoder: text encoder (default: offline all-MiniLM-L6-v2).
         neighbor_ks: write ``neighbors_k{K}.npy`` (CNA) for each K.
+        knn_ks: write feature-kNN item graphs ``knn_<m>_k<K>_<digest>.npy`` for each K.
     Returns:
         the ``meta.json`` content.
     """
@@ -134,12 +160,17 @@ def prepare_ml100k(
                 },
             },
             neighbor_ks,
+            knn_ks,
         )
     return meta
 
 
 def prepare_folder(
-    raw_dir: str | Path, out_dir: str | Path, name: str, neighbor_ks: Sequence[int] = ()
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str,
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
 ) -> dict[str, Any]:
     """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``
     (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``)."""
@@ -152,7 +183,11 @@ def prepare_folder(
             shutil.copy2(path, tmp / path.name)
             hashes[path.name] = sha256_file(path)
         meta = _finish(
-            tmp, name, {"source": f"MMRec folder {raw_dir}", "source_files": hashes}, neighbor_ks
+            tmp,
+            name,
+            {"source": f"MMRec folder {raw_dir}", "source_files": hashes},
+            neighbor_ks,
+            knn_ks,
         )
     return meta
 

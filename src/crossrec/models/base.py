@@ -28,6 +28,7 @@ class DataSpec:
         train_users, train_items: int64 [E] train pairs (the training graph).
         features: modality name -> float32 [n_items, d_m] frozen item features.
         neighbors: K -> int64 [n_items, K] item neighbours (CNA), from ``neighbors_k{K}.npy``.
+        item_knn: (modality, K) -> int64 [n_items, K] feature-kNN neighbours, self included.
     """
 
     n_users: int
@@ -36,6 +37,7 @@ class DataSpec:
     train_items: Tensor
     features: dict[str, Tensor] = field(default_factory=dict)
     neighbors: dict[int, Tensor] = field(default_factory=dict)
+    item_knn: dict[tuple[str, int], Tensor] = field(default_factory=dict)
 
     @classmethod
     def from_data(cls, data: InteractionData) -> DataSpec:
@@ -47,6 +49,7 @@ class DataSpec:
             train_items=torch.from_numpy(data.train.items),
             features={k: torch.from_numpy(v) for k, v in data.features.items()},
             neighbors={k: torch.from_numpy(v) for k, v in data.neighbors.items()},
+            item_knn={k: torch.from_numpy(v) for k, v in data.item_knn.items()},
         )
 
 

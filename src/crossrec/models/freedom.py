@@ -1,0 +1,148 @@
+"""FREEDOM (Zhou & Shen, ACM MM 2023, "A Tale of Two Graphs"), MMRec's definition.
+
+* Frozen item–item graph: per modality m the feature-cosine top-k neighbours (self included,
+  built once by ``prepare``: ``knn_<m>_k<k>_<hash>.npy``), values ``r_i^{-1/2} r_j^{-1/2}``
+  (≈ 1/k), combined as ``S = Σ_m w_m S_m`` (MMRec: 0.1 · image + 0.9 · text).
+* User–item graph: degree-sensitive edge pruning resampled every epoch (``dropout`` 0.8 keeps 20 %
+  of the train edges, sampled ∝ 1/sqrt(d_u d_i), renormalised); the full normalised graph at
+  evaluation.
+* ``h = S^{L_mm} E_item`` (L_mm = 1); users/items = LightGCN mean over layers 0..L_ui (2);
+  item = LightGCN item + h. Score = u · i.
+* Raw features are trainable tables (``from_pretrained(freeze=False)``), projected per modality
+  by ``Linear(feat_dim → feat_embed_dim)``; these projections are exposed in ``Encoded.modal``.
+* loss = ``-mean(logsigmoid(pos − neg))`` + ``reg_weight · Σ_m BPR(u, f_m(pos), f_m(neg))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from crossrec.data.sampler import Batch
+from crossrec.errors import ConfigError
+from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
+from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.registry import register_backbone
+
+
+@dataclass(frozen=True)
+class FREEDOMParams:
+    """Hyper-parameters (MMRec FREEDOM.yaml; grid dropout {0.8, 0.9} × reg_weight {0, 1e-5,
+    1e-4, 1e-3}). ``mm_weights``: modality → weight of its kNN graph; default 0.1 image + 0.9
+    text when the dataset has exactly those, otherwise equal weights."""
+
+    emb_size: int = 64
+    feat_embed_dim: int = 64
+    knn_k: int = 10
+    n_mm_layers: int = 1
+    n_ui_layers: int = 2
+    dropout: float = 0.8
+    reg_weight: float = 0.0
+    mm_weights: dict[str, float] = field(default_factory=dict)
+
+
+def _bpr(u: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
+    return -F.logsigmoid((u * pos).sum(1) - (u * neg).sum(1)).mean()
+
+
+@register_backbone("freedom")
+class FREEDOM(Backbone):
+    """Frozen multimodal item graph + pruned user–item graph (module docstring)."""
+
+    Params = FREEDOMParams
+    uses_modalities = True
+
+    def __init__(self, spec: DataSpec, params: FREEDOMParams) -> None:
+        super().__init__(spec, params)
+        if not spec.features:
+            raise ConfigError("backbone freedom needs at least one item modality (*_feat.npy)")
+        names = sorted(spec.features)
+        weights = dict(params.mm_weights) or (
+            {"image": 0.1, "text": 0.9}
+            if names == ["image", "text"]
+            else {m: 1.0 / len(names) for m in names}
+        )
+        unknown = sorted(set(weights) - set(names))
+        if unknown:
+            raise ConfigError(f"backbone freedom: mm_weights names unknown modality {unknown[0]!r}")
+        self.modalities = [m for m in names if m in weights]
+        d = params.emb_size
+        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_users, d)))
+        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_items, d)))
+        self.features = nn.ParameterDict(
+            {m: nn.Parameter(spec.features[m].clone()) for m in self.modalities}
+        )
+        self.proj = nn.ModuleDict(
+            {
+                m: nn.Linear(spec.features[m].shape[1], params.feat_embed_dim)
+                for m in self.modalities
+            }
+        )
+        mm = None
+        for m in self.modalities:
+            key = (m, params.knn_k)
+            if key not in spec.item_knn:
+                raise ConfigError(
+                    f"backbone freedom: no knn_{m}_k{params.knn_k}_*.npy in the dataset folder; "
+                    f"add {params.knn_k} to item_knn_k in the config (prepare --knn-k)"
+                )
+            part = knn_adjacency(spec.item_knn[key]) * weights[m]
+            mm = part if mm is None else (mm + part).coalesce()
+        self.register_buffer("mm_adj", to_csr(mm), persistent=False)
+        self.register_buffer("mm_adj_t", to_csr(mm.t()), persistent=False)
+        adj = norm_adjacency(spec.train_users, spec.train_items, spec.n_users, spec.n_items)
+        self.register_buffer("full_adj", adj, persistent=False)
+        self.register_buffer("edge_users", spec.train_users.clone(), persistent=False)
+        self.register_buffer("edge_items", spec.train_items.clone(), persistent=False)
+        self.masked_adj: Tensor | None = None
+
+    def info(self) -> BackboneInfo:
+        """ID embeddings of width emb_size; each modality projected to feat_embed_dim."""
+        p = self.params
+        return BackboneInfo(p.emb_size, p.emb_size, {m: p.feat_embed_dim for m in self.modalities})
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Resample the pruned user–item graph (torch's global RNG, seeded by the trainer)."""
+        if self.params.dropout <= 0:
+            self.masked_adj = self.full_adj
+            return
+        self.masked_adj = prune_edges(
+            self.edge_users.cpu(),
+            self.edge_items.cpu(),
+            self.spec.n_users,
+            self.spec.n_items,
+            keep=1.0 - self.params.dropout,
+        ).to(self.full_adj.device)
+
+    def encode(self) -> Encoded:
+        """User [U, d] and item [I, d] (= LightGCN + item-graph term); modal projections."""
+        p = self.params
+        h = self.item_emb
+        for _ in range(p.n_mm_layers):
+            h = spmm(self.mm_adj, self.mm_adj_t, h)
+        if self.training:
+            if self.masked_adj is None:
+                self.on_epoch_start(0)
+            adj = self.masked_adj
+        else:
+            adj = self.full_adj
+        ego = torch.cat([self.user_emb, self.item_emb])
+        user, item = propagate_mean(adj, ego, p.n_ui_layers).split(
+            [self.spec.n_users, self.spec.n_items]
+        )
+        modal = (
+            {m: self.proj[m](self.features[m]) for m in self.modalities} if self.training else {}
+        )
+        return Encoded(user=user, item=item + h, modal=modal)
+
+    def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
+        """``{"bpr": BPR(u, i⁺, i⁻), "modal_bpr": reg_weight · Σ_m BPR(u, f_m(i⁺), f_m(i⁻))}``."""
+        u = enc.user[batch.users]
+        terms = {"bpr": _bpr(u, enc.item[batch.pos], enc.item[batch.neg])}
+        if self.params.reg_weight > 0:
+            modal = sum(_bpr(u, f[batch.pos], f[batch.neg]) for f in enc.modal.values())
+            terms["modal_bpr"] = self.params.reg_weight * modal
+        return terms
