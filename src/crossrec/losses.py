@@ -19,3 +19,12 @@ def emb_loss(*embeddings: Tensor) -> Tensor:
     """
     total = sum(torch.linalg.vector_norm(e) for e in embeddings)
     return total / embeddings[-1].shape[0]
+
+
+def mf_terms(u: Tensor, pos: Tensor, neg: Tensor, reg_weight: float) -> dict[str, Tensor]:
+    """Matrix-factorisation terms of a batch's rows u, pos, neg [B, d]:
+    ``{"bpr": BPR(u·pos, u·neg), "reg": reg_weight · EmbLoss(u, pos, neg)}``."""
+    return {
+        "bpr": bpr_loss((u * pos).sum(1), (u * neg).sum(1)),
+        "reg": reg_weight * emb_loss(u, pos, neg),
+    }

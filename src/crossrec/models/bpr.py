@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.data.sampler import Batch
-from crossrec.losses import bpr_loss, emb_loss
+from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.registry import register_backbone
 
@@ -44,7 +44,4 @@ class BPR(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR, "reg": reg_weight · EmbLoss(u, pos, neg)}``."""
         u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
-        return {
-            "bpr": bpr_loss((u * p).sum(1), (u * n).sum(1)),
-            "reg": self.params.reg_weight * emb_loss(u, p, n),
-        }
+        return mf_terms(u, p, n, self.params.reg_weight)

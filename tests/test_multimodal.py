@@ -111,3 +111,21 @@ def test_freedom_item_graph_weights(spec: DataSpec) -> None:
     torch.testing.assert_close(dense.sum(1), torch.ones(spec.n_items), atol=1e-5, rtol=0)
     only_text = build_backbone("freedom", spec, {"knn_k": 4, "mm_weights": {"text": 1.0}})
     assert only_text.modalities == ["text"]
+
+
+def test_vbpr_definition(spec: DataSpec) -> None:
+    from crossrec.align import build_plugin
+    from crossrec.data.sampler import Batch
+
+    model = build_backbone("vbpr", spec, {"emb_size": 8, "reg_weight": 0.5})
+    enc = model.encode()
+    assert enc.user.shape == (spec.n_users, 16) and enc.item.shape == (spec.n_items, 16)
+    assert model.raw_features.shape == (spec.n_items, 16 + 8)  # image ⊕ text, fixed
+    assert all(p is not model.raw_features for p in model.parameters())
+    torch.testing.assert_close(enc.item[:, :8], model.item_emb)
+    batch = Batch(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([2, 3]))
+    terms = model.rec_loss(enc, batch)
+    u, p, n = enc.user[:2], enc.item[:2], enc.item[2:4]
+    torch.testing.assert_close(terms["reg"], 0.5 * (u.norm() + p.norm() + n.norm()) / 2)
+    plug = build_plugin("fettle", spec, model.info(), {"cla_prototypes": 8})
+    assert plug.inputs.heads["text"].out_features == 16  # per-modality heads of the item width
