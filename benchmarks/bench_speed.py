@@ -1,4 +1,4 @@
-"""Training and evaluation speed of BPR, LightGCN and FREEDOM on ml100k (run on demand, not in CI).
+"""Training and evaluation speed of BPR, LightGCN, VBPR and FREEDOM on ml100k (run on demand, not in CI).
 
     python benchmarks/bench_speed.py [--data results/data/ml100k] [--out benchmarks/results/speed.json]
 
@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
     "bpr": {"reg_weight": 1e-4},
     "lightgcn-2L": {"n_layers": 2, "reg_weight": 1e-4},
+    "vbpr": {"reg_weight": 1e-4},
     "freedom": {"dropout": 0.8, "reg_weight": 0.0, "mm_weights": {"genre": 0.1, "text": 0.9}},
 }
 
