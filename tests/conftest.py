@@ -38,6 +38,26 @@ def write_mmrec(
     return folder
 
 
+class Killed(Exception):
+    """Raised by :func:`kill_after_checkpoints` to simulate a job killed mid-training."""
+
+
+def kill_after_checkpoints(monkeypatch: pytest.MonkeyPatch, n: int) -> None:
+    """Make the trainer raise :class:`Killed` right after writing its n-th checkpoint."""
+    from crossrec.train import Trainer
+
+    original = Trainer._save_checkpoint
+    calls = {"n": 0}
+
+    def save_then_die(self: Trainer) -> None:
+        original(self)
+        calls["n"] += 1
+        if calls["n"] == n:
+            raise Killed
+
+    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Skip tests marked ``gpu`` when CUDA is not available."""
     import torch

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import Killed, kill_after_checkpoints
 
 from crossrec.align import PLUGINS, build_plugin
 from crossrec.align.presets import PRESETS
@@ -163,19 +164,10 @@ def test_resume_with_plugin_state(tmp_path: Path, monkeypatch) -> None:
         return Trainer(spec_, _data(), out, log=lambda line: None).fit(resume=True, progress=False)
 
     straight = run(tmp_path / "a")
-    original = Trainer._save_checkpoint
-    state = {"n": 0}
-
-    def die(self: Trainer) -> None:
-        original(self)
-        state["n"] += 1
-        if state["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(Trainer, "_save_checkpoint", die)
-    with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "b")
-    monkeypatch.setattr(Trainer, "_save_checkpoint", original)
+    with monkeypatch.context() as patch:
+        kill_after_checkpoints(patch, 2)
+        with pytest.raises(Killed):
+            run(tmp_path / "b")
     assert run(tmp_path / "b")["test"] == straight["test"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import Killed, kill_after_checkpoints
 
 from crossrec.data.formats import load_mmrec
 from crossrec.train import RunSpec, TrainConfig, Trainer
@@ -62,26 +63,13 @@ def test_early_stopping_counts_like_mmrec(tiny_dir: Path, tmp_path: Path) -> Non
     assert m["epochs_run"] == m["best_epoch"] + 3
 
 
-class _Killed(Exception):
-    pass
-
-
 def test_resume_reaches_the_same_result(tiny_dir: Path, tmp_path: Path, monkeypatch) -> None:
     straight = _run(tiny_dir, tmp_path / "straight", epochs=8)
     out = tmp_path / "killed"
-    original = Trainer._save_checkpoint
-    calls = {"n": 0}
-
-    def save_then_die(self: Trainer) -> None:
-        original(self)
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise _Killed
-
-    monkeypatch.setattr(Trainer, "_save_checkpoint", save_then_die)
-    with pytest.raises(_Killed):
-        _run(tiny_dir, out, epochs=8)
-    monkeypatch.setattr(Trainer, "_save_checkpoint", original)
+    with monkeypatch.context() as patch:
+        kill_after_checkpoints(patch, 3)
+        with pytest.raises(Killed):
+            _run(tiny_dir, out, epochs=8)
     assert (out / "checkpoint.pt").exists() and not (out / "metrics.json").exists()
     cfg = TrainConfig(epochs=8, batch_size=64, topk=(5, 10, 20))
     run = RunSpec(dataset="tiny", backbone="lightgcn", seed=3, train=cfg)
