@@ -23,6 +23,11 @@ def bipartite_edges(users: Tensor, items: Tensor, n_users: int) -> tuple[Tensor,
     return torch.cat([u, i]), torch.cat([i, u])
 
 
+def degree(index: Tensor, n: int, eps: float = 1e-7) -> Tensor:
+    """Occurrences of each of ``n`` node ids in ``index`` [E], plus ``eps``, as float32 [n]."""
+    return torch.zeros(n).index_add_(0, index, torch.ones(index.shape[0])) + eps
+
+
 def sym_norm_adj(rows: Tensor, cols: Tensor, n_nodes: int, eps: float = 1e-7) -> Tensor:
     """``D^{-1/2} A D^{-1/2}`` as a coalesced sparse COO tensor [n_nodes, n_nodes].
 
@@ -30,10 +35,7 @@ def sym_norm_adj(rows: Tensor, cols: Tensor, n_nodes: int, eps: float = 1e-7) ->
         rows, cols: int64 [E] edge endpoints of a symmetric 0/1 adjacency (no duplicates).
         eps: added to every degree (MMRec: 1e-7) so isolated nodes do not divide by zero.
     """
-    deg = torch.zeros(n_nodes, dtype=torch.float32).index_add_(
-        0, rows, torch.ones_like(rows, dtype=torch.float32)
-    )
-    d_inv_sqrt = (deg + eps).pow(-0.5)
+    d_inv_sqrt = degree(rows, n_nodes, eps).pow(-0.5)
     values = d_inv_sqrt[rows] * d_inv_sqrt[cols]
     idx = torch.stack([rows, cols])
     return torch.sparse_coo_tensor(
@@ -113,7 +115,7 @@ def knn_adjacency(neighbors: Tensor, eps: float = 1e-7) -> Tensor:
     n, k = neighbors.shape
     rows = torch.arange(n).repeat_interleave(k)
     cols = neighbors.reshape(-1)
-    deg = torch.zeros(n).index_add_(0, rows, torch.ones(rows.shape[0])) + eps
+    deg = degree(rows, n, eps)
     values = deg[rows].pow(-0.5) * deg[cols].pow(-0.5)
     idx = torch.stack([rows, cols])
     return torch.sparse_coo_tensor(idx, values, (n, n), check_invariants=False).coalesce()
@@ -121,8 +123,7 @@ def knn_adjacency(neighbors: Tensor, eps: float = 1e-7) -> Tensor:
 
 def bipartite_norm_values(users: Tensor, items: Tensor, n_users: int, n_items: int) -> Tensor:
     """``d_u^{-1/2} d_i^{-1/2}`` per (user, item) edge, degrees over the given edges (+1e-7)."""
-    du = torch.zeros(n_users).index_add_(0, users, torch.ones(users.shape[0])) + 1e-7
-    di = torch.zeros(n_items).index_add_(0, items, torch.ones(items.shape[0])) + 1e-7
+    du, di = degree(users, n_users), degree(items, n_items)
     return du[users].pow(-0.5) * di[items].pow(-0.5)
 
 

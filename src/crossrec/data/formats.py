@@ -15,7 +15,6 @@ Every violation raises :class:`~crossrec.errors.DataError` naming the file and t
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from crossrec.errors import DataError
+from crossrec.io import sha256_file
 
 INTER_COLUMNS = ("userID", "itemID", "x_label")
 FEATURE_SUFFIX = "_feat.npy"
@@ -185,11 +185,7 @@ def neighbor_files(folder: str | Path) -> dict[int, Path]:
 
 def feature_digest(path: str | Path) -> str:
     """First 12 hex digits of a feature file's sha256: the key of graphs built from it."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:12]
+    return sha256_file(path)[:12]
 
 
 def knn_files(folder: str | Path) -> dict[tuple[str, int], tuple[Path, str]]:

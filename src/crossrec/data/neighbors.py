@@ -8,7 +8,7 @@ Built from **train interactions only** (x_label 0), so no valid/test information
   first), so rank position is meaningful for CNA's ``param_attn``;
 * padding rule: an item with 1 ≤ c < K co-interacted items repeats its c neighbours cyclically in
   rank order (n1, n2, ..., nc, n1, ...); an item with none (absent from train, or no co-user)
-  falls back to itself (K copies of i). :func:`padding_summary` counts both cases for meta.json.
+  falls back to itself (K copies of i). the summary returned by :func:`item_neighbors` counts both cases for meta.json.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import torch
 
 from crossrec import __version__
 from crossrec.data import ml100k
-from crossrec.data.download import sha256_file
 from crossrec.data.formats import (
     SPLITS,
     InteractionData,
@@ -30,7 +29,7 @@ from crossrec.data.neighbors import item_neighbors
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.errors import DataError
 from crossrec.graph import knn_neighbors
-from crossrec.io import atomic_dir, save_npy, write_json
+from crossrec.io import atomic_dir, save_npy, sha256_file, write_json
 
 
 def _summary(data: InteractionData) -> dict[str, Any]:
