@@ -154,14 +154,25 @@ def prune_edges(
     return to_csr(adj)
 
 
+def propagate_layers(adj: Tensor, ego: Tensor, n_layers: int) -> list[Tensor]:
+    """Layer outputs ``[E_0, Â E_0, ..., Â^L E_0]``, each [(U+I), d]; ``adj`` symmetric."""
+    layers = [ego]
+    for _ in range(n_layers):
+        layers.append(sym_spmm(adj, layers[-1]))
+    return layers
+
+
+def layer_mean(layers: list[Tensor]) -> Tensor:
+    """LightGCN's readout: the mean of the given layer outputs."""
+    out = layers[0]
+    for layer in layers[1:]:
+        out = out + layer
+    return out / len(layers)
+
+
 def propagate_mean(adj: Tensor, ego: Tensor, n_layers: int) -> Tensor:
     """LightGCN propagation: ``mean(E_0, Â E_0, ..., Â^L E_0)``; ego/out [(U+I), d].
 
     ``adj`` must be symmetric (as :func:`norm_adjacency` is).
     """
-    out = ego
-    layer = ego
-    for _ in range(n_layers):
-        layer = sym_spmm(adj, layer)
-        out = out + layer
-    return out / (n_layers + 1)
+    return layer_mean(propagate_layers(adj, ego, n_layers))
