@@ -92,6 +92,11 @@ def to_csr(adj: Tensor) -> Tensor:
         return adj.coalesce().to_sparse_csr()
 
 
+def csr_transpose(adj: Tensor) -> Tensor:
+    """The transpose of a sparse matrix, in CSR layout."""
+    return to_csr(adj.to_sparse_coo().t())
+
+
 def knn_neighbors(features: Tensor, k: int, block: int = 4096) -> Tensor:
     """Indices [n, k] of each row's k most cosine-similar rows, **itself included** (FREEDOM).
 
@@ -176,3 +181,47 @@ def propagate_mean(adj: Tensor, ego: Tensor, n_layers: int) -> Tensor:
     ``adj`` must be symmetric (as :func:`norm_adjacency` is).
     """
     return layer_mean(propagate_layers(adj, ego, n_layers))
+
+
+def row_norm_adjacency(users: Tensor, items: Tensor, n_users: int, n_items: int) -> Tensor:
+    """``D^{-1} (A + I)`` [(U+I), (U+I)] in CSR: the user–item graph with self-loops, row-normalised
+    (LATTICE's and NGCF's ``normalized_adj_single(adj + I)``). Not symmetric: pair it with its
+    transpose in :func:`spmm`."""
+    rows, cols = bipartite_edges(users, items, n_users)
+    n = n_users + n_items
+    loop = torch.arange(n)
+    rows, cols = torch.cat([rows, loop]), torch.cat([cols, loop])
+    values = degree(rows, n, eps=0.0).reciprocal()[rows]
+    adj = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, (n, n), check_invariants=False)
+    return to_csr(adj)
+
+
+def edge_cosine(features: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
+    """Cosine similarity [E] of the feature rows of each edge (differentiable in ``features``)."""
+    unit = features / features.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return (unit[rows] * unit[cols]).sum(1)
+
+
+def sym_normalize_edges(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> Tensor:
+    """``D^{-1/2} W D^{-1/2}`` on an edge list: ``w_rc · s_r^{-1/2} · s_c^{-1/2}`` with ``s`` the
+    row sums of W [n, n] (duplicate edges add up); a zero row sum gives 0 (MMRec's
+    ``compute_normalized_laplacian``: inf → 0). Differentiable in ``values`` [E]."""
+    sums = torch.zeros(n, dtype=values.dtype, device=values.device).index_add(0, rows, values)
+    inv = sums.pow(-0.5)
+    inv = torch.where(torch.isinf(inv), torch.zeros_like(inv), inv)
+    return values * inv[rows] * inv[cols]
+
+
+def edge_spmm(rows: Tensor, cols: Tensor, values: Tensor, x: Tensor) -> Tensor:
+    """``W @ x`` [n, d] for W given as an edge list (duplicates add up), differentiable in both
+    ``values`` [E] and ``x`` [n, d]. Memory O(E · d): for graphs rebuilt every step."""
+    messages = values.unsqueeze(1) * x[cols]
+    return torch.zeros_like(x).index_add(0, rows, messages)
+
+
+def edges_to_csr(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """A constant edge list as CSR matrices ``(W, Wᵀ)`` [n, n] for :func:`spmm`."""
+    coo = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), values.detach(), (n, n), check_invariants=False
+    ).coalesce()
+    return to_csr(coo), to_csr(coo.t())

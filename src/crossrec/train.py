@@ -201,10 +201,12 @@ class Trainer:
         return out
 
     def train_epoch(self, epoch: int) -> dict[str, float]:
-        """Hooks, then one pass over the sampler; returns the mean of each term over batches
-        and the plug-in's diagnostics (``stat_*``)."""
+        """Learning-rate schedule and hooks, then one pass over the sampler; returns the mean of
+        each term over batches and the plug-in's diagnostics (``stat_*``)."""
         self.backbone.train()
         self.plugin.train()
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.run.train.lr * self.backbone.lr_factor(epoch)
         self.backbone.on_epoch_start(epoch)
         self.plugin.on_epoch_start(epoch)
         sums: dict[str, Tensor] = {}

@@ -117,5 +117,9 @@ class Backbone(nn.Module, ABC):
         """Scores [B, I] of users int64 [B] against every item: ``user[users] @ item^T``."""
         return enc.user[users] @ enc.item.T
 
+    def lr_factor(self, epoch: int) -> float:
+        """Multiplier of the configured learning rate during ``epoch`` (0-based); default 1."""
+        return 1.0
+
     def on_epoch_start(self, epoch: int) -> None:  # noqa: B027  (optional hook)
         """Called by the trainer before each epoch (0-based); default: nothing."""
