@@ -1,4 +1,4 @@
-"""Training and evaluation speed of BPR, LightGCN, VBPR and FREEDOM on ml100k (run on demand, not in CI).
+"""Training and evaluation speed of every backbone on ml100k (run on demand, not in CI).
 
     python benchmarks/bench_speed.py [--data results/data/ml100k] [--out benchmarks/results/speed.json]
 
@@ -28,6 +28,9 @@ CONFIGS = {
     "lightgcn-2L": {"n_layers": 2, "reg_weight": 1e-4},
     "vbpr": {"reg_weight": 1e-4},
     "freedom": {"dropout": 0.8, "reg_weight": 0.0, "mm_weights": {"genre": 0.1, "text": 0.9}},
+    # NCL after its warm-up, so the per-epoch k-means (E-step) and the prototype term are timed
+    "ncl": {"num_clusters": 100, "warm_up": 0},
+    "lattice": {"reg_weight": 0.0},
 }
 
 
