@@ -1,14 +1,23 @@
-"""crossrec: download -> prepare -> train -> table (design §1-2)."""
+"""crossrec: download -> prepare -> train -> plan/tables/figures (design §1-2).
+
+Named targets: data, runs, tables, figures, all (the default).
+"""
 
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default study, unless --configfile names another (they would otherwise be merged).
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -18,7 +27,20 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    """Every table and figure of the configured study."""
     default_target: True
     input:
-        "results/tables/main.md",
-        "results/tables/main.csv",
+        all_tables(),
+        all_figures(),
+
+
+rule data:
+    """Every configured dataset, downloaded and prepared."""
+    input:
+        all_datasets(),
+
+
+rule runs:
+    """Every planned training run."""
+    input:
+        all_metrics(),

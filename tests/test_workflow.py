@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,33 +42,64 @@ def _config(workdir: Path, tiny: Path) -> None:
     (workdir / "config.yaml").write_text(text)
 
 
+def _metrics(workdir: Path, backbone: str, plugin: str, variant: str, seed: int) -> dict:
+    run = workdir / "results" / "runs" / "tiny" / backbone / plugin / variant / f"seed{seed}"
+    return json.loads((run / "metrics.json").read_text())
+
+
 def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     _config(tmp_path, FIXTURES / "tiny")
     proc = _snakemake(tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    table = (tmp_path / "results" / "tables" / "main.md").read_text().splitlines()
-    assert len(table) == 2 + 12  # header, rule, 3 backbones x 2 plug-ins x 2 seeds
-    assert any(line.startswith("| tiny | freedom | cross | default | 2 |") for line in table)
-    assert any(line.startswith("| tiny | bpr | cross | default | 1 |") for line in table)
+    tables = tmp_path / "results" / "tables"
+    runs = pd.read_csv(tables / "runs.csv")
+    # 2 backbones x 2 plug-ins x 2 seeds, LightGCN twice (grid); ablation adds cross_no_cla,
+    # the sensitivity study two alpha points (listed per study: cross/seed1 is in two)
+    assert len(runs[runs["study"] == "main"]) == 12
+    assert set(runs[runs["study"] == "ablation"]["plugin"]) == {"cross", "cross_no_cla"}
+    assert sorted(runs[runs["study"] == "sensitivity"]["variant"]) == ["alpha=0.0001", "alpha=0.01"]
+
+    # selection: the grid point with the best mean *validation* Recall@20 over seeds
+    selection = pd.read_csv(tables / "selection.csv")
+    for plugin in ("none", "cross"):
+        means = {
+            v: sum(
+                _metrics(tmp_path, "lightgcn", plugin, v, s)["valid"]["recall@20"] for s in (1, 2)
+            )
+            for v in ("reg_weight=0.0001", "reg_weight=1")
+        }
+        row = selection[(selection["backbone"] == "lightgcn") & (selection["plugin"] == plugin)]
+        assert row["variant"].item() == max(sorted(means), key=means.get)
+        assert row["score"].item() == pytest.approx(means[row["variant"].item()] / 2, abs=1e-6)
+
+    # the main table's numbers are the mean of the selected runs' test metrics
+    main = pd.read_csv(tables / "main.csv")
+    for _, row in main.iterrows():
+        values = [
+            _metrics(tmp_path, row["backbone"], row["plugin"], row["variant"], s)["test"]
+            for s in (1, 2)
+        ]
+        assert row["recall@10"] == pytest.approx(sum(v["recall@10"] for v in values) / 2, abs=1e-6)
+        assert row["n_seeds"] == 2
+    text = (tables / "main.md").read_text()
+    assert "| tiny | lightgcn |" in text and "| tiny | +CROSS |" in text and "ΔImprov." in text
+    assert "avg Δ CF" in (tables / "table2.md").read_text()
+    assert "cross_no_cla" in (tables / "ablation.md").read_text()
+    assert (tables / "main.tex").read_text().startswith("\\begin{tabular}")
+    for name in ("curves", "improvement", "sensitivity", "modality_scores"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "results" / "figures" / f"{name}.{ext}").stat().st_size > 1000
+
     data = tmp_path / "results" / "data" / "tiny"
     assert (data / "neighbors_k2.npy").is_file() and (data / "neighbors_k3.npy").is_file()
-    assert any(line.startswith("| tiny | lightgcn | none | default | 2 |") for line in table)
-    run = tmp_path / "results" / "runs" / "tiny" / "bpr" / "none" / "default" / "seed1"
-    assert {"metrics.json", "history.csv", "config.yaml"} <= {p.name for p in run.iterdir()}
-    assert (
-        tmp_path / "results" / "logs" / "train" / "tiny" / "bpr" / "none" / "default" / "seed1.log"
-    ).is_file()
-    assert (
-        tmp_path
-        / "results"
-        / "benchmarks"
-        / "train"
-        / "tiny"
-        / "bpr"
-        / "none"
-        / "default"
-        / "seed1.tsv"
-    ).is_file()
+    run = tmp_path / "results" / "runs" / "tiny" / "freedom" / "none" / "default" / "seed1"
+    assert {"metrics.json", "history.csv", "config.yaml", "test_per_user.csv"} <= {
+        p.name for p in run.iterdir()
+    }
+    logs = tmp_path / "results" / "logs" / "train" / "tiny" / "freedom" / "none" / "default"
+    assert (logs / "seed1.log").is_file()
+    bench = tmp_path / "results" / "benchmarks" / "train" / "tiny" / "freedom" / "none"
+    assert (bench / "default" / "seed1.tsv").is_file()
     # Nothing left to do afterwards; one run can be forced again on its own.
     assert "Nothing to be done" in _snakemake(tmp_path, "-n").stdout
     target = str((run / "metrics.json").relative_to(tmp_path))
@@ -85,6 +118,26 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
     assert "image_feat.npy" in log and log.count("\n") == 1
     assert not (tmp_path / "resources" / "tiny").exists()
     assert not (tmp_path / "results" / "tables").exists()
+
+
+@pytest.mark.parametrize(
+    ("configfile", "extra"),
+    [
+        ("config/config.yaml", []),
+        ("config/paper.yaml", []),
+        ("config/paper.yaml", ["--executor", "slurm", "-j", "100"]),
+    ],
+)
+def test_dry_runs(configfile: str, extra: list[str]) -> None:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    profile = ["--workflow-profile", "workflow/profiles/slurm"] if "slurm" in extra else []
+    cmd = [shutil.which("snakemake", path=env["PATH"]), "-n", "--configfile", configfile]
+    proc = subprocess.run(
+        [*cmd, *profile, *extra], capture_output=True, text=True, cwd=ROOT, env=env
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "train" in proc.stdout and "tables" in proc.stdout
 
 
 def test_lint() -> None:

@@ -4,6 +4,9 @@
     crossrec prepare  --dataset ml100k --source ml100k --raw resources/ml100k --out results/data/ml100k
     crossrec train    --data results/data/ml100k --backbone lightgcn --param n_layers=2 --out DIR
     crossrec table    --out results/tables/main  RUN/metrics.json ...
+    crossrec plan     --config config/config.yaml --out results/plan.json
+    crossrec tables   --plan results/plan.json --runs results/runs --out results/tables
+    crossrec figures  --plan results/plan.json --runs results/runs --out results/figures
     crossrec list     (registered backbones and plug-ins)
 
 Errors in the input print one line (``crossrec: error: <file>: <problem>``) and exit with 2.
@@ -12,6 +15,7 @@ Errors in the input print one line (``crossrec: error: <file>: <problem>``) and 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +117,59 @@ def cmd_table(args: argparse.Namespace) -> None:
     print(f"{len(df)} runs -> {args.out}.md, {args.out}.csv", file=sys.stderr)
 
 
+def cmd_plan(args: argparse.Namespace) -> None:
+    """Expand a workflow config into ``plan.json`` (every run, its study and parameters)."""
+    from crossrec.experiment import Experiment
+    from crossrec.io import write_json
+
+    if args.config_json is not None:
+        config = json.loads(args.config_json)
+    else:
+        try:
+            config = yaml.safe_load(Path(args.config).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{args.config}: not found") from None
+    plan = Experiment(config).plan()
+    write_json(args.out, plan)
+    print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
+
+
+def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
+    from crossrec.report.stats import select
+    from crossrec.report.summary import load_runs, read_plan
+
+    plan = read_plan(args.plan)
+    runs = load_runs(plan, args.runs)
+    return plan, runs, select(runs, by=plan["selection"])
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
+    from crossrec.models import BACKBONES
+    from crossrec.report import TABLES
+    from crossrec.report.tables import build_tables
+
+    plan, runs, selection = _plan_runs(args)
+    families = {
+        name: "multi-modal" if BACKBONES[name].uses_modalities else "CF"
+        for name in runs["backbone"].unique()
+    }
+    plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
+    ks = plan["tables"].get("k", [5])
+    build_tables(runs, selection, args.runs, ks, plugins, families, args.out)
+    print(f"{len(runs)} runs -> {args.out}/{{{','.join(TABLES)}}}.{{md,csv,tex}}", file=sys.stderr)
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
+    """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
+    from crossrec.report import FIGURES
+    from crossrec.report.figures import build_figures
+
+    _, runs, selection = _plan_runs(args)
+    build_figures(runs, selection, args.runs, args.out)
+    print(f"{len(runs)} runs -> {args.out}/{{{','.join(FIGURES)}}}.{{png,pdf}}", file=sys.stderr)
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     """Print the registered backbones and plug-ins with their hyper-parameters."""
     import dataclasses
@@ -186,6 +243,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="output stem (.md and .csv)")
     p.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser("plan", help="expand a workflow config into the list of runs")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="workflow config YAML")
+    src.add_argument("--config-json", help="the resolved config as JSON (the workflow passes it)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_plan)
+
+    for name, func, what in (
+        ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),
+        ("figures", cmd_figures, "the study's figures (.png, .pdf)"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--plan", type=Path, required=True, help="plan.json from `crossrec plan`")
+        p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
+        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.set_defaults(func=func)
 
     p = sub.add_parser("list", help="registered backbones and plug-ins")
     p.set_defaults(func=cmd_list)

@@ -9,7 +9,8 @@ so the reported test metrics are those at the best-validation epoch — the same
 reports, without looking at test anywhere else.
 
 Outputs in the run folder: ``history.csv`` (one row per epoch: loss terms, valid metrics,
-seconds), ``metrics.json`` (design §4 schema), ``config.yaml`` (the resolved run), and
+seconds), ``metrics.json`` (design §4 schema), ``test_per_user.csv`` (each test user's metrics at
+the best-valid epoch, for per-user significance tests), ``config.yaml`` (the resolved run), and
 ``checkpoint.pt`` while training (removed at the end) from which ``resume=True`` continues a
 killed job to the same final result.
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import Tensor
 
@@ -127,6 +129,7 @@ class _State:
     bad_evals: int = 0
     best_valid: dict[str, float] = field(default_factory=dict)
     best_test: dict[str, float] = field(default_factory=dict)
+    best_test_per_user: dict[str, list[float]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     train_seconds: float = 0.0
     eval_seconds: float = 0.0
@@ -297,7 +300,8 @@ class Trainer:
             if improved:
                 st.best_value, st.best_epoch, st.bad_evals = value, epoch + 1, 0
                 st.best_valid = valid
-                st.best_test, _ = self.evaluate("test")
+                st.best_test, per_user = self.evaluate("test")
+                st.best_test_per_user = {k: v.tolist() for k, v in per_user.items()}
             else:
                 st.bad_evals += 1
             t2 = time.perf_counter()
@@ -376,4 +380,7 @@ class Trainer:
         with atomic_open(self.out_dir / "history.csv") as fh:
             fh.write(buf.getvalue())
         write_yaml(self.out_dir / "config.yaml", self.run.to_dict())
+        per_user = {"user": self.test_set.users.tolist(), **self.state.best_test_per_user}
+        with atomic_open(self.out_dir / "test_per_user.csv") as fh:
+            pd.DataFrame(per_user).to_csv(fh, index=False, float_format="%.6g")
         write_json(self.out_dir / "metrics.json", metrics)

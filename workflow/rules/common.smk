@@ -1,32 +1,56 @@
-"""Config -> targets and rule parameters. Input functions only; no lambdas in rules."""
+"""Config -> targets and rule parameters. Input functions only; no lambdas in rules.
 
+The experiment matrix (studies, grids, variants) is expanded by `crossrec.experiment`, the same
+code `crossrec plan` runs, so the DAG and the tables agree on what a run is.
+"""
+
+import json
 import shlex
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from crossrec.experiment import Experiment
+from crossrec.report import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, TABLES
 
 
 wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     backbone=r"[A-Za-z0-9_]+",
     plugin=r"[A-Za-z0-9_]+",
-    variant=r"[A-Za-z0-9_\-]+",
+    variant=r"[A-Za-z0-9_.=+\-]+",
     seed=r"\d+",
 
 
 RUN_DIR = "results/runs/{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
 RUN_NAME = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
-DEFAULT_VARIANT = "default"
+EXPERIMENT = Experiment(config)
+
+
+def all_datasets():
+    """The prepared folder of every configured dataset."""
+    return expand("results/data/{dataset}", dataset=list(config["datasets"]))
+
+
+def all_runs(name):
+    """File `name` of every planned run (all studies)."""
+    return [f"results/runs/{key.path()}/{name}" for key in EXPERIMENT.runs()]
 
 
 def all_metrics():
-    """metrics.json of every run of the experiment matrix (datasets x backbones x plugins x seeds)."""
-    return expand(
-        f"{RUN_DIR}/metrics.json",
-        dataset=list(config["datasets"]),
-        backbone=list(config["backbones"]),
-        plugin=list(config["plugins"]),
-        variant=[DEFAULT_VARIANT],
-        seed=config["seeds"],
-    )
+    """metrics.json of every planned run."""
+    return all_runs("metrics.json")
+
+
+def all_tables():
+    """Every table file (results/tables/<name>.<format>)."""
+    return expand("results/tables/{name}.{ext}", name=TABLES, ext=TABLE_FORMATS)
+
+
+def all_figures():
+    """Every figure file (results/figures/<name>.<format>)."""
+    return expand("results/figures/{name}.{ext}", name=FIGURES, ext=FIGURE_FORMATS)
 
 
 def _assignments(flag, mapping):
@@ -48,7 +72,7 @@ def download_args(wildcards):
 def prepare_args(wildcards):
     """`--source ... --split-seed ... --neighbors-k ... --knn-k ...` for the prepare step."""
     spec = config["datasets"][wildcards.dataset]
-    ks = " ".join(str(k) for k in config.get("neighbors_k", [3]))
+    ks = " ".join(str(k) for k in EXPERIMENT.neighbors_k())
     knn = " ".join(str(k) for k in config.get("item_knn_k", [10]))
     return (
         f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
@@ -57,16 +81,24 @@ def prepare_args(wildcards):
 
 
 def train_args(wildcards):
-    """Backbone, plug-in and trainer settings from the config, as CLI flags."""
+    """The variant's backbone and plug-in parameters and the trainer settings, as CLI flags."""
+    variant = EXPERIMENT.variant(
+        wildcards.backbone, wildcards.plugin, wildcards.variant
+    )
     return " ".join(
         part
         for part in (
-            _assignments("--param", config["backbones"][wildcards.backbone]),
-            _assignments("--plugin-param", config["plugins"][wildcards.plugin]),
+            _assignments("--param", variant.backbone_params),
+            _assignments("--plugin-param", variant.plugin_params),
             _assignments("--train", config.get("train", {})),
         )
         if part
     )
+
+
+def plan_config():
+    """The resolved config as one shell-quoted JSON argument for `crossrec plan`."""
+    return shlex.quote(json.dumps(config, sort_keys=True))
 
 
 def run_dir(wildcards, output):
@@ -91,11 +123,6 @@ def train_threads():
     return config.get("resources", {}).get("train_threads", 1)
 
 
-def table_stem(wildcards, output):
-    """The common stem of the table's .md and .csv outputs."""
-    return str(Path(output.md).with_suffix(""))
-
-
-def table_ks():
-    """The K values of the summary table."""
-    return " ".join(str(k) for k in config.get("tables", {}).get("k", [5, 10, 20]))
+def folder_of(wildcards, output):
+    """The folder of a rule's first output."""
+    return str(Path(output[0]).parent)

@@ -1,16 +1,54 @@
-rule table:
-    """Test Recall/NDCG/Precision @K of every run, as Markdown and CSV."""
-    input:
-        all_metrics(),
+rule plan:
+    """The experiment matrix as results/plan.json: every run, its study and parameters."""
     output:
-        md="results/tables/main.md",
-        csv="results/tables/main.csv",
+        "results/plan.json",
     log:
-        "results/logs/table/main.log",
+        "results/logs/plan.log",
     conda:
         "../../envs/crossrec.yaml"
     params:
-        ks=table_ks(),
-        stem=table_stem,
+        config=plan_config(),
     shell:
-        "crossrec table {input} --k {params.ks} --out {params.stem} > {log} 2>&1"
+        "crossrec plan --config-json {params.config} --out {output} > {log} 2>&1"
+
+
+rule tables:
+    """Selection on validation, seed statistics, significance, and the papers' tables."""
+    input:
+        plan="results/plan.json",
+        metrics=all_metrics(),
+        per_user=all_runs("test_per_user.csv"),
+    output:
+        [
+            report(path, caption="../report/tables.rst", category="Tables")
+            for path in all_tables()
+        ],
+    log:
+        "results/logs/tables.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        out=folder_of,
+    shell:
+        "crossrec tables --plan {input.plan} --runs results/runs --out {params.out} > {log} 2>&1"
+
+
+rule figures:
+    """Validation curves, ΔImprov. bars, sensitivity panels, modality-score trajectories."""
+    input:
+        plan="results/plan.json",
+        metrics=all_metrics(),
+        history=all_runs("history.csv"),
+    output:
+        [
+            report(path, caption="../report/figures.rst", category="Figures")
+            for path in all_figures()
+        ],
+    log:
+        "results/logs/figures.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        out=folder_of,
+    shell:
+        "crossrec figures --plan {input.plan} --runs results/runs --out {params.out} > {log} 2>&1"

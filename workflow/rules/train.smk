@@ -6,6 +6,7 @@ rule train:
         metrics=f"{RUN_DIR}/metrics.json",
         history=f"{RUN_DIR}/history.csv",
         config=f"{RUN_DIR}/config.yaml",
+        per_user=f"{RUN_DIR}/test_per_user.csv",
     log:
         f"results/logs/train/{RUN_NAME}.log",
     benchmark:

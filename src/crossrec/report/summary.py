@@ -1,0 +1,83 @@
+"""Every planned run's ``metrics.json`` as one table (``results/tables/runs.csv``).
+
+The plan (``crossrec plan``) lists the runs; each must have a complete ``metrics.json`` whose
+identity matches its folder: a missing, failed or misplaced run is an error, never an empty cell.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crossrec.errors import DataError
+from crossrec.report.aggregate import read_metrics
+
+KEY = ("dataset", "backbone", "plugin", "variant", "seed")
+
+
+def read_plan(path: str | Path) -> dict[str, Any]:
+    """Load ``plan.json`` (written by ``crossrec plan``)."""
+    path = Path(path)
+    try:
+        plan = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, "missing (run `crossrec plan` / the workflow's plan rule)") from None
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON ({err})") from None
+    if plan.get("schema") != 1 or not isinstance(plan.get("runs"), list):
+        raise DataError(path, "not a crossrec plan (schema 1 with a 'runs' list)")
+    return plan
+
+
+def run_folder(runs_root: Path, row: dict[str, Any]) -> Path:
+    """``runs_root/{dataset}/{backbone}/{plugin}/{variant}/seed{seed}``."""
+    return (
+        runs_root / row["dataset"] / row["backbone"] / row["plugin"] / row["variant"]
+    ) / f"seed{row['seed']}"
+
+
+def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
+    """One row per planned (study, run): identity, sweep, cost, ``valid_*`` and ``test_*``."""
+    runs_root = Path(runs_root)
+    rows = []
+    for entry in plan["runs"]:
+        path = run_folder(runs_root, entry) / "metrics.json"
+        blob = read_metrics(path)
+        ident = blob["identity"]
+        for field in KEY:
+            if ident.get(field) != entry[field]:
+                raise DataError(
+                    path, f"identity {field}={ident.get(field)!r}, expected {entry[field]!r}"
+                )
+        swept = entry.get("swept") or [None, None]
+        row = {
+            "study": entry["study"],
+            **{f: entry[f] for f in KEY},
+            "swept_param": swept[0],
+            "swept_value": swept[1],
+            "best_epoch": blob["best_epoch"],
+            "epochs_run": blob.get("epochs_run"),
+            "seconds_per_epoch": blob.get("cost", {}).get("seconds_per_epoch"),
+            "peak_memory_mb": blob.get("cost", {}).get("peak_memory_mb"),
+        }
+        row.update({f"valid_{k}": v for k, v in blob["valid"].items()})
+        row.update({f"test_{k}": v for k, v in blob["test"].items()})
+        rows.append(row)
+    if not rows:
+        raise DataError(Path("plan.json"), "plans no runs")
+    return pd.DataFrame(rows)
+
+
+def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Series:
+    """A run's per-test-user ``metric`` at its best-valid epoch, indexed by user id."""
+    path = run_folder(Path(runs_root), row) / "test_per_user.csv"
+    try:
+        df = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(path, "missing (rerun the training job)") from None
+    if metric not in df.columns or "user" not in df.columns:
+        raise DataError(path, f"no 'user' and {metric!r} columns")
+    return df.set_index("user")[metric]

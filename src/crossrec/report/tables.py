@@ -1,0 +1,236 @@
+"""The papers' tables from the runs (Markdown, CSV and LaTeX each).
+
+* ``main`` — the seed's layout: per dataset, rows backbone, +PLUGIN, ΔImprov. for each plug-in;
+  columns Recall/NDCG/Precision @K (K from ``tables.k``);
+* ``table2`` — FETTLE's Table 2: R@10, R@20, N@10, N@20 for every backbone × {none, bm3,
+  fettle, cross}, with average-Δ rows per backbone family (CF, multi-modal);
+* ``ablation`` — the ablation study's presets with Δ against ``cross``;
+* ``cost`` — seconds per epoch, epochs to best, epochs run and peak memory of every run group;
+* ``selection`` — the chosen variant per group, its mean selection metric, and p-values.
+
+Cells are the mean over seeds, ``± std`` with several seeds, and ``†`` when the paired test of
+the plug-in against its backbone gives p < 0.05. ΔImprov. is ``(plug-in − none) / none``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from crossrec.errors import DataError
+from crossrec.io import atomic_open
+from crossrec.report.aggregate import to_markdown
+from crossrec.report.stats import GROUP, mean_std, selected_runs, significance
+
+TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
+TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+SHORT = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP"}
+ALPHA = 0.05
+
+
+def short(metric: str) -> str:
+    """``recall@20`` → ``R@20``."""
+    name, k = metric.split("@")
+    return f"{SHORT.get(name, name)}@{k}"
+
+
+def cell(mean: float, std: float, n: int, p: float | None = None) -> str:
+    """``0.1234``, ``0.1234 ± 0.0010`` with several seeds, ``†`` when p < 0.05."""
+    text = f"{mean:.4f}" if n < 2 else f"{mean:.4f} ± {std:.4f}"
+    return text + ("†" if p is not None and p == p and p < ALPHA else "")
+
+
+def delta(value: float, base: float) -> str:
+    """Relative change in percent, signed."""
+    return "n/a" if base == 0 else f"{100 * (value - base) / base:+.2f}%"
+
+
+def _require(runs: pd.DataFrame, metrics: Sequence[str]) -> None:
+    for m in metrics:
+        if f"test_{m}" not in runs.columns:
+            raise DataError(Path("metrics.json"), f"runs lack test {m} (add its K to train.topk)")
+
+
+def main_table(
+    chosen: pd.DataFrame, pvalues: pd.DataFrame, ks: Sequence[int], plugins: Sequence[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames of the seed's layout."""
+    metrics = [f"{m}@{k}" for m in ("recall", "ndcg", "precision") for k in ks]
+    _require(chosen, metrics)
+    cols = [f"test_{m}" for m in metrics]
+    stats = mean_std(chosen, cols, [*GROUP, "variant"])
+    counts = chosen.groupby(GROUP, sort=False)["seed"].nunique()
+    pmap = {tuple(r[c] for c in GROUP): r["p"] for _, r in pvalues.iterrows()}
+    display, numeric = [], []
+    for (dataset, backbone), sub in stats.groupby(["dataset", "backbone"], sort=False):
+        sub = sub.set_index("plugin")
+        if "none" not in sub.index:
+            raise DataError(Path(f"{dataset}/{backbone}/none"), "no `none` run to compare with")
+        base = sub.loc["none"]
+        order = ["none", *[p for p in plugins if p != "none" and p in sub.index]]
+        for plugin in order:
+            row = sub.loc[plugin]
+            n = int(counts[(dataset, backbone, plugin)])
+            p = pmap.get((dataset, backbone, plugin))
+            label = backbone if plugin == "none" else f"+{plugin.upper()}"
+            display.append(
+                {"dataset": dataset, "model": label}
+                | {short(m): cell(row[f"test_{m}"], row[f"test_{m}_std"], n, p) for m in metrics}
+            )
+            numeric.append(
+                {"dataset": dataset, "backbone": backbone, "plugin": plugin}
+                | {"variant": row["variant"], "n_seeds": n, "p": p}
+                | {m: row[f"test_{m}"] for m in metrics}
+                | {f"{m}_std": row[f"test_{m}_std"] for m in metrics}
+            )
+            if plugin != "none":
+                display.append(
+                    {"dataset": dataset, "model": "ΔImprov."}
+                    | {short(m): delta(row[f"test_{m}"], base[f"test_{m}"]) for m in metrics}
+                )
+    return pd.DataFrame(display), pd.DataFrame(numeric)
+
+
+def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames of FETTLE's Table 2 layout with per-family average-Δ rows."""
+    _require(chosen, TABLE2_METRICS)
+    cols = [f"test_{m}" for m in TABLE2_METRICS]
+    stats = mean_std(chosen, cols, GROUP)
+    stats = stats[stats["plugin"].isin(TABLE2_PLUGINS)]
+    display, numeric, deltas = [], [], []
+    for (dataset, backbone), sub in stats.groupby(["dataset", "backbone"], sort=False):
+        sub = sub.set_index("plugin")
+        for plugin in [p for p in TABLE2_PLUGINS if p in sub.index]:
+            row = sub.loc[plugin]
+            values = {short(m): f"{row[f'test_{m}']:.4f}" for m in TABLE2_METRICS}
+            display.append({"dataset": dataset, "backbone": backbone, "plug-in": plugin} | values)
+            numeric.append(
+                {"dataset": dataset, "backbone": backbone, "plugin": plugin}
+                | {m: row[f"test_{m}"] for m in TABLE2_METRICS}
+            )
+            if plugin != "none" and "none" in sub.index:
+                base = sub.loc["none"]
+                deltas.append(
+                    {"dataset": dataset, "family": families.get(backbone, "?"), "plugin": plugin}
+                    | {
+                        m: (row[f"test_{m}"] - base[f"test_{m}"]) / base[f"test_{m}"]
+                        for m in TABLE2_METRICS
+                    }
+                )
+    if deltas:
+        avg = pd.DataFrame(deltas).groupby(["dataset", "family", "plugin"], sort=False).mean()
+        for (dataset, family, plugin), row in avg.iterrows():
+            display.append(
+                {"dataset": dataset, "backbone": f"avg Δ {family}", "plug-in": plugin}
+                | {short(m): f"{100 * row[m]:+.2f}%" for m in TABLE2_METRICS}
+            )
+    return pd.DataFrame(display), pd.DataFrame(numeric)
+
+
+def ablation_table(runs: pd.DataFrame, ks: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames of the ablation study (Δ against the ``cross`` preset)."""
+    abl = runs[runs["study"] == "ablation"]
+    if abl.empty:
+        empty = pd.DataFrame({"note": ["no ablation study in this config"]})
+        return empty, empty
+    metrics = [f"{m}@{k}" for m in ("recall", "ndcg") for k in ks]
+    _require(abl, metrics)
+    stats = mean_std(abl, [f"test_{m}" for m in metrics], GROUP)
+    counts = abl.groupby(GROUP, sort=False)["seed"].nunique()
+    display, numeric = [], []
+    for (dataset, backbone), sub in stats.groupby(["dataset", "backbone"], sort=False):
+        sub = sub.set_index("plugin")
+        ref = sub.loc["cross"] if "cross" in sub.index else None
+        for preset, row in sub.iterrows():
+            n = int(counts[(dataset, backbone, preset)])
+            shown = {short(m): cell(row[f"test_{m}"], row[f"test_{m}_std"], n) for m in metrics}
+            if ref is not None:
+                shown[f"Δ R@{ks[-1]} vs cross"] = delta(
+                    row[f"test_recall@{ks[-1]}"], ref[f"test_recall@{ks[-1]}"]
+                )
+            display.append({"dataset": dataset, "backbone": backbone, "preset": preset} | shown)
+            numeric.append(
+                {"dataset": dataset, "backbone": backbone, "preset": preset, "n_seeds": n}
+                | {m: row[f"test_{m}"] for m in metrics}
+                | {f"{m}_std": row[f"test_{m}_std"] for m in metrics}
+            )
+    return pd.DataFrame(display), pd.DataFrame(numeric)
+
+
+def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames: per (study, dataset, backbone, plug-in, variant) the mean
+    seconds per epoch, epochs to best, epochs run, and the largest peak memory."""
+    by = ["study", *GROUP, "variant"]
+    agg = (
+        runs.groupby(by, sort=False)
+        .agg(
+            seeds=("seed", "nunique"),
+            seconds_per_epoch=("seconds_per_epoch", "mean"),
+            epochs_to_best=("best_epoch", "mean"),
+            epochs_run=("epochs_run", "mean"),
+            peak_memory_mb=("peak_memory_mb", "max"),
+        )
+        .reset_index()
+    )
+    display = agg.copy()
+    display["seconds_per_epoch"] = display["seconds_per_epoch"].map("{:.2f}".format)
+    display["epochs_to_best"] = display["epochs_to_best"].map("{:.1f}".format)
+    display["epochs_run"] = display["epochs_run"].map("{:.1f}".format)
+    display["peak_memory_mb"] = display["peak_memory_mb"].map("{:.0f}".format)
+    return display, agg
+
+
+def to_latex(df: pd.DataFrame) -> str:
+    """A booktabs ``tabular`` of the frame's cells (``%``, ``&``, ``_``, ``#`` escaped)."""
+
+    def esc(value: object) -> str:
+        text = str(value)
+        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_")):
+            text = text.replace(a, b)
+        return text.replace("#", r"\#").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+
+    lines = [
+        r"\begin{tabular}{" + "l" * len(df.columns) + "}",
+        r"\toprule",
+        " & ".join(esc(c) for c in df.columns) + r" \\",
+        r"\midrule",
+    ]
+    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def write_all(stem: Path, display: pd.DataFrame, numeric: pd.DataFrame) -> None:
+    """``<stem>.md`` and ``<stem>.tex`` from the display frame, ``<stem>.csv`` from the numbers."""
+    with atomic_open(stem.with_suffix(".csv")) as fh:
+        numeric.to_csv(fh, index=False, float_format="%.6g")
+    with atomic_open(stem.with_suffix(".md")) as fh:
+        fh.write(to_markdown(display))
+    with atomic_open(stem.with_suffix(".tex")) as fh:
+        fh.write(to_latex(display))
+
+
+def build_tables(
+    runs: pd.DataFrame,
+    selection: pd.DataFrame,
+    runs_root: str | Path,
+    ks: Sequence[int],
+    plugins: Sequence[str],
+    families: dict[str, str],
+    out_dir: str | Path,
+) -> None:
+    """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``, ``.tex``)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = selected_runs(runs, selection)
+    pvalues = significance(chosen, runs_root)
+    sel = selection.merge(pvalues, on=GROUP, how="left")
+    runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
+    write_all(out / "runs", runs_display, runs)
+    write_all(out / "selection", sel, sel)
+    write_all(out / "main", *main_table(chosen, pvalues, ks, plugins))
+    write_all(out / "table2", *table2(chosen, families))
+    write_all(out / "ablation", *ablation_table(runs, ks))
+    write_all(out / "cost", *cost_table(runs))
