@@ -125,6 +125,7 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
     [
         ("config/config.yaml", []),
         ("config/paper.yaml", []),
+        ("config/ml100k_full.yaml", []),
         ("config/paper.yaml", ["--executor", "slurm", "-j", "100"]),
     ],
 )

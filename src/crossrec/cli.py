@@ -25,7 +25,7 @@ import yaml
 
 from crossrec.errors import ConfigError, CrossrecError
 
-SOURCES = ("ml100k", "folder")
+SOURCES = ("ml100k", "folder", "amazon", "tiktok")
 
 
 def parse_value(text: str) -> Any:  # noqa: ANN401
@@ -56,6 +56,16 @@ def cmd_download(args: argparse.Namespace) -> None:
 
     if args.source == "ml100k":
         download_ml100k(args.out)
+    elif args.source == "amazon":
+        from crossrec.data.amazon import download_amazon, install_cookies
+
+        if args.cookies:
+            install_cookies(args.cookies)
+        download_amazon(args.dataset, args.out, allow_variant=args.allow_variant)
+    elif args.source == "tiktok":
+        from crossrec.data.tiktok import download_tiktok
+
+        download_tiktok(args.out)
     else:
         if not args.path:
             raise ConfigError("--source folder needs --path")
@@ -65,16 +75,19 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     """Turn the raw files into an MMRec-format folder and print its counts."""
-    from crossrec.data.prepare import describe, prepare_folder, prepare_ml100k
+    from crossrec.data import prepare
 
     ks, knn = args.neighbors_k or [], args.knn_k or []
     if args.source == "ml100k":
-        meta = prepare_ml100k(
+        meta = prepare.prepare_ml100k(
             args.raw, args.out, args.dataset, args.split_seed, neighbor_ks=ks, knn_ks=knn
         )
+    elif args.source in ("amazon", "tiktok"):
+        func = prepare.prepare_amazon if args.source == "amazon" else prepare.prepare_tiktok
+        meta = func(args.raw, args.out, args.dataset, ks, knn, args.allow_variant)
     else:
-        meta = prepare_folder(args.raw, args.out, args.dataset, neighbor_ks=ks, knn_ks=knn)
-    print(describe(meta))
+        meta = prepare.prepare_folder(args.raw, args.out, args.dataset, ks, knn)
+    print(prepare.describe(meta))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -194,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=SOURCES, required=True)
     p.add_argument("--path", help="source folder (for --source folder)")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument(
+        "--cookies", help="Netscape cookie file for Google Drive (--source amazon), see README"
+    )
+    p.add_argument(
+        "--allow-variant",
+        action="store_true",
+        help="accept data whose statistics differ from the published ones",
+    )
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("prepare", help="raw files -> MMRec-format folder")
@@ -202,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--split-seed", type=int, default=999)
+    p.add_argument("--allow-variant", action="store_true")
     p.add_argument(
         "--neighbors-k",
         type=int,

@@ -124,6 +124,13 @@ class Experiment:
         self._studies: dict[str, list[RunKey]] = {s: [] for s in STUDIES}
         self._sensitivity: list[tuple[str, Any, RunKey]] = []  # (param, value, run)
         datasets = list(config["datasets"])
+        only = config.get("run_datasets")
+        if only:
+            unknown = sorted(set(only) - set(datasets))
+            if unknown:
+                raise ConfigError(f"run_datasets names unknown dataset {unknown[0]!r}")
+            datasets = [d for d in datasets if d in only]
+        self.datasets = datasets
         seeds = [int(s) for s in config["seeds"]]
         exclude = config.get("exclude", []) or []
         for backbone, b_params in config["backbones"].items():
@@ -260,7 +267,7 @@ class Experiment:
         return {
             "schema": 1,
             "selection": self.selection,
-            "datasets": list(self.config["datasets"]),
+            "datasets": self.datasets,
             "seeds": [int(s) for s in self.config["seeds"]],
             "tables": dict(self.config.get("tables", {}) or {}),
             "sensitivity": dict(self.config.get("sensitivity", {}) or {}),

@@ -30,7 +30,7 @@ EXPERIMENT = Experiment(config)
 
 def all_datasets():
     """The prepared folder of every configured dataset."""
-    return expand("results/data/{dataset}", dataset=list(config["datasets"]))
+    return expand("results/data/{dataset}", dataset=EXPERIMENT.datasets)
 
 
 def all_runs(name):
@@ -66,6 +66,10 @@ def download_args(wildcards):
     args = f"--source {spec['source']}"
     if spec["source"] == "folder":
         args += f" --path {shlex.quote(str(spec['path']))}"
+    if spec.get("cookies"):
+        args += f" --cookies {shlex.quote(str(spec['cookies']))}"
+    if spec.get("allow_variant"):
+        args += " --allow-variant"
     return args
 
 
@@ -74,9 +78,10 @@ def prepare_args(wildcards):
     spec = config["datasets"][wildcards.dataset]
     ks = " ".join(str(k) for k in EXPERIMENT.neighbors_k())
     knn = " ".join(str(k) for k in config.get("item_knn_k", [10]))
+    variant = " --allow-variant" if spec.get("allow_variant") else ""
     return (
         f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
-        f" --neighbors-k {ks} --knn-k {knn}"
+        f" --neighbors-k {ks} --knn-k {knn}{variant}"
     )
 
 

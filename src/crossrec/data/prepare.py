@@ -7,6 +7,7 @@ only then renamed into place together with ``meta.json``.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -170,9 +171,11 @@ def prepare_folder(
     name: str,
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
+    source: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``
-    (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``)."""
+    (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``); ``source`` is recorded in
+    ``meta.json``."""
     raw_dir = Path(raw_dir)
     inter = find_inter_file(raw_dir)
     with atomic_dir(out_dir) as tmp:
@@ -184,11 +187,50 @@ def prepare_folder(
         meta = _finish(
             tmp,
             name,
-            {"source": f"MMRec folder {raw_dir}", "source_files": hashes},
+            {"source": f"MMRec folder {raw_dir}", "source_files": hashes, **(source or {})},
             neighbor_ks,
             knn_ks,
         )
     return meta
+
+
+def prepare_amazon(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str,
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
+    allow_variant: bool = False,
+) -> dict[str, Any]:
+    """MMRec's Baby/Sports/Clothing folder, validated against the published statistics, →
+    ``out_dir`` (features are loaded as float32 by the loader; files are copied unchanged)."""
+    from crossrec.data.amazon import DRIVE_URL, validate_amazon
+
+    variant = validate_amazon(raw_dir, name, allow_variant)
+    source = {"origin": DRIVE_URL, "variant_mismatches": variant}
+    return prepare_folder(raw_dir, out_dir, name, neighbor_ks, knn_ks, source)
+
+
+def prepare_tiktok(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str,
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
+    allow_variant: bool = False,
+) -> dict[str, Any]:
+    """MMSSL's TikTok files (pickles or json) → MMRec format → ``out_dir``."""
+    import tempfile
+
+    from crossrec.data.tiktok import convert_tiktok
+
+    with tempfile.TemporaryDirectory(prefix="crossrec-tiktok-") as tmp:
+        converted = Path(tmp) / name
+        found = convert_tiktok(raw_dir, converted, name, allow_variant)
+        origin = json.loads((converted / "source.json").read_text())
+        return prepare_folder(
+            converted, out_dir, name, neighbor_ks, knn_ks, {"conversion": origin, **found}
+        )
 
 
 def describe(meta: dict[str, Any]) -> str:

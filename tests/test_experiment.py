@@ -1,0 +1,103 @@
+"""The experiment matrix: grids, variant names, exclusions, ablation and sensitivity studies."""
+
+from __future__ import annotations
+
+import pytest
+
+from crossrec.errors import ConfigError
+from crossrec.experiment import Experiment, RunKey, grid_variants, variant_name
+
+
+def _config(**extra) -> dict:
+    base = {
+        "datasets": {"d1": {"source": "ml100k"}, "d2": {"source": "ml100k"}},
+        "backbones": {"bpr": {"reg_weight": [1e-4, 1e-3]}, "freedom": {"knn_k": 10}},
+        "plugins": {"none": {}, "cross": {"alpha": 1e-3, "beta": [1e-4, 1e-2]}},
+        "seeds": [1, 2],
+    }
+    base.update(extra)
+    return base
+
+
+def test_variant_names_are_stable_slugs() -> None:
+    assert variant_name({}) == "default"
+    assert variant_name({"beta": 1e-4, "alpha": 0.001}) == "alpha=0.001+beta=0.0001"
+    assert variant_name({"cna_k": 5, "flag": True}) == "cna_k=5+flag=true"
+    with pytest.raises(ConfigError, match="valid variant name"):
+        variant_name({"name": "a b"})
+
+
+def test_grid_is_the_product_of_both_sides() -> None:
+    grid = grid_variants({"reg_weight": [1e-4, 1e-3], "n_layers": 2}, {"beta": [1, 2, 3]})
+    assert len(grid) == 6
+    v = grid["beta=2+reg_weight=0.001"]
+    assert v.backbone_params == {"reg_weight": 1e-3, "n_layers": 2} and v.plugin_params == {
+        "beta": 2
+    }
+    with pytest.raises(ConfigError, match="both the backbone and the plug-in"):
+        grid_variants({"x": [1, 2]}, {"x": [3]})
+    with pytest.raises(ConfigError, match="empty list"):
+        grid_variants({"x": []}, {})
+
+
+def test_main_study_counts_and_exclusions() -> None:
+    exp = Experiment(_config())
+    # bpr: 2 (none) + 4 (cross); freedom: 1 + 2 → 9 variants × 2 datasets × 2 seeds
+    assert len(exp.runs("main")) == 36
+    exp = Experiment(_config(exclude=[{"backbone": "bpr", "plugin": "cross"}, {"dataset": "d2"}]))
+    runs = exp.runs("main")
+    assert {r.dataset for r in runs} == {"d1"}
+    assert not any(r.backbone == "bpr" and r.plugin == "cross" for r in runs)
+    assert RunKey("d1", "freedom", "cross", "beta=0.01", 2) in runs
+    assert exp.variant("bpr", "none", "reg_weight=0.001").backbone_params == {"reg_weight": 1e-3}
+    with pytest.raises(ConfigError, match="no planned variant"):
+        exp.variant("bpr", "none", "default")
+
+
+def test_ablation_and_sensitivity() -> None:
+    cfg = _config(
+        plugins={"none": {}, "cross": {"alpha": 1e-3, "cla_prototypes": 64}},
+        ablation={"backbones": ["freedom"], "presets": ["cross", "cross_no_cla"], "seeds": [7]},
+        sensitivity={
+            "backbone": "freedom",
+            "plugin": "cross",
+            "params": {"alpha": [1e-4, 1e-3], "cna_k": [1, 5]},
+            "seeds": [1],
+        },
+    )
+    exp = Experiment(cfg)
+    abl = exp.runs("ablation")
+    assert {(r.plugin, r.seed) for r in abl if r.dataset == "d1"} == {
+        ("cross", 7),
+        ("cross_no_cla", 7),
+    }
+    sens = exp.runs("sensitivity")
+    # alpha=1e-3 is the configured value: the main run (variant default) is reused
+    assert {r.variant for r in sens} == {"alpha=0.0001", "default", "cna_k=1", "cna_k=5"}
+    assert exp.variant("freedom", "cross", "cna_k=5").plugin_params["cna_k"] == 5
+    assert exp.neighbors_k() == [1, 3, 5]
+    plan = exp.plan()
+    swept = [
+        r["swept"] for r in plan["runs"] if r["study"] == "sensitivity" and r["dataset"] == "d1"
+    ]
+    assert sorted(map(tuple, swept)) == [
+        ("alpha", 1e-4),
+        ("alpha", 1e-3),
+        ("cna_k", 1),
+        ("cna_k", 5),
+    ]
+    # a run shared by two studies is trained once
+    assert len(exp.runs()) < len(exp.runs("main")) + len(abl) + len(sens)
+
+
+def test_studies_need_scalar_parameters() -> None:
+    cfg = _config(sensitivity={"backbone": "bpr", "plugin": "cross", "params": {"alpha": [1]}})
+    with pytest.raises(ConfigError, match="is a grid"):
+        Experiment(cfg)
+    cfg["sensitivity"]["backbone_params"] = {"reg_weight": 1e-4}
+    cfg["sensitivity"]["plugin_params"] = {"beta": 1e-4}
+    assert Experiment(cfg).runs("sensitivity")
+    with pytest.raises(ConfigError, match="not in `backbones`"):
+        Experiment(_config(ablation={"backbones": ["ncl"], "presets": ["cross"]}))
+    with pytest.raises(ConfigError, match="selection"):
+        Experiment(_config(selection="test"))

@@ -1,0 +1,111 @@
+"""Selection, statistics and tables on synthetic runs; missing runs are errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crossrec.errors import DataError
+from crossrec.report.stats import paired_pvalue, select, significance
+from crossrec.report.summary import load_runs
+from crossrec.report.tables import cell, delta, main_table, to_latex
+
+
+def _runs(rows: list[tuple]) -> pd.DataFrame:
+    cols = ["study", "dataset", "backbone", "plugin", "variant", "seed"]
+    frame = pd.DataFrame([r[:6] for r in rows], columns=cols)
+    frame["valid_recall@20"] = [r[6] for r in rows]
+    frame["test_recall@20"] = [r[7] for r in rows]
+    return frame
+
+
+def test_selection_uses_validation_not_test() -> None:
+    runs = _runs(
+        [
+            ("main", "d", "b", "p", "v1", 1, 0.30, 0.10),
+            ("main", "d", "b", "p", "v1", 2, 0.30, 0.10),
+            ("main", "d", "b", "p", "v2", 1, 0.20, 0.90),
+            ("main", "d", "b", "p", "v2", 2, 0.20, 0.90),
+            ("ablation", "d", "b", "p", "v3", 1, 0.99, 0.99),  # other studies never compete
+        ]
+    )
+    assert select(runs)["variant"].item() == "v1"
+    assert select(runs, by="mmrec_test")["variant"].item() == "v2"
+    assert select(runs)["score"].item() == pytest.approx(0.30)
+
+
+def test_paired_pvalue() -> None:
+    assert paired_pvalue([1, 2, 3], [1, 2, 3]) == 1.0
+    assert paired_pvalue([1.0], [2.0]) != paired_pvalue([1.0], [2.0])  # NaN with one pair
+    assert paired_pvalue([1.0, 2.1, 3.3, 4.2], [0.0, 1.0, 2.2, 3.1]) < 0.01
+
+
+def _write_run(root: Path, key: tuple, recall: float, per_user: list[float] | None = None) -> None:
+    dataset, backbone, plugin, variant, seed = key
+    folder = root / dataset / backbone / plugin / variant / f"seed{seed}"
+    folder.mkdir(parents=True)
+    blob = {
+        "schema": 1,
+        "identity": dict(
+            zip(("dataset", "backbone", "plugin", "variant", "seed"), key, strict=True)
+        ),
+        "best_epoch": 3,
+        "epochs_run": 5,
+        "cost": {"seconds_per_epoch": 0.5, "peak_memory_mb": 100.0},
+        "valid": {"recall@20": recall},
+        "test": {"recall@20": recall, "ndcg@20": recall / 2, "precision@20": recall / 10},
+    }
+    (folder / "metrics.json").write_text(json.dumps(blob))
+    if per_user is not None:
+        pd.DataFrame({"user": range(len(per_user)), "recall@20": per_user}).to_csv(
+            folder / "test_per_user.csv", index=False
+        )
+
+
+def _plan(keys: list[tuple]) -> dict:
+    fields = ("dataset", "backbone", "plugin", "variant", "seed")
+    runs = [{"study": "main", **dict(zip(fields, k, strict=True)), "swept": None} for k in keys]
+    return {"schema": 1, "selection": "validation", "runs": runs, "tables": {}}
+
+
+def test_missing_run_is_a_clear_error(tmp_path: Path) -> None:
+    _write_run(tmp_path, ("d", "b", "none", "default", 1), 0.3)
+    plan = _plan([("d", "b", "none", "default", 1), ("d", "b", "cross", "default", 1)])
+    with pytest.raises(DataError, match=r"cross/default/seed1/metrics.json: missing"):
+        load_runs(plan, tmp_path)
+
+
+def test_misplaced_run_is_an_error(tmp_path: Path) -> None:
+    _write_run(tmp_path, ("d", "b", "none", "default", 1), 0.3)
+    target = tmp_path / "d" / "b" / "none" / "default" / "seed2"
+    (tmp_path / "d" / "b" / "none" / "default" / "seed1").rename(target)
+    with pytest.raises(DataError, match="identity seed=1, expected 2"):
+        load_runs(_plan([("d", "b", "none", "default", 2)]), tmp_path)
+
+
+def test_single_seed_uses_a_per_user_paired_test(tmp_path: Path) -> None:
+    base = [0.1, 0.2, 0.0, 0.3, 0.1, 0.2]
+    better = [v + 0.1 + 0.01 * i for i, v in enumerate(base)]
+    _write_run(tmp_path, ("d", "b", "none", "default", 1), 0.15, base)
+    _write_run(tmp_path, ("d", "b", "cross", "default", 1), 0.25, better)
+    runs = load_runs(
+        _plan([("d", "b", "none", "default", 1), ("d", "b", "cross", "default", 1)]), tmp_path
+    )
+    sig = significance(runs, tmp_path)
+    assert sig["test"].item() == "users" and sig["n"].item() == 6 and sig["p"].item() < 0.01
+    display, numeric = main_table(runs, sig, [20], ["none", "cross"])
+    assert list(display["model"]) == ["b", "+CROSS", "ΔImprov."]
+    assert display.loc[1, "R@20"] == "0.2500†"
+    assert display.loc[2, "R@20"] == "+66.67%"
+    assert numeric.loc[1, "recall@20"] == pytest.approx(0.25)
+
+
+def test_cells_and_latex() -> None:
+    assert cell(0.12345, 0.001, 1) == "0.1235"
+    assert cell(0.12345, 0.001, 3, 0.01) == "0.1235 ± 0.0010†"
+    assert delta(0.11, 0.10) == "+10.00%"
+    tex = to_latex(pd.DataFrame({"a_b": ["1 ± 2"], "Δ%": ["x&y"]}))
+    assert r"a\_b" in tex and r"$\Delta$\%" in tex and r"x\&y" in tex and r"$\pm$" in tex
