@@ -223,10 +223,10 @@ class Experiment:
                     self._sensitivity.append((param, value, key))
 
     def runs(self, study: str | None = None) -> list[RunKey]:
-        """The runs of one study, or of all studies (each run once), in a stable order."""
+        """The runs of one study, or of all studies (each run once), in config order."""
         if study is not None:
-            return sorted(set(self._studies[study]))
-        return sorted({k for keys in self._studies.values() for k in keys})
+            return list(dict.fromkeys(self._studies[study]))
+        return list(dict.fromkeys(k for keys in self._studies.values() for k in keys))
 
     def variant(self, backbone: str, plugin: str, name: str) -> Variant:
         """The parameters of a planned variant (ConfigError for an unplanned one)."""

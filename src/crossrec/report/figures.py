@@ -26,6 +26,7 @@ from crossrec.errors import DataError  # noqa: E402
 from crossrec.io import atomic_path  # noqa: E402
 from crossrec.report.stats import GROUP, selected_runs  # noqa: E402
 from crossrec.report.summary import run_folder  # noqa: E402
+from crossrec.report.tables import in_config_order  # noqa: E402
 
 METRIC = "recall@20"
 
@@ -180,7 +181,7 @@ def build_figures(
     """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into ``out_dir``."""
     out, root = Path(out_dir), Path(runs_root)
     out.mkdir(parents=True, exist_ok=True)
-    chosen = selected_runs(runs, selection)
+    chosen = in_config_order(selected_runs(runs, selection), runs)
     _save(curves(chosen, root), out / "curves")
     _save(improvement(chosen), out / "improvement")
     _save(sensitivity(runs, chosen), out / "sensitivity")

@@ -8,8 +8,8 @@
 * ``cost`` — seconds per epoch, epochs to best, epochs run and peak memory of every run group;
 * ``selection`` — the chosen variant per group, its mean selection metric, and p-values.
 
-Cells are the mean over seeds, ``± std`` with several seeds, and ``†`` when the paired test of
-the plug-in against its backbone gives p < 0.05. ΔImprov. is ``(plug-in − none) / none``.
+Cells are the mean over seeds, ``± std`` with several seeds; ``†`` on a Recall@20 cell when the
+paired test of the plug-in against its backbone gives p < 0.05 for test Recall@20. ΔImprov. is ``(plug-in − none) / none``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SHORT = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP"}
 ALPHA = 0.05
+SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
 
 
 def short(metric: str) -> str:
@@ -77,7 +78,12 @@ def main_table(
             label = backbone if plugin == "none" else f"+{plugin.upper()}"
             display.append(
                 {"dataset": dataset, "model": label}
-                | {short(m): cell(row[f"test_{m}"], row[f"test_{m}_std"], n, p) for m in metrics}
+                | {
+                    short(m): cell(
+                        row[f"test_{m}"], row[f"test_{m}_std"], n, p if m == SIG_METRIC else None
+                    )
+                    for m in metrics
+                }
             )
             numeric.append(
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin}
@@ -202,6 +208,17 @@ def to_latex(df: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted (stably) by the order in which ``runs`` (the plan) lists backbones and
+    plug-ins, i.e. the config's order."""
+    keys = []
+    for column in ("dataset", "backbone", "plugin"):
+        rank = {v: i for i, v in enumerate(dict.fromkeys(runs[column]))}
+        keys.append(frame[column].map(rank))
+    order = pd.DataFrame(keys).T.apply(tuple, axis=1)
+    return frame.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+
+
 def write_all(stem: Path, display: pd.DataFrame, numeric: pd.DataFrame) -> None:
     """``<stem>.md`` and ``<stem>.tex`` from the display frame, ``<stem>.csv`` from the numbers."""
     with atomic_open(stem.with_suffix(".csv")) as fh:
@@ -224,9 +241,10 @@ def build_tables(
     """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``, ``.tex``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    chosen = selected_runs(runs, selection)
+    chosen = in_config_order(selected_runs(runs, selection), runs)
     pvalues = significance(chosen, runs_root)
-    sel = selection.merge(pvalues, on=GROUP, how="left")
+    sel = in_config_order(selection.merge(pvalues, on=GROUP, how="left"), runs)
+    sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     write_all(out / "runs", runs_display, runs)
     write_all(out / "selection", sel, sel)
