@@ -102,8 +102,9 @@ def train_args(wildcards):
 
 
 def plan_config():
-    """The resolved config as one shell-quoted JSON argument for `crossrec plan`."""
-    return shlex.quote(json.dumps(config, sort_keys=True))
+    """The resolved config as one shell-quoted JSON argument for `crossrec plan` (key order
+    kept: it is the order of the tables)."""
+    return shlex.quote(json.dumps(config))
 
 
 def run_dir(wildcards, output):
