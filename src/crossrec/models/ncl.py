@@ -106,14 +106,15 @@ class NCL(LightGCN):
         i, i_count = torch.unique(batch.pos, return_counts=True)
         u_count, i_count = u_count.to(torch.float32), i_count.to(torch.float32)
         ue, ie = enc.extra["user_ego"], enc.extra["item_ego"]
-        ssl_user = info_nce_sum(enc.extra["user_ctx"][u], ue[u], ue, p.ssl_temp, u_count)
-        ssl_item = info_nce_sum(enc.extra["item_ctx"][i], ie[i], ie, p.ssl_temp, i_count)
+        ue_u, ie_i = ue[u], ie[i]  # gathered once, used by both terms
+        ssl_user = info_nce_sum(enc.extra["user_ctx"][u], ue_u, ue, p.ssl_temp, u_count)
+        ssl_item = info_nce_sum(enc.extra["item_ctx"][i], ie_i, ie, p.ssl_temp, i_count)
         terms["ssl"] = p.ssl_reg * (ssl_user + p.alpha * ssl_item)
         if self.user_centroids is None or not self.training:
             terms["proto"] = ue.new_zeros(())
             return terms
         cu, ci = self.user_centroids, self.item_centroids
-        proto_user = info_nce_sum(ue[u], cu[self.user_cluster[u]], cu, p.ssl_temp, u_count)
-        proto_item = info_nce_sum(ie[i], ci[self.item_cluster[i]], ci, p.ssl_temp, i_count)
+        proto_user = info_nce_sum(ue_u, cu[self.user_cluster[u]], cu, p.ssl_temp, u_count)
+        proto_item = info_nce_sum(ie_i, ci[self.item_cluster[i]], ci, p.ssl_temp, i_count)
         terms["proto"] = p.proto_reg * (proto_user + proto_item)
         return terms
