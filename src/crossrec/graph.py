@@ -225,3 +225,45 @@ def edges_to_csr(rows: Tensor, cols: Tensor, values: Tensor, n: int) -> tuple[Te
         torch.stack([rows, cols]), values.detach(), (n, n), check_invariants=False
     ).coalesce()
     return to_csr(coo), to_csr(coo.t())
+
+
+def pairs_adjacency(users: Tensor, items: Tensor, n_users: int, n_items: int) -> Tensor:
+    """``D^{-1/2} A D^{-1/2}`` (CSR, [(U+I), (U+I)]) of the given (user, item) pairs, degrees
+    counted over these pairs only (+1e-7): the graph of an augmented view (SGL)."""
+    rows = torch.cat([users, items + n_users])
+    cols = torch.cat([items + n_users, users])
+    return to_csr(sym_norm_adj(rows, cols, n_users + n_items))
+
+
+def edge_dropout(
+    users: Tensor,
+    items: Tensor,
+    n_users: int,
+    n_items: int,
+    drop: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """SGL's edge dropout: a uniform sample of ``int(E · (1 − drop))`` train edges, renormalised
+    (:func:`pairs_adjacency`)."""
+    keep = torch.randperm(users.shape[0], generator=generator)[: int(users.shape[0] * (1 - drop))]
+    return pairs_adjacency(users[keep], items[keep], n_users, n_items)
+
+
+def node_dropout(
+    users: Tensor,
+    items: Tensor,
+    n_users: int,
+    n_items: int,
+    drop: float,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """SGL's node dropout: ``int(U · drop)`` users and ``int(I · drop)`` items removed with all
+    their edges, the rest renormalised (:func:`pairs_adjacency`)."""
+    gone_u = torch.randperm(n_users, generator=generator)[: int(n_users * drop)]
+    gone_i = torch.randperm(n_items, generator=generator)[: int(n_items * drop)]
+    alive_u = torch.ones(n_users, dtype=torch.bool)
+    alive_u[gone_u] = False
+    alive_i = torch.ones(n_items, dtype=torch.bool)
+    alive_i[gone_i] = False
+    keep = alive_u[users] & alive_i[items]
+    return pairs_adjacency(users[keep], items[keep], n_users, n_items)

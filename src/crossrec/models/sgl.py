@@ -1,0 +1,132 @@
+"""SGL (Wu et al., SIGIR 2021, "Self-supervised Graph Learning"), RecBole's definition.
+
+Encoder: LightGCN (:class:`crossrec.models.lightgcn.LightGCN`). At every epoch start two
+augmented views of the train graph are drawn (``aug``: ``ED`` edge dropout — the default —,
+``ND`` node dropout, or ``RW`` a fresh edge dropout per layer), each renormalised over what it
+keeps (:func:`crossrec.graph.edge_dropout`, :func:`crossrec.graph.node_dropout`).
+Losses per batch (RecBole sums, not averages, the BPR term):
+
+* ``bpr``: ``Σ_b −log σ(u·i⁺ − u·i⁻)`` on the full-graph readout;
+* ``reg``: reg_weight · EmbLoss of the batch's ego rows;
+* ``ssl``: ``ssl_weight · (Σ_u NCE(z′_u, z″_u; Z″_U) + Σ_i NCE(z′_i, z″_i; Z″_I))`` over the batch's
+  users and positive items, z′/z″ the two views' readouts, InfoNCE with temperature ssl_tau.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from crossrec.data.sampler import Batch
+from crossrec.errors import ConfigError
+from crossrec.graph import edge_dropout, layer_mean, node_dropout, sym_spmm
+from crossrec.losses import emb_loss, info_nce_sum
+from crossrec.models.base import DataSpec, Encoded
+from crossrec.models.lightgcn import LightGCN
+from crossrec.models.registry import register_backbone
+
+AUGMENTATIONS = ("ED", "ND", "RW")
+
+
+@dataclass(frozen=True)
+class SGLParams:
+    """Hyper-parameters (RecBole SGL.yaml)."""
+
+    emb_size: int = 64
+    n_layers: int = 3
+    reg_weight: float = 1e-5
+    aug: str = "ED"
+    drop_ratio: float = 0.1
+    ssl_tau: float = 0.5
+    ssl_weight: float = 0.05
+
+
+def readout(adjs: list[Tensor], ego: Tensor) -> Tensor:
+    """LightGCN readout with one (symmetric) adjacency per layer: mean of E_0 … E_L."""
+    layers = [ego]
+    for adj in adjs:
+        layers.append(sym_spmm(adj, layers[-1]))
+    return layer_mean(layers)
+
+
+@register_backbone("sgl")
+class SGL(LightGCN):
+    """LightGCN + two stochastic graph views per epoch and their InfoNCE (module docstring)."""
+
+    Params = SGLParams
+
+    def __init__(self, spec: DataSpec, params: SGLParams) -> None:
+        if params.aug not in AUGMENTATIONS:
+            raise ConfigError(f"backbone sgl: aug {params.aug!r} is not one of {AUGMENTATIONS}")
+        super().__init__(spec, params)
+        pairs = torch.unique(torch.stack([spec.train_users, spec.train_items]), dim=1)
+        self.register_buffer("edge_users", pairs[0], persistent=False)
+        self.register_buffer("edge_items", pairs[1], persistent=False)
+        self.views: list[list[Tensor]] | None = None
+
+    def _view(self) -> list[Tensor]:
+        """One augmented view: the adjacency of each layer (torch's global RNG)."""
+        p, spec = self.params, self.spec
+        args = (self.edge_users.cpu(), self.edge_items.cpu(), spec.n_users, spec.n_items)
+        if p.aug == "ND":
+            adj = node_dropout(*args, p.drop_ratio)
+        elif p.aug == "ED":
+            adj = edge_dropout(*args, p.drop_ratio)
+        else:  # RW: a different edge dropout per layer
+            return [
+                edge_dropout(*args, p.drop_ratio).to(self.adj.device) for _ in range(p.n_layers)
+            ]
+        return [adj.to(self.adj.device)] * p.n_layers
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """Draw the epoch's two views."""
+        self.views = [self._view(), self._view()]
+
+    def encode(self) -> Encoded:
+        """Full-graph readout; in training also both views' readouts in ``extra``."""
+        enc = super().encode()
+        if self.training:
+            if self.views is None:
+                self.on_epoch_start(0)
+            ego = torch.cat([self.user_emb, self.item_emb])
+            for name, adjs in zip(("view1", "view2"), self.views, strict=True):
+                user, item = readout(adjs, ego).split([self.spec.n_users, self.spec.n_items])
+                enc.extra[f"{name}_user"], enc.extra[f"{name}_item"] = user, item
+        return enc
+
+    def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
+        """``{"bpr", "reg", "ssl"}`` (module docstring)."""
+        p = self.params
+        u, pos, neg = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
+        terms = {
+            "bpr": -F.logsigmoid((u * pos).sum(1) - (u * neg).sum(1)).sum(),
+            "reg": p.reg_weight
+            * emb_loss(
+                enc.extra["user_ego"][batch.users],
+                enc.extra["item_ego"][batch.pos],
+                enc.extra["item_ego"][batch.neg],
+            ),
+        }
+        if "view1_user" not in enc.extra:
+            return terms
+        users, u_count = torch.unique(batch.users, return_counts=True)
+        items, i_count = torch.unique(batch.pos, return_counts=True)
+        e = enc.extra
+        ssl = info_nce_sum(
+            e["view1_user"][users],
+            e["view2_user"][users],
+            e["view2_user"],
+            p.ssl_tau,
+            u_count.float(),
+        ) + info_nce_sum(
+            e["view1_item"][items],
+            e["view2_item"][items],
+            e["view2_item"],
+            p.ssl_tau,
+            i_count.float(),
+        )
+        terms["ssl"] = p.ssl_weight * ssl
+        return terms
