@@ -31,6 +31,9 @@ CONFIGS = {
     # NCL after its warm-up, so the per-epoch k-means (E-step) and the prototype term are timed
     "ncl": {"num_clusters": 100, "warm_up": 0},
     "lattice": {"reg_weight": 0.0},
+    "sgl": {},
+    "directau": {},
+    "dualgnn": {"reg_weight": 1e-4},
 }
 
 

@@ -101,3 +101,11 @@ def test_studies_need_scalar_parameters() -> None:
         Experiment(_config(ablation={"backbones": ["ncl"], "presets": ["cross"]}))
     with pytest.raises(ConfigError, match="selection"):
         Experiment(_config(selection="test"))
+
+
+def test_user_graph_only_when_dualgnn_is_planned() -> None:
+    assert not Experiment(_config()).needs_user_graph()
+    cfg = _config()
+    cfg["backbones"]["dualgnn"] = {"reg_weight": 1e-4}
+    assert Experiment(cfg).needs_user_graph()
+    assert not Experiment({**cfg, "exclude": [{"backbone": "dualgnn"}]}).needs_user_graph()

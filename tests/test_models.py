@@ -61,7 +61,8 @@ def _first_batch(spec: DataSpec, size: int):
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> DataSpec:
     out = tmp_path_factory.mktemp("prepared") / "tiny"
-    prepare_folder(Path(__file__).parent / "fixtures" / "tiny", out, "tiny", [3], [10])
+    tiny = Path(__file__).parent / "fixtures" / "tiny"
+    prepare_folder(tiny, out, "tiny", [3], [10], user_graph=True)
     return DataSpec.from_data(load_mmrec(out))
 
 

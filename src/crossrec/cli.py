@@ -80,13 +80,21 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     ks, knn = args.neighbors_k or [], args.knn_k or []
     if args.source == "ml100k":
         meta = prepare.prepare_ml100k(
-            args.raw, args.out, args.dataset, args.split_seed, neighbor_ks=ks, knn_ks=knn
+            args.raw,
+            args.out,
+            args.dataset,
+            args.split_seed,
+            neighbor_ks=ks,
+            knn_ks=knn,
+            user_graph=args.user_graph,
         )
     elif args.source in ("amazon", "tiktok"):
         func = prepare.prepare_amazon if args.source == "amazon" else prepare.prepare_tiktok
-        meta = func(args.raw, args.out, args.dataset, ks, knn, args.allow_variant)
+        meta = func(args.raw, args.out, args.dataset, ks, knn, args.allow_variant, args.user_graph)
     else:
-        meta = prepare.prepare_folder(args.raw, args.out, args.dataset, ks, knn)
+        meta = prepare.prepare_folder(
+            args.raw, args.out, args.dataset, ks, knn, user_graph=args.user_graph
+        )
     print(prepare.describe(meta))
 
 
@@ -224,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--split-seed", type=int, default=999)
     p.add_argument("--allow-variant", action="store_true")
+    p.add_argument(
+        "--user-graph", action="store_true", help="write DualGNN's user co-occurrence graph"
+    )
     p.add_argument(
         "--neighbors-k",
         type=int,

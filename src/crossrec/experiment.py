@@ -30,6 +30,7 @@ from crossrec.errors import ConfigError
 DEFAULT_VARIANT = "default"
 STUDIES = ("main", "ablation", "sensitivity")
 SELECTIONS = ("validation", "mmrec_test")
+USER_GRAPH_BACKBONES = ("dualgnn",)  # backbones that need prepare --user-graph
 _SLUG_OK = re.compile(r"[A-Za-z0-9_.=+\-]+")
 
 
@@ -244,6 +245,10 @@ class Experiment:
             if "cna_k" in v.plugin_params
         )
         return sorted(ks)
+
+    def needs_user_graph(self) -> bool:
+        """Whether a planned backbone reads the user co-occurrence graph (DualGNN)."""
+        return any(key.backbone in USER_GRAPH_BACKBONES for key in self.runs())
 
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""

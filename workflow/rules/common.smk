@@ -79,6 +79,7 @@ def prepare_args(wildcards):
     ks = " ".join(str(k) for k in EXPERIMENT.neighbors_k())
     knn = " ".join(str(k) for k in config.get("item_knn_k", [10]))
     variant = " --allow-variant" if spec.get("allow_variant") else ""
+    variant += " --user-graph" if EXPERIMENT.needs_user_graph() else ""
     return (
         f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
         f" --neighbors-k {ks} --knn-k {knn}{variant}"

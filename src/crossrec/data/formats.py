@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from crossrec.data.user_graph import read_user_graph
 from crossrec.errors import DataError
 from crossrec.io import sha256_file
 
@@ -53,6 +54,8 @@ class InteractionData:
         train, valid, test: the splits; valid/test without cold users.
         features: modality name -> float32 array [n_items, d_m] (row i = item i).
         neighbors: K -> int64 array [n_items, K] of item neighbours (``neighbors_k{K}.npy``).
+        user_graph: (indices int64 [n_users, top], counts float32 [n_users, top]) of each user's
+            co-occurring users (DualGNN; ``user_graph_*.npy``), or None.
         item_knn: (modality, K) -> int64 [n_items, K] feature-kNN neighbours, self included
             (``knn_<modality>_k<K>_<hash>.npy``; FREEDOM/LATTICE item graphs).
     """
@@ -66,6 +69,7 @@ class InteractionData:
     features: dict[str, np.ndarray] = field(default_factory=dict)
     neighbors: dict[int, np.ndarray] = field(default_factory=dict)
     item_knn: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
+    user_graph: tuple[np.ndarray, np.ndarray] | None = None
 
     def split(self, name: str) -> Split:
         """Return the split called ``name`` (``train``, ``valid`` or ``test``)."""
@@ -256,4 +260,5 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
         features=features,
         neighbors=neighbors,
         item_knn=item_knn,
+        user_graph=read_user_graph(folder, n_users),
     )

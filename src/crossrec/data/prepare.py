@@ -28,6 +28,7 @@ from crossrec.data.formats import (
 )
 from crossrec.data.neighbors import item_neighbors
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
+from crossrec.data.user_graph import CNT_FILE, IDX_FILE, user_cooccurrence
 from crossrec.errors import DataError
 from crossrec.graph import knn_neighbors
 from crossrec.io import atomic_dir, save_npy, sha256_file, write_json
@@ -68,9 +69,18 @@ def _finish(
     meta: dict[str, Any],
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
+    user_graph: bool = False,
 ) -> dict[str, Any]:
     data = load_mmrec(tmp)
     summary = _summary(data)
+    if user_graph:
+        idx, cnt = user_cooccurrence(data.train.users, data.train.items, data.n_users, data.n_items)
+        save_npy(tmp / IDX_FILE, idx)
+        save_npy(tmp / CNT_FILE, cnt)
+        summary["user_graph"] = {
+            "source": "train interactions; users sharing items, by count; top 200",
+            "users_without_neighbours": int((idx[:, 0] < 0).sum()),
+        }
     if knn_ks:
         summary["item_knn"] = _write_knn(tmp, data, knn_ks)
     if neighbor_ks:
@@ -100,6 +110,7 @@ def prepare_ml100k(
     encoder: ml100k.TextEncoder | None = None,
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
+    user_graph: bool = False,
 ) -> dict[str, Any]:
     """MovieLens-100k → MMRec folder (``<name>.inter``, ``text_feat.npy``, ``genre_feat.npy``).
 
@@ -161,6 +172,7 @@ def prepare_ml100k(
             },
             neighbor_ks,
             knn_ks,
+            user_graph,
         )
     return meta
 
@@ -172,6 +184,7 @@ def prepare_folder(
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
     source: dict[str, Any] | None = None,
+    user_graph: bool = False,
 ) -> dict[str, Any]:
     """An MMRec-format folder → ``out_dir`` with its ``.inter`` renamed ``<name>.inter``
     (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``); ``source`` is recorded in
@@ -190,6 +203,7 @@ def prepare_folder(
             {"source": f"MMRec folder {raw_dir}", "source_files": hashes, **(source or {})},
             neighbor_ks,
             knn_ks,
+            user_graph,
         )
     return meta
 
@@ -201,6 +215,7 @@ def prepare_amazon(
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
     allow_variant: bool = False,
+    user_graph: bool = False,
 ) -> dict[str, Any]:
     """MMRec's Baby/Sports/Clothing folder, validated against the published statistics, →
     ``out_dir`` (features are loaded as float32 by the loader; files are copied unchanged)."""
@@ -208,7 +223,7 @@ def prepare_amazon(
 
     variant = validate_amazon(raw_dir, name, allow_variant)
     source = {"origin": DRIVE_URL, "variant_mismatches": variant}
-    return prepare_folder(raw_dir, out_dir, name, neighbor_ks, knn_ks, source)
+    return prepare_folder(raw_dir, out_dir, name, neighbor_ks, knn_ks, source, user_graph)
 
 
 def prepare_tiktok(
@@ -218,6 +233,7 @@ def prepare_tiktok(
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
     allow_variant: bool = False,
+    user_graph: bool = False,
 ) -> dict[str, Any]:
     """MMSSL's TikTok files (pickles or json) → MMRec format → ``out_dir``."""
     import tempfile
@@ -229,7 +245,13 @@ def prepare_tiktok(
         found = convert_tiktok(raw_dir, converted, name, allow_variant)
         origin = json.loads((converted / "source.json").read_text())
         return prepare_folder(
-            converted, out_dir, name, neighbor_ks, knn_ks, {"conversion": origin, **found}
+            converted,
+            out_dir,
+            name,
+            neighbor_ks,
+            knn_ks,
+            {"conversion": origin, **found},
+            user_graph,
         )
 
 

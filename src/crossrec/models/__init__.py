@@ -3,7 +3,17 @@
 Importing this package registers every backbone shipped with crossrec.
 """
 
-from crossrec.models import bpr, directau, freedom, lattice, lightgcn, ncl, sgl, vbpr  # noqa: F401  (registration)
+from crossrec.models import (  # noqa: F401  (registration)
+    bpr,
+    directau,
+    dualgnn,
+    freedom,
+    lattice,
+    lightgcn,
+    ncl,
+    sgl,
+    vbpr,
+)
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.registry import BACKBONES, build_backbone
 

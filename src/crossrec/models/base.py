@@ -29,6 +29,7 @@ class DataSpec:
         features: modality name -> float32 [n_items, d_m] frozen item features.
         neighbors: K -> int64 [n_items, K] item neighbours (CNA), from ``neighbors_k{K}.npy``.
         item_knn: (modality, K) -> int64 [n_items, K] feature-kNN neighbours, self included.
+        user_graph: (indices [n_users, top], counts [n_users, top]) co-occurring users (DualGNN).
     """
 
     n_users: int
@@ -38,6 +39,7 @@ class DataSpec:
     features: dict[str, Tensor] = field(default_factory=dict)
     neighbors: dict[int, Tensor] = field(default_factory=dict)
     item_knn: dict[tuple[str, int], Tensor] = field(default_factory=dict)
+    user_graph: tuple[Tensor, Tensor] | None = None
 
     @classmethod
     def from_data(cls, data: InteractionData) -> DataSpec:
@@ -50,6 +52,11 @@ class DataSpec:
             features={k: torch.from_numpy(v) for k, v in data.features.items()},
             neighbors={k: torch.from_numpy(v) for k, v in data.neighbors.items()},
             item_knn={k: torch.from_numpy(v) for k, v in data.item_knn.items()},
+            user_graph=(
+                None
+                if data.user_graph is None
+                else (torch.from_numpy(data.user_graph[0]), torch.from_numpy(data.user_graph[1]))
+            ),
         )
 
 
