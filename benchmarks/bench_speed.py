@@ -47,6 +47,13 @@ def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> 
     torch.set_num_threads(threads)
     backbone = name.split("-")[0]
     data = load_mmrec(data_dir)
+    if backbone == "dualgnn" and data.user_graph is None:  # folder prepared without --user-graph
+        import dataclasses
+
+        from crossrec.data.user_graph import user_cooccurrence
+
+        graph = user_cooccurrence(data.train.users, data.train.items, data.n_users, data.n_items)
+        data = dataclasses.replace(data, user_graph=graph)
     run = RunSpec(
         dataset="ml100k",
         backbone=backbone,
