@@ -75,6 +75,20 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def read_json(path: str | Path, missing: str) -> Any:  # noqa: ANN401
+    """Parse a JSON file; a missing or malformed file is a DataError (``missing`` says why the
+    file may be absent)."""
+    from crossrec.errors import DataError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError(path, f"missing ({missing})") from None
+    except json.JSONDecodeError as err:
+        raise DataError(path, f"not valid JSON ({err})") from None
+
+
 def write_json(path: str | Path, obj: Any) -> None:  # noqa: ANN401
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
     with atomic_open(path) as fh:

@@ -32,6 +32,7 @@ from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.common import require_modalities
 from crossrec.models.registry import register_backbone
 
 
@@ -77,8 +78,7 @@ class DualGNN(Backbone):
 
     def __init__(self, spec: DataSpec, params: DualGNNParams) -> None:
         super().__init__(spec, params)
-        if not spec.features:
-            raise ConfigError("backbone dualgnn needs at least one item modality (*_feat.npy)")
+        self.modalities = require_modalities(spec, "dualgnn")
         if params.user_fusion not in ("weighted", "mmrec"):
             raise ConfigError(f"backbone dualgnn: user_fusion {params.user_fusion!r}")
         if spec.user_graph is None:
@@ -86,7 +86,6 @@ class DualGNN(Backbone):
                 "backbone dualgnn: the dataset folder has no user_graph_idx.npy; run prepare "
                 "with --user-graph (the workflow does so when dualgnn is configured)"
             )
-        self.modalities = sorted(spec.features)
         d, m = params.emb_size, len(self.modalities)
         self.preference = nn.ParameterDict(
             {

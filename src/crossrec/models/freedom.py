@@ -19,12 +19,19 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.common import (
+    item_knn,
+    modal_projections,
+    require_modalities,
+    trainable_features,
+    xavier_table,
+)
 from crossrec.models.registry import register_backbone
 
 
@@ -57,9 +64,7 @@ class FREEDOM(Backbone):
 
     def __init__(self, spec: DataSpec, params: FREEDOMParams) -> None:
         super().__init__(spec, params)
-        if not spec.features:
-            raise ConfigError("backbone freedom needs at least one item modality (*_feat.npy)")
-        names = sorted(spec.features)
+        names = require_modalities(spec, "freedom")
         weights = dict(params.mm_weights) or (
             {"image": 0.1, "text": 0.9}
             if names == ["image", "text"]
@@ -70,26 +75,13 @@ class FREEDOM(Backbone):
             raise ConfigError(f"backbone freedom: mm_weights names unknown modality {unknown[0]!r}")
         self.modalities = [m for m in names if m in weights]
         d = params.emb_size
-        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_users, d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_items, d)))
-        self.features = nn.ParameterDict(
-            {m: nn.Parameter(spec.features[m].clone()) for m in self.modalities}
-        )
-        self.proj = nn.ModuleDict(
-            {
-                m: nn.Linear(spec.features[m].shape[1], params.feat_embed_dim)
-                for m in self.modalities
-            }
-        )
+        self.user_emb = xavier_table(spec.n_users, d)
+        self.item_emb = xavier_table(spec.n_items, d)
+        self.features = trainable_features(spec, self.modalities)
+        self.proj = modal_projections(spec, self.modalities, params.feat_embed_dim)
         mm = None
         for m in self.modalities:
-            key = (m, params.knn_k)
-            if key not in spec.item_knn:
-                raise ConfigError(
-                    f"backbone freedom: no knn_{m}_k{params.knn_k}_*.npy in the dataset folder; "
-                    f"add {params.knn_k} to item_knn_k in the config (prepare --knn-k)"
-                )
-            part = knn_adjacency(spec.item_knn[key]) * weights[m]
+            part = knn_adjacency(item_knn(spec, "freedom", m, params.knn_k)) * weights[m]
             mm = part if mm is None else (mm + part).coalesce()
         self.register_buffer("mm_adj", to_csr(mm), persistent=False)
         self.register_buffer("mm_adj_t", to_csr(mm.t()), persistent=False)

@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.graph import (
     csr_transpose,
     edge_cosine,
@@ -43,6 +42,13 @@ from crossrec.graph import (
     sym_normalize_edges,
 )
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.common import (
+    item_knn,
+    modal_projections,
+    require_modalities,
+    trainable_features,
+    xavier_table,
+)
 from crossrec.models.registry import register_backbone
 
 
@@ -89,31 +95,16 @@ class LATTICE(Backbone):
 
     def __init__(self, spec: DataSpec, params: LATTICEParams) -> None:
         super().__init__(spec, params)
-        if not spec.features:
-            raise ConfigError("backbone lattice needs at least one item modality (*_feat.npy)")
-        self.modalities = sorted(spec.features)
-        d = params.emb_size
-        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_users, d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_items, d)))
-        self.features = nn.ParameterDict(
-            {m: nn.Parameter(spec.features[m].clone()) for m in self.modalities}
-        )
-        self.proj = nn.ModuleDict(
-            {
-                m: nn.Linear(spec.features[m].shape[1], params.feat_embed_dim)
-                for m in self.modalities
-            }
-        )
+        self.modalities = require_modalities(spec, "lattice")
+        self.user_emb = xavier_table(spec.n_users, params.emb_size)
+        self.item_emb = xavier_table(spec.n_items, params.emb_size)
+        self.features = trainable_features(spec, self.modalities)
+        self.proj = modal_projections(spec, self.modalities, params.feat_embed_dim)
         self.modal_weight = nn.Parameter(torch.full((len(self.modalities),), 0.5))
-        originals = []
-        for m in self.modalities:
-            key = (m, params.knn_k)
-            if key not in spec.item_knn:
-                raise ConfigError(
-                    f"backbone lattice: no knn_{m}_k{params.knn_k}_*.npy in the dataset folder; "
-                    f"add {params.knn_k} to item_knn_k in the config (prepare --knn-k)"
-                )
-            originals.append(knn_graph(spec.features[m], spec.item_knn[key]))
+        originals = [
+            knn_graph(spec.features[m], item_knn(spec, "lattice", m, params.knn_k))
+            for m in self.modalities
+        ]
         # the original graphs, one equal-sized block of I·k edges per modality
         self.register_buffer("orig_rows", torch.cat([g.rows for g in originals]), False)
         self.register_buffer("orig_cols", torch.cat([g.cols for g in originals]), False)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.losses import bpr_loss, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
+from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -37,8 +38,8 @@ class LightGCN(Backbone):
     def __init__(self, spec: DataSpec, params: LightGCNParams) -> None:
         super().__init__(spec, params)
         d = params.emb_size
-        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_users, d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_items, d)))
+        self.user_emb = xavier_table(spec.n_users, d)
+        self.item_emb = xavier_table(spec.n_items, d)
         adj = norm_adjacency(spec.train_users, spec.train_items, spec.n_users, spec.n_items)
         self.register_buffer("adj", adj, persistent=False)
 

@@ -17,9 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.common import require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -40,13 +40,12 @@ class VBPR(Backbone):
 
     def __init__(self, spec: DataSpec, params: VBPRParams) -> None:
         super().__init__(spec, params)
-        if not spec.features:
-            raise ConfigError("backbone vbpr needs at least one item modality (*_feat.npy)")
+        modalities = require_modalities(spec, "vbpr")
         d = params.emb_size
-        raw = torch.cat([spec.features[m] for m in sorted(spec.features)], dim=1)
+        raw = torch.cat([spec.features[m] for m in modalities], dim=1)
         self.register_buffer("raw_features", raw, persistent=False)  # fixed, not trained
-        self.user_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_users, 2 * d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_uniform_(torch.empty(spec.n_items, d)))
+        self.user_emb = xavier_table(spec.n_users, 2 * d)
+        self.item_emb = xavier_table(spec.n_items, d)
         self.item_linear = nn.Linear(raw.shape[1], d)
         nn.init.xavier_normal_(self.item_linear.weight)
         nn.init.zeros_(self.item_linear.bias)

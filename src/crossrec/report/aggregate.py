@@ -6,7 +6,6 @@ a silently empty row.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.io import atomic_open
+from crossrec.io import atomic_open, read_json
 from crossrec.train import METRICS_SCHEMA_VERSION
 
 IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
@@ -24,12 +23,7 @@ TABLE_METRICS = ("recall", "ndcg", "precision")
 def read_metrics(path: str | Path) -> dict[str, Any]:
     """Load and check one ``metrics.json``."""
     path = Path(path)
-    try:
-        blob = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "missing (did the run fail?)") from None
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err})") from None
+    blob = read_json(path, "did the run fail?")
     if blob.get("schema") != METRICS_SCHEMA_VERSION:
         raise DataError(path, f"schema {blob.get('schema')!r}, expected {METRICS_SCHEMA_VERSION}")
     for key in ("identity", "test", "valid", "best_epoch"):

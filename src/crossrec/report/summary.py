@@ -6,37 +6,29 @@ identity matches its folder: a missing, failed or misplaced run is an error, nev
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.report.aggregate import read_metrics
-
-KEY = ("dataset", "backbone", "plugin", "variant", "seed")
+from crossrec.experiment import RunKey
+from crossrec.io import read_json
+from crossrec.report.aggregate import IDENTITY, read_metrics
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:
     """Load ``plan.json`` (written by ``crossrec plan``)."""
     path = Path(path)
-    try:
-        plan = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, "missing (run `crossrec plan` / the workflow's plan rule)") from None
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err})") from None
+    plan = read_json(path, "run `crossrec plan` / the workflow's plan rule")
     if plan.get("schema") != 1 or not isinstance(plan.get("runs"), list):
         raise DataError(path, "not a crossrec plan (schema 1 with a 'runs' list)")
     return plan
 
 
 def run_folder(runs_root: Path, row: dict[str, Any]) -> Path:
-    """``runs_root/{dataset}/{backbone}/{plugin}/{variant}/seed{seed}``."""
-    return (
-        runs_root / row["dataset"] / row["backbone"] / row["plugin"] / row["variant"]
-    ) / f"seed{row['seed']}"
+    """``runs_root/{dataset}/{backbone}/{plugin}/{variant}/seed{seed}`` (:meth:`RunKey.path`)."""
+    return runs_root / RunKey(**{f: row[f] for f in IDENTITY}).path()
 
 
 def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
@@ -47,7 +39,7 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
         path = run_folder(runs_root, entry) / "metrics.json"
         blob = read_metrics(path)
         ident = blob["identity"]
-        for field in KEY:
+        for field in IDENTITY:
             if ident.get(field) != entry[field]:
                 raise DataError(
                     path, f"identity {field}={ident.get(field)!r}, expected {entry[field]!r}"
@@ -55,7 +47,7 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
         swept = entry.get("swept") or [None, None]
         row = {
             "study": entry["study"],
-            **{f: entry[f] for f in KEY},
+            **{f: entry[f] for f in IDENTITY},
             "swept_param": swept[0],
             "swept_value": swept[1],
             "best_epoch": blob["best_epoch"],

@@ -211,12 +211,10 @@ def to_latex(df: pd.DataFrame) -> str:
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """``frame`` sorted (stably) by the order in which ``runs`` (the plan) lists backbones and
     plug-ins, i.e. the config's order."""
-    keys = []
-    for column in ("dataset", "backbone", "plugin"):
-        rank = {v: i for i, v in enumerate(dict.fromkeys(runs[column]))}
-        keys.append(frame[column].map(rank))
-    order = pd.DataFrame(keys).T.apply(tuple, axis=1)
-    return frame.iloc[order.argsort(kind="stable")].reset_index(drop=True)
+    columns = ["dataset", "backbone", "plugin"]
+    ranks = {c: {v: i for i, v in enumerate(dict.fromkeys(runs[c]))} for c in columns}
+    ordered = frame.sort_values(columns, key=lambda col: col.map(ranks[col.name]), kind="stable")
+    return ordered.reset_index(drop=True)
 
 
 def write_all(stem: Path, display: pd.DataFrame, numeric: pd.DataFrame) -> None:

@@ -1,0 +1,43 @@
+"""Building blocks several backbones share: ID tables, modality checks, feature tables,
+per-modality projections and the prepared kNN item graphs."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from crossrec.errors import ConfigError
+from crossrec.models.base import DataSpec
+
+
+def xavier_table(n: int, d: int) -> nn.Parameter:
+    """A trainable [n, d] embedding table, xavier-uniform initialised (MMRec's default)."""
+    return nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
+
+
+def require_modalities(spec: DataSpec, backbone: str) -> list[str]:
+    """The dataset's modality names, sorted; a ConfigError when it has none."""
+    if not spec.features:
+        raise ConfigError(f"backbone {backbone} needs at least one item modality (*_feat.npy)")
+    return sorted(spec.features)
+
+
+def trainable_features(spec: DataSpec, modalities: list[str]) -> nn.ParameterDict:
+    """The raw feature matrices [I, d_m] as trainable tables (MMRec's ``freeze=False``)."""
+    return nn.ParameterDict({m: nn.Parameter(spec.features[m].clone()) for m in modalities})
+
+
+def modal_projections(spec: DataSpec, modalities: list[str], dim: int) -> nn.ModuleDict:
+    """One ``Linear(d_m → dim)`` per modality."""
+    return nn.ModuleDict({m: nn.Linear(spec.features[m].shape[1], dim) for m in modalities})
+
+
+def item_knn(spec: DataSpec, backbone: str, modality: str, k: int) -> Tensor:
+    """The prepared feature-kNN neighbours [I, k] of ``modality`` (``knn_<m>_k<k>_*.npy``)."""
+    key = (modality, k)
+    if key not in spec.item_knn:
+        raise ConfigError(
+            f"backbone {backbone}: no knn_{modality}_k{k}_*.npy in the dataset folder; "
+            f"add {k} to item_knn_k in the config (prepare --knn-k)"
+        )
+    return spec.item_knn[key]
