@@ -267,3 +267,124 @@ def node_dropout(
     alive_i[gone_i] = False
     keep = alive_u[users] & alive_i[items]
     return pairs_adjacency(users[keep], items[keep], n_users, n_items)
+
+
+def segment_softmax(scores: Tensor, index: Tensor, n: int) -> Tensor:
+    """Softmax of edge scores [E] within each group of equal ``index`` [E] (n groups):
+    ``exp(s_e − max_g) / (Σ_{e'∈g} exp(s_e' − max_g) + 1e-16)`` (torch_geometric's ``softmax``,
+    with ``scatter_reduce``/``index_add`` instead of torch_scatter). Differentiable in ``scores``."""
+    top = torch.full((n,), float("-inf"), dtype=scores.dtype, device=scores.device)
+    top = top.scatter_reduce(0, index, scores.detach(), reduce="amax", include_self=True)
+    ex = (scores - top[index]).exp()
+    sums = torch.zeros(n, dtype=scores.dtype, device=scores.device).index_add(0, index, ex)
+    return ex / (sums[index] + 1e-16)
+
+
+class EdgeGraph(torch.nn.Module):
+    """A fixed bipartite edge list (rows [E] into [0, n_rows), cols [E] into [0, n_cols), no
+    duplicates) whose edge values change every step (attention, learned weights).
+
+    ``mm(values, x)`` is ``W @ x`` and ``mm_t(values, x)`` is ``Wᵀ @ x`` for W [n_rows, n_cols]
+    with ``W[rows_e, cols_e] = values_e``, differentiable in both ``values`` [E] and ``x``. They run
+    as CSR products (both orientations' orders precomputed), so no [E, d] message tensor is built in
+    the forward pass; the backward needs one for the value gradient ``Σ_k g[r_e, k] x[c_e, k]``.
+    Equal to :func:`edge_spmm` on the same edges.
+    """
+
+    def __init__(self, rows: Tensor, cols: Tensor, n_rows: int, n_cols: int) -> None:
+        super().__init__()
+        self.n_rows, self.n_cols = n_rows, n_cols
+        self.register_buffer("rows", rows.clone(), persistent=False)
+        self.register_buffer("cols", cols.clone(), persistent=False)
+        for tag, major, minor, n_major, n_minor in (
+            ("", rows, cols, n_rows, n_cols),
+            ("_t", cols, rows, n_cols, n_rows),
+        ):
+            order = torch.argsort(major * n_minor + minor)
+            crow = torch.zeros(n_major + 1, dtype=torch.int64)
+            crow[1:] = torch.cumsum(torch.bincount(major, minlength=n_major), 0)
+            self.register_buffer(f"order{tag}", order, persistent=False)
+            self.register_buffer(f"crow{tag}", crow, persistent=False)
+            self.register_buffer(f"minor{tag}", minor[order].clone(), persistent=False)
+
+    def csr(self, values: Tensor, transpose: bool = False) -> Tensor:
+        """W [n_rows, n_cols] (or Wᵀ) with the given edge values [E], in CSR layout."""
+        tag = "_t" if transpose else ""
+        shape = (self.n_cols, self.n_rows) if transpose else (self.n_rows, self.n_cols)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+            return torch.sparse_csr_tensor(
+                getattr(self, f"crow{tag}"),
+                getattr(self, f"minor{tag}"),
+                values[getattr(self, f"order{tag}")],
+                shape,
+                check_invariants=False,
+            )
+
+    def pair_dots(self, a: Tensor, b: Tensor) -> Tensor:
+        """Per-edge ``a[rows_e] · b[cols_e]`` [E] (no gradient; see :meth:`dot`)."""
+        return (a.index_select(0, self.rows) * b.index_select(0, self.cols)).sum(1)
+
+    def dot(self, a: Tensor, b: Tensor) -> Tensor:
+        """Per-edge scores ``a[rows_e] · b[cols_e]`` [E] for a [n_rows, d], b [n_cols, d]; the
+        backward runs as two CSR products (``W(g) @ b``, ``W(g)ᵀ @ a``)."""
+        return _EdgeDot.apply(a, b, self)
+
+    def mm(self, values: Tensor, x: Tensor) -> Tensor:
+        """``W @ x`` [n_rows, d] for x [n_cols, d]."""
+        return _EdgeMM.apply(values, x, self, False)
+
+    def mm_t(self, values: Tensor, x: Tensor) -> Tensor:
+        """``Wᵀ @ x`` [n_cols, d] for x [n_rows, d]."""
+        return _EdgeMM.apply(values, x, self, True)
+
+
+class _EdgeMM(torch.autograd.Function):
+    """``W(values) @ x`` (or ``Wᵀ @ x``) over an :class:`EdgeGraph`, with an explicit backward."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        values: Tensor,
+        x: Tensor,
+        graph: EdgeGraph,
+        transpose: bool,
+    ) -> Tensor:
+        ctx.save_for_backward(values, x)
+        ctx.graph, ctx.transpose = graph, transpose
+        return graph.csr(values, transpose) @ x
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, None, None]:
+        values, x = ctx.saved_tensors
+        graph, transpose = ctx.graph, ctx.transpose
+        grad_values = grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_values = graph.pair_dots(x, grad) if transpose else graph.pair_dots(grad, x)
+        if ctx.needs_input_grad[1]:
+            grad_x = graph.csr(values, not transpose) @ grad
+        return grad_values, grad_x, None, None
+
+
+class _EdgeDot(torch.autograd.Function):
+    """Per-edge dot products over an :class:`EdgeGraph` (an SDDMM) with a CSR backward."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx, a: Tensor, b: Tensor, graph: EdgeGraph
+    ) -> Tensor:
+        ctx.save_for_backward(a, b)
+        ctx.graph = graph
+        return graph.pair_dots(a, b)
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad: Tensor
+    ) -> tuple[Tensor | None, Tensor | None, None]:
+        a, b = ctx.saved_tensors
+        graph = ctx.graph
+        grad_a = graph.csr(grad) @ b if ctx.needs_input_grad[0] else None
+        grad_b = graph.csr(grad, transpose=True) @ a if ctx.needs_input_grad[1] else None
+        return grad_a, grad_b, None

@@ -77,3 +77,12 @@ def info_nce_sum(
     c = torch.nn.functional.normalize(candidates, dim=1)
     per_row = _NCE.apply(q, p, c)
     return per_row.sum() if weight is None else (per_row * weight).sum()
+
+
+def in_batch_nce(query: Tensor, key: Tensor, temp: float) -> Tensor:
+    """In-batch InfoNCE: ``mean_b CE(softmax_c(q_b·k_c/τ), b)`` over rows [B, d] — row b of
+    ``key`` is the positive of row b of ``query``, the other rows its negatives (SLMRec's
+    ``CrossEntropyLoss(q @ kᵀ / τ, arange(B))``). Rows are used as given (normalise first if
+    the definition does)."""
+    logits = query @ key.T / temp
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(query), device=query.device))

@@ -162,9 +162,15 @@ class Trainer:
         self.plugin = build_plugin(run.plugin, spec, self.backbone.info(), run.plugin_params).to(
             self.device
         )
-        params = [*self.backbone.parameters(), *self.plugin.parameters()]
+        groups: list[dict[str, Any]] = [{"params": list(self.backbone.parameters())}]
+        decay = self.backbone.weight_decay()
+        if decay is not None:
+            groups[0]["weight_decay"] = decay
+        plugin_params = list(self.plugin.parameters())
+        if plugin_params:
+            groups.append({"params": plugin_params})
         self.optimizer = torch.optim.Adam(
-            params, lr=run.train.lr, weight_decay=run.train.weight_decay
+            groups, lr=run.train.lr, weight_decay=run.train.weight_decay
         )
         self.sampler = TrainSampler(
             data.train.users, data.train.items, data.n_items, run.train.batch_size, run.seed

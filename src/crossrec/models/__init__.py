@@ -8,10 +8,12 @@ from crossrec.models import (  # noqa: F401  (registration)
     directau,
     dualgnn,
     freedom,
+    grcn,
     lattice,
     lightgcn,
     ncl,
     sgl,
+    slmrec,
     vbpr,
 )
 from crossrec.models.base import Backbone, DataSpec, Encoded

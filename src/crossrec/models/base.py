@@ -124,6 +124,11 @@ class Backbone(nn.Module, ABC):
         """Scores [B, I] of users int64 [B] against every item: ``user[users] @ item^T``."""
         return enc.user[users] @ enc.item.T
 
+    def weight_decay(self) -> float | None:
+        """Adam weight decay of this backbone's parameters; None (default): the run's
+        ``train.weight_decay``, which also applies to the plug-in's parameters."""
+        return None
+
     def lr_factor(self, epoch: int) -> float:
         """Multiplier of the configured learning rate during ``epoch`` (0-based); default 1."""
         return 1.0
