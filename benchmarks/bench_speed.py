@@ -1,6 +1,7 @@
 """Training and evaluation speed of every backbone on ml100k (run on demand, not in CI).
 
     python benchmarks/bench_speed.py [--data results/data/ml100k] [--out benchmarks/results/speed.json]
+    python benchmarks/bench_speed.py --only grcn slmrec   # re-measure some rows, keep the others
 
 For each backbone × thread count, a fresh subprocess (so peak RSS is per configuration) builds
 the run exactly as ``crossrec train`` does, trains ``--epochs`` epochs at batch 2048 after one
@@ -34,6 +35,8 @@ CONFIGS = {
     "sgl": {},
     "directau": {},
     "dualgnn": {"reg_weight": 1e-4},
+    "grcn": {"reg_weight": 1e-4},
+    "slmrec": {},
 }
 
 
@@ -92,6 +95,12 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "speed.json"))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--evals", type=int, default=10)
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=sorted(CONFIGS),
+        help="measure these configurations and replace their rows in an existing --out report",
+    )
     parser.add_argument("--one", nargs=2, metavar=("BACKBONE", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -106,7 +115,7 @@ def main() -> None:
 
     default_threads = torch.get_num_threads()
     rows = []
-    for name in CONFIGS:
+    for name in args.only or CONFIGS:
         for threads in sorted({1, default_threads}):
             cmd = [
                 sys.executable,
@@ -124,6 +133,11 @@ def main() -> None:
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
             print(json.dumps(rows[-1]))
+    if args.only and Path(args.out).is_file():
+        previous = json.loads(Path(args.out).read_text())["results"]
+        kept = [r for r in previous if r["backbone"] not in args.only]
+        order = list(CONFIGS)
+        rows = sorted(kept + rows, key=lambda r: (order.index(r["backbone"]), r["threads"]))
     report = {
         "benchmark": "crossrec train/eval speed, ml100k, batch 2048, CPU",
         "machine": {
