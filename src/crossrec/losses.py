@@ -84,5 +84,5 @@ def in_batch_nce(query: Tensor, key: Tensor, temp: float) -> Tensor:
     ``key`` is the positive of row b of ``query``, the other rows its negatives (SLMRec's
     ``CrossEntropyLoss(q @ kᵀ / τ, arange(B))``). Rows are used as given (normalise first if
     the definition does)."""
-    logits = query @ key.T / temp
+    logits = (query / temp) @ key.T  # 1/τ on the [B, d] rows, not on the [B, B] logits
     return torch.nn.functional.cross_entropy(logits, torch.arange(len(query), device=query.device))
