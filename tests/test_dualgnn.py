@@ -57,7 +57,7 @@ def test_forward_follows_the_definition(spec: DataSpec) -> None:
     nu = spec.n_users
     reps = {}
     for name in model.modalities:
-        items = model.mlp[name](getattr(model, f"feat_{name}"))
+        items = model.mlp[name](model.frozen[name])
         x = F.normalize(torch.cat([model.preference[name], items]), dim=1)
         reps[name] = x + a @ x + a @ (a @ x)
     item = sum(r[nu:] for r in reps.values())

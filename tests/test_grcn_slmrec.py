@@ -85,7 +85,7 @@ def _dense_grcn(model, spec: DataSpec) -> torch.Tensor:
     mask[spec.train_users, spec.train_items] = True
     contents, to_user, to_item = [], [], []
     for name in model.modalities:
-        feats = F.normalize(F.leaky_relu(model.mlp[name](getattr(model, f"feat_{name}"))), dim=1)
+        feats = F.normalize(F.leaky_relu(model.mlp[name](model.frozen[name])), dim=1)
         pref = F.normalize(model.preference[name], dim=1)
         if model.params.routing == "paper":
             for _ in range(model.params.n_routing):

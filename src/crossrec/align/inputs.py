@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.models.common import FrozenFeatures
 
 
 class ModalityInputs(nn.Module):
@@ -61,14 +62,13 @@ class ModalityInputs(nn.Module):
             for head in self.heads.values():
                 nn.init.xavier_uniform_(head.weight)
                 nn.init.zeros_(head.bias)
-            for m in self.names:
-                self.register_buffer(f"feat_{m}", spec.features[m], persistent=False)
+            self.frozen = FrozenFeatures(spec, self.names)
 
     def forward(self, enc: Encoded) -> list[Tensor]:
         """The M modality tables [I, d], in ``self.names`` order."""
         if self.from_backbone:
             return [enc.modal[m] for m in self.names]
-        return [self.heads[m](getattr(self, f"feat_{m}")) for m in self.names]
+        return [self.heads[m](self.frozen[m]) for m in self.names]
 
 
 def table_names(inputs: ModalityInputs) -> list[str]:

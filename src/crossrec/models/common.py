@@ -22,6 +22,28 @@ def require_modalities(spec: DataSpec, backbone: str) -> list[str]:
     return sorted(spec.features)
 
 
+class FrozenFeatures(nn.Module):
+    """Fixed item feature matrices [I, d_m] as non-persistent buffers (they follow ``.to()`` and
+    stay out of checkpoints), shared with ``spec`` on the CPU; ``frozen[m]`` is modality m's
+    matrix.
+
+    Args:
+        spec: the dataset.
+        modalities: which matrices to keep.
+        normalize: L2-normalise each row first (SLMRec).
+    """
+
+    def __init__(self, spec: DataSpec, modalities: list[str], normalize: bool = False) -> None:
+        super().__init__()
+        for m in modalities:
+            feat = spec.features[m]
+            feat = torch.nn.functional.normalize(feat, dim=1) if normalize else feat
+            self.register_buffer(f"feat_{m}", feat, persistent=False)
+
+    def __getitem__(self, modality: str) -> Tensor:
+        return getattr(self, f"feat_{modality}")
+
+
 def trainable_features(spec: DataSpec, modalities: list[str]) -> nn.ParameterDict:
     """The raw feature matrices [I, d_m] as trainable tables (MMRec's ``freeze=False``)."""
     return nn.ParameterDict({m: nn.Parameter(spec.features[m].clone()) for m in modalities})

@@ -32,7 +32,7 @@ from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import require_modalities
+from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
 
 
@@ -103,8 +103,7 @@ class DualGNN(Backbone):
                 for name in self.modalities
             }
         )
-        for name in self.modalities:
-            self.register_buffer(f"feat_{name}", spec.features[name].clone(), persistent=False)
+        self.frozen = FrozenFeatures(spec, self.modalities)
         self.weight_u = nn.Parameter(
             torch.softmax(nn.init.xavier_normal_(torch.empty(spec.n_users, m, 1)), dim=1)
         )
@@ -135,7 +134,7 @@ class DualGNN(Backbone):
         n_users = self.spec.n_users
         reps = {}
         for name in self.modalities:
-            items = self.mlp[name](getattr(self, f"feat_{name}"))
+            items = self.mlp[name](self.frozen[name])
             x = F.normalize(torch.cat([self.preference[name], items]), dim=1)
             h = sym_spmm(self.adj, x)
             reps[name] = x + h + sym_spmm(self.adj, h)

@@ -38,7 +38,7 @@ from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, segment_softmax
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import require_modalities
+from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
 
 ROUTINGS = ("paper", "mmrec")
@@ -85,7 +85,7 @@ class GRCN(Backbone):
         )
         for name in self.modalities:
             nn.init.xavier_normal_(self.mlp[name].weight)
-            self.register_buffer(f"feat_{name}", spec.features[name].clone(), persistent=False)
+        self.frozen = FrozenFeatures(spec, self.modalities)
         self.confidence = _xavier_normal(n_nodes, m)
         pairs = torch.unique(torch.stack([spec.train_users, spec.train_items]), dim=1)
         self.edges = EdgeGraph(pairs[0], pairs[1], spec.n_users, spec.n_items)
@@ -101,7 +101,7 @@ class GRCN(Backbone):
         g = self.edges
         u, i = g.rows, g.cols
         n_users, n_items = self.spec.n_users, self.spec.n_items
-        feats = F.normalize(F.leaky_relu(self.mlp[name](getattr(self, f"feat_{name}"))), dim=1)
+        feats = F.normalize(F.leaky_relu(self.mlp[name](self.frozen[name])), dim=1)
         pref = F.normalize(self.preference[name], dim=1)
         if self.params.routing == "paper":
             for _ in range(self.params.n_routing):

@@ -45,7 +45,12 @@ from crossrec.errors import ConfigError
 from crossrec.graph import layer_mean, norm_adjacency, sym_spmm
 from crossrec.losses import in_batch_nce
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import modal_projections, require_modalities, xavier_table
+from crossrec.models.common import (
+    FrozenFeatures,
+    modal_projections,
+    require_modalities,
+    xavier_table,
+)
 from crossrec.models.registry import register_backbone
 
 SSL_TASKS = ("fac", "fd", "fm", "fd+fm")
@@ -97,8 +102,7 @@ class SLMRec(Backbone):
         self.dense = modal_projections(spec, self.modalities, d)
         for name in self.modalities:
             nn.init.xavier_uniform_(self.dense[name].weight)
-            feat = F.normalize(spec.features[name], dim=1)
-            self.register_buffer(f"feat_{name}", feat, persistent=False)
+        self.frozen = FrozenFeatures(spec, self.modalities, normalize=True)
         fused = d * (len(self.modalities) + 1) if params.fusion == "concat" else d
         self.user_out = nn.Linear(fused, d)
         self.item_out = nn.Linear(fused, d)
@@ -132,9 +136,7 @@ class SLMRec(Backbone):
 
     def _inputs(self) -> list[Tensor]:
         """Item inputs [I, d] of the towers: the ID table, then each modality's projection."""
-        return [self.item_emb] + [
-            self.dense[name](getattr(self, f"feat_{name}")) for name in self.modalities
-        ]
+        return [self.item_emb] + [self.dense[name](self.frozen[name]) for name in self.modalities]
 
     def _tower(self, items: Tensor, dropout: float = 0.0) -> Tensor:
         """LightGCN readout [(U+I), d] of ``[user_emb ; items]``, dropout after each layer."""
@@ -154,13 +156,17 @@ class SLMRec(Backbone):
         return self.user_out(joint[:n_users]), self.item_out(joint[n_users:])
 
     def encode(self) -> Encoded:
-        """Fused user [U, d] and item [I, d]; the towers' item rows (ID in ``extra["id"]``)."""
+        """Fused user [U, d] and item [I, d]; the modality towers' item rows in ``modal``, the ID
+        tower's in ``extra["id"]`` and, for the view tasks, the towers' inputs [M+1, I, d] in
+        ``extra["inputs"]``."""
         n_users = self.spec.n_users
         inputs = self._inputs()
         towers = [self._tower(x) for x in inputs]
         user, item = self._fuse(towers)
         modal = {name: t[n_users:] for name, t in zip(self.modalities, towers[1:], strict=True)}
-        extra = {"id": towers[0][n_users:], "inputs": torch.stack(inputs)}
+        extra = {"id": towers[0][n_users:]}
+        if self.params.ssl_task != "fac":  # the view tasks re-propagate the same inputs
+            extra["inputs"] = torch.stack(inputs)
         return Encoded(user=user, item=item, modal=modal, extra=extra)
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
