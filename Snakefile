@@ -3,9 +3,15 @@
 Named targets: data, runs, tables, figures, all (the default).
 """
 
-from snakemake.utils import min_version, validate
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
 
 min_version("9.0")
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from crossrec.workflow_config import check_or_exit
 
 
 # The default study, unless --configfile names another (they would otherwise be merged).
@@ -14,7 +20,9 @@ if not workflow.overwrite_configfiles:
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Schema (src/crossrec/schemas/config.schema.yaml), --config strings coerced, names and every
+# planned parameter checked: a bad key is one line and exit 2, before any job runs.
+check_or_exit(config, " ".join(map(str, workflow.overwrite_configfiles or ["config/config.yaml"])))
 
 
 report: "workflow/report/workflow.rst"

@@ -96,6 +96,7 @@ def test_download_fetches_only_the_requested_dataset(
     )
     assert "elec.inter" not in fetched
     assert sorted(p.name for p in dest.iterdir()) == [
+        ".crossrec",
         "baby.inter",
         "image_feat.npy",
         "text_feat.npy",

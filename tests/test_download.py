@@ -93,6 +93,7 @@ def test_offline_gives_manual_instructions(tmp_path: Path) -> None:
 def test_copy_folder_validates_first(tiny_dir: Path, tmp_path: Path) -> None:
     out = copy_mmrec_folder(tiny_dir, tmp_path / "copy")
     assert sorted(p.name for p in out.iterdir()) == [
+        ".crossrec",
         "image_feat.npy",
         "text_feat.npy",
         "tiny.inter",

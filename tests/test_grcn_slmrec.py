@@ -228,6 +228,8 @@ def test_slmrec_weight_decay_reaches_only_the_backbone(prepared: Path, tmp_path:
     assert sum(p.numel() for p in groups[0]["params"]) == sum(
         p.numel() for p in trainer.backbone.parameters()
     )
-    plain = RunSpec(dataset="tiny", backbone="bpr", train=TrainConfig(weight_decay=0.3))
+    plain = RunSpec(
+        dataset="tiny", backbone="bpr", train=TrainConfig(weight_decay=0.3, topk=(5, 10, 20))
+    )
     trainer = Trainer(plain, load_mmrec(prepared), tmp_path / "bpr", log=lambda line: None)
     assert [g["weight_decay"] for g in trainer.optimizer.param_groups] == [0.3]

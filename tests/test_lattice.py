@@ -117,7 +117,7 @@ def test_lr_schedule_reaches_the_optimizer(prepared: Path, tmp_path: Path) -> No
         dataset="tiny",
         backbone="lattice",
         backbone_params={"knn_k": 4, "lr_decay": 0.5, "lr_decay_every": 2},
-        train=TrainConfig(epochs=1, lr=0.01, device="cpu"),
+        train=TrainConfig(epochs=1, lr=0.01, device="cpu", topk=(5, 10, 20)),
     )
     trainer = Trainer(run, data, tmp_path, log=lambda line: None)
     trainer.train_epoch(4)

@@ -53,7 +53,7 @@ def test_only_train_interactions_count(tmp_path: Path) -> None:
     train = [(0, 0, 0), (0, 1, 0), (1, 0, 0), (1, 2, 0), (2, 3, 0), (2, 1, 0)]
     held = [(0, 3, 1), (0, 2, 2), (1, 3, 1), (1, 1, 2), (2, 0, 1), (2, 2, 2)]
     a = prepare_folder(write_mmrec(tmp_path / "a", train + held), tmp_path / "pa", "a", [2])
-    held2 = [(u, (i + 1) % 4, x) for u, i, x in held]  # different valid/test items
+    held2 = [(u, i, 3 - x) for u, i, x in held]  # valid and test swapped
     prepare_folder(write_mmrec(tmp_path / "b", train + held2), tmp_path / "pb", "b", [2])
     na = np.load(tmp_path / "pa" / "neighbors_k2.npy")
     nb = np.load(tmp_path / "pb" / "neighbors_k2.npy")

@@ -105,7 +105,13 @@ def _fake_encoder(texts: list[str]) -> np.ndarray:
 
 def test_prepare_ml100k_on_fixture(tmp_path: Path) -> None:
     raw = _fake_raw(tmp_path / "raw")
-    meta = prepare_ml100k(raw, tmp_path / "out", name="mini", encoder=_fake_encoder)
+    with pytest.raises(DataError, match="differs from MovieLens-100k's recorded"):
+        prepare_ml100k(raw, tmp_path / "out", name="mini", encoder=_fake_encoder)
+    assert not (tmp_path / "out").exists()
+    meta = prepare_ml100k(
+        raw, tmp_path / "out", name="mini", encoder=_fake_encoder, allow_variant=True
+    )
+    assert meta["source_verified"] is False
     data = load_mmrec(tmp_path / "out")
     assert meta["n_users"] == data.n_users == 12 and meta["n_items"] == data.n_items == 10
     assert meta["n_interactions"] == len(data.train) + len(data.valid) + len(data.test)

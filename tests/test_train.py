@@ -87,7 +87,7 @@ def test_checkpoint_of_another_config_is_ignored(tiny_dir: Path, tmp_path: Path)
     out.mkdir()
     import torch
 
-    torch.save({"config_hash": "other"}, out / "checkpoint.pt")
+    torch.save({"format": 2, "config_hash": "other"}, out / "checkpoint.pt")
     lines: list[str] = []
     run = RunSpec(dataset="tiny", backbone="bpr", train=TrainConfig(epochs=2, topk=(5, 10, 20)))
     Trainer(run, load_mmrec(tiny_dir), out, log=lines.append).fit(resume=True, progress=False)

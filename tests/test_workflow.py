@@ -17,24 +17,21 @@ FIXTURES = ROOT / "tests" / "fixtures"
 pytestmark = pytest.mark.workflow
 
 
-def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def _snakemake_in(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """``snakemake --snakefile <checkout>/Snakefile --directory workdir ARGS`` (cwd workdir)."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     snakemake = shutil.which("snakemake", path=env["PATH"])
     assert snakemake, "snakemake is not installed next to the test interpreter"
-    cmd = [
-        snakemake,
-        "--snakefile",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = [snakemake, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+def _snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The workflow on ``workdir/config.yaml`` with 2 cores."""
+    return _snakemake_in(
+        workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args
+    )
 
 
 def _config(workdir: Path, tiny: Path) -> None:
@@ -130,26 +127,15 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
         ("config/paper.yaml", ["--executor", "slurm", "-j", "100"]),
     ],
 )
-def test_dry_runs(configfile: str, extra: list[str]) -> None:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    profile = ["--workflow-profile", "workflow/profiles/slurm"] if "slurm" in extra else []
-    cmd = [shutil.which("snakemake", path=env["PATH"]), "-n", "--configfile", configfile]
-    proc = subprocess.run(
-        [*cmd, *profile, *extra], capture_output=True, text=True, cwd=ROOT, env=env
-    )
+def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
+    """Every shipped config dry-runs, in an empty working directory: never the checkout's own
+    results/ or .snakemake/ (the README's study may have filled them)."""
+    profile = ["--workflow-profile", str(ROOT / "profiles" / "slurm")] if "slurm" in extra else []
+    proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
 
 
-def test_lint() -> None:
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    proc = subprocess.run(
-        [shutil.which("snakemake", path=env["PATH"]), "--lint"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-    )
+def test_lint(tmp_path: Path) -> None:
+    proc = _snakemake_in(tmp_path, "--lint", "--configfile", str(ROOT / "config" / "config.yaml"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -1,21 +1,76 @@
-"""Strict loading of mappings into dataclasses: unknown, missing or mistyped keys are errors."""
+"""Strict loading of mappings into dataclasses: unknown, missing, mistyped or out-of-range keys
+are errors.
+
+A parameter's valid range is declared once, in its type: ``emb_size: PosInt = 64`` with
+``PosInt = Annotated[int, Range(ge=1)]``. :func:`from_dict` checks it wherever a parameter enters
+(CLI flags, workflow configs, ``plan``), and floats must be finite.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
 
 from crossrec.errors import ConfigError
 
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Range:
+    """Bounds of a numeric parameter (``None``: unbounded); used inside ``Annotated``."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+
+    def check(self, value: float, where: str) -> None:
+        """ConfigError ``"<where>: <value> is out of range (must be > 0)"`` when outside."""
+        bounds = [
+            (self.ge, ">=", value >= self.ge if self.ge is not None else True),
+            (self.gt, ">", value > self.gt if self.gt is not None else True),
+            (self.le, "<=", value <= self.le if self.le is not None else True),
+            (self.lt, "<", value < self.lt if self.lt is not None else True),
+        ]
+        if not all(ok for _, _, ok in bounds):
+            rule = " and ".join(f"{op} {b:g}" for b, op, _ in bounds if b is not None)
+            raise ConfigError(f"{where}: {value!r} is out of range (must be {rule})")
+
+
+MAX_SIZE = 1 << 16  # widths, layers and counts beyond this cannot be allocated on one device
+PosInt = Annotated[int, Range(ge=1)]
+NonNegInt = Annotated[int, Range(ge=0)]
+Size = Annotated[int, Range(ge=1, le=MAX_SIZE)]  # embedding widths, prototypes, clusters, K
+Layers = Annotated[int, Range(ge=0, le=64)]
+Seed = Annotated[int, Range(ge=0, le=2**32 - 1)]  # numpy's seeding range
+PosFloat = Annotated[float, Range(gt=0)]
+NonNegFloat = Annotated[float, Range(ge=0)]
+Fraction = Annotated[float, Range(ge=0, lt=1)]  # dropout and drop ratios
+Unit = Annotated[float, Range(ge=0, le=1)]
+Decay = Annotated[float, Range(gt=0, le=1)]  # multiplicative decay factors
+
+
 def _check_type(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
     origin = typing.get_origin(annotation)
     if annotation is Any:
+        return value
+    if origin is Annotated:
+        base, *extras = typing.get_args(annotation)
+        value = _check_type(value, base, where)
+        for extra in extras:
+            if isinstance(extra, Range):
+                extra.check(value, where)
+        return value
+    if origin is typing.Literal:
+        choices = typing.get_args(annotation)
+        if value not in choices or isinstance(value, bool) != isinstance(choices[0], bool):
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, choices))}")
         return value
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(annotation):
@@ -41,7 +96,13 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
+        return number
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{where}: expected an integer, got {value!r}")
@@ -51,6 +112,31 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
             raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
         return value
     return value
+
+
+def parse_scalar(text: str) -> Any:  # noqa: ANN401
+    """A ``KEY=VALUE`` value as YAML (``2`` → int, ``[5, 10]`` → list, ``{a: 1}`` → mapping),
+    with ``1e-4``-style floats, which YAML 1.1 leaves as strings. ConfigError on a YAML syntax
+    error."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        problem = str(getattr(err, "problem", None) or "syntax error")
+        raise ConfigError(f"{text!r} is not valid YAML ({problem})") from None
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def check_value(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
+    """``value`` checked (and converted, e.g. int → float) against a type annotation, ranges
+    included; ConfigError naming ``where`` otherwise."""
+    return _check_type(value, annotation, where)
 
 
 def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
@@ -69,7 +155,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any] | None, where: str) -> T:
             f"{where}: unknown key(s) {', '.join(map(repr, unknown))} "
             f"(allowed: {', '.join(fields) or 'none'})"
         )
-    hints = typing.get_type_hints(cls)
+    hints = typing.get_type_hints(cls, include_extras=True)
     kwargs = {}
     for name, f in fields.items():
         if name in data:

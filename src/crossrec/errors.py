@@ -6,7 +6,10 @@ from pathlib import Path
 
 
 class CrossrecError(Exception):
-    """Base class: the CLI prints ``str(err)`` as a single line and exits with status 2."""
+    """Base class: the CLI prints ``str(err)`` as a single line and exits with
+    :attr:`exit_code` (2: bad input)."""
+
+    exit_code = 2
 
 
 class DataError(CrossrecError):
@@ -24,3 +27,14 @@ class ConfigError(CrossrecError):
 
 class DownloadError(CrossrecError):
     """A dataset could not be fetched; the message says how to place it by hand."""
+
+
+class OutputError(CrossrecError):
+    """An output location crossrec must not write to (it would delete or overwrite the user's
+    files, or an input)."""
+
+
+class NonFiniteLossError(CrossrecError):
+    """Training produced a NaN or infinite loss; the CLI exits with status 3."""
+
+    exit_code = 3

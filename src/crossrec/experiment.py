@@ -32,6 +32,19 @@ STUDIES = ("main", "ablation", "sensitivity")
 SELECTIONS = ("validation", "mmrec_test")
 USER_GRAPH_BACKBONES = ("dualgnn",)  # backbones that need prepare --user-graph
 _SLUG_OK = re.compile(r"[A-Za-z0-9_.=+\-]+")
+DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+"""Dataset names are identifiers: they become folder names under ``resources/`` and ``results/``."""
+
+
+def check_dataset_name(name: str, where: str = "--dataset") -> str:
+    """``name`` if it is an identifier (:data:`DATASET_NAME`), else ConfigError naming ``where``
+    (a path such as ``../x`` or ``/tmp/x`` would write outside the output folder)."""
+    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {name!r} is not a dataset name (a letter, then up to 63 letters, digits, "
+            "_ or -; no paths)"
+        )
+    return name
 
 
 @dataclass(frozen=True, order=True)
@@ -122,9 +135,12 @@ class Experiment:
         if self.selection not in SELECTIONS:
             raise ConfigError(f"selection {self.selection!r}: choose one of {SELECTIONS}")
         self._variants: dict[tuple[str, str, str], Variant] = {}
+        self._origin: dict[tuple[str, str, str], str] = {}  # variant -> config key it came from
         self._studies: dict[str, list[RunKey]] = {s: [] for s in STUDIES}
         self._sensitivity: list[tuple[str, Any, RunKey]] = []  # (param, value, run)
         datasets = list(config["datasets"])
+        for name in datasets:
+            check_dataset_name(name, f"datasets.{name}")
         only = config.get("run_datasets")
         if only:
             unknown = sorted(set(only) - set(datasets))
@@ -137,7 +153,7 @@ class Experiment:
         for backbone, b_params in config["backbones"].items():
             for plugin, p_params in config["plugins"].items():
                 for name, var in grid_variants(b_params or {}, p_params or {}).items():
-                    self._add_variant(backbone, plugin, name, var)
+                    self._add_variant(backbone, plugin, name, var, f"backbones.{backbone}")
                     for dataset, seed in itertools.product(datasets, seeds):
                         if not _excluded(exclude, dataset, backbone, plugin):
                             key = RunKey(dataset, backbone, plugin, name, seed)
@@ -145,8 +161,11 @@ class Experiment:
         self._plan_ablation(config.get("ablation"), datasets, seeds)
         self._plan_sensitivity(config.get("sensitivity"), datasets, seeds)
 
-    def _add_variant(self, backbone: str, plugin: str, name: str, var: Variant) -> None:
+    def _add_variant(
+        self, backbone: str, plugin: str, name: str, var: Variant, origin: str
+    ) -> None:
         key = (backbone, plugin, name)
+        self._origin.setdefault(key, origin)
         old = self._variants.get(key)
         if old is not None and (old.backbone_params, old.plugin_params) != (
             var.backbone_params,
@@ -191,7 +210,7 @@ class Experiment:
                     (spec.get("backbone_params") or {}).get(backbone),
                     spec.get("plugin_params"),
                 )
-                self._add_variant(backbone, preset, DEFAULT_VARIANT, Variant(b, p))
+                self._add_variant(backbone, preset, DEFAULT_VARIANT, Variant(b, p), "ablation")
                 for dataset, seed in itertools.product(datasets, seeds):
                     key = RunKey(dataset, backbone, preset, DEFAULT_VARIANT, seed)
                     self._studies["ablation"].append(key)
@@ -217,11 +236,50 @@ class Experiment:
                     p.get(param) == value and (backbone, plugin, DEFAULT_VARIANT) in self._variants
                 )
                 name = DEFAULT_VARIANT if same else variant_name({param: value})
-                self._add_variant(backbone, plugin, name, Variant(b, {**p, param: value}, {}))
+                var = Variant(b, {**p, param: value}, {})
+                self._add_variant(backbone, plugin, name, var, f"sensitivity.params.{param}")
                 for dataset, seed in itertools.product(datasets, seeds):
                     key = RunKey(dataset, backbone, plugin, name, seed)
                     self._studies["sensitivity"].append(key)
                     self._sensitivity.append((param, value, key))
+
+    def validate(self) -> None:
+        """Check what the schema cannot (imports the registries, hence torch): backbone and
+        plug-in names, every planned variant's parameters against its ``Params`` dataclass
+        (types, choices, ranges), the ``train`` section, and ``tables.k`` ⊆ ``train.topk``.
+
+        Raises:
+            ConfigError: ``"<config key>: <problem>"`` for the first problem found.
+        """
+        from crossrec.align import PLUGINS
+        from crossrec.config import from_dict
+        from crossrec.models import BACKBONES
+        from crossrec.train import TrainConfig
+
+        train = from_dict(TrainConfig, self.config.get("train") or {}, "train")
+        for (backbone, plugin, name), var in self._variants.items():
+            origin = self._origin[(backbone, plugin, name)]
+            p_where = f"plugins.{plugin}"
+            if origin == "ablation":
+                p_where = f"ablation.presets.{plugin}"
+            elif origin.startswith("sensitivity"):
+                p_where = f"sensitivity.plugin.{plugin}"
+            for registry, which, params, where in (
+                (BACKBONES, backbone, var.backbone_params, f"backbones.{backbone}"),
+                (PLUGINS, plugin, var.plugin_params, p_where),
+            ):
+                if which not in registry:
+                    raise ConfigError(
+                        f"{where}: unknown {registry.kind} {which!r} "
+                        f"(available: {', '.join(registry)})"
+                    )
+                from_dict(registry[which].Params, params, where)
+        for k in (self.config.get("tables") or {}).get("k", []):
+            if k not in train.topk:
+                raise ConfigError(
+                    f"tables.k: {k} is not one of the computed cut-offs train.topk "
+                    f"{list(train.topk)}"
+                )
 
     def runs(self, study: str | None = None) -> list[RunKey]:
         """The runs of one study, or of all studies (each run once), in config order."""

@@ -22,7 +22,10 @@ import dataclasses
 import hashlib
 import io
 import json
+import math
+import os
 import random
+import re
 import resource
 import sys
 import time
@@ -38,40 +41,61 @@ from torch import Tensor
 
 from crossrec import __version__
 from crossrec.align import build_plugin
+from crossrec.config import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
-from crossrec.errors import ConfigError
+from crossrec.errors import ConfigError, CrossrecError, DataError, NonFiniteLossError
 from crossrec.evaluate import EvalSet, evaluate
-from crossrec.io import atomic_open, atomic_path, write_json, write_yaml
+from crossrec.io import (
+    atomic_open,
+    atomic_path,
+    claim_dir,
+    only_names,
+    regular_file,
+    write_json,
+    write_yaml,
+)
 from crossrec.metrics import metric_names
 from crossrec.models import DataSpec, build_backbone
 
 METRICS_SCHEMA_VERSION = 1
+CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
+RUN_FILES = (
+    "metrics.json",
+    "history.csv",
+    "config.yaml",
+    "test_per_user.csv",
+    "checkpoint.pt",
+)  # what a run folder holds; a folder of only these is an earlier crossrec run
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Optimisation and evaluation settings (MMRec defaults)."""
 
-    epochs: int = 1000
-    patience: int = 20
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    batch_size: int = 2048
-    eval_batch_size: int = 4096
-    topk: tuple[int, ...] = (5, 10, 20, 50)
+    epochs: PosInt = 1000
+    patience: NonNegInt = 20
+    lr: PosFloat = 1e-3
+    weight_decay: NonNegFloat = 0.0
+    batch_size: PosInt = 2048
+    eval_batch_size: PosInt = 4096
+    topk: tuple[PosInt, ...] = (5, 10, 20, 50)
     valid_metric: str = "recall@20"
     device: str = "auto"
 
     def __post_init__(self) -> None:
+        if not self.topk or any(isinstance(k, bool) or int(k) < 1 for k in self.topk):
+            raise ConfigError(f"train.topk: cut-offs must be integers >= 1, got {list(self.topk)}")
+        if not _DEVICE.fullmatch(str(self.device)):
+            raise ConfigError(
+                f"train.device: unknown device {self.device!r} (auto, cpu, cuda, cuda:N or mps)"
+            )
         if self.valid_metric not in metric_names(self.topk):
             raise ConfigError(
                 f"train.valid_metric {self.valid_metric!r} is not computed with topk "
                 f"{list(self.topk)} (choose one of {', '.join(metric_names(self.topk))})"
             )
-        for name in ("epochs", "batch_size", "eval_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"train.{name} must be >= 1")
 
 
 @dataclass(frozen=True)
@@ -82,10 +106,13 @@ class RunSpec:
     backbone: str
     plugin: str = "none"
     variant: str = "default"
-    seed: int = 999
+    seed: Seed = 999
     backbone_params: dict[str, Any] = field(default_factory=dict)
     plugin_params: dict[str, Any] = field(default_factory=dict)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        check_value(self.seed, Seed, "seed")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (tuples as lists), as written to ``config.yaml``."""
@@ -98,10 +125,25 @@ class RunSpec:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is passed to torch."""
+    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda[:N]`` and ``mps`` only when
+    present (ConfigError otherwise)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    if not _DEVICE.fullmatch(name):
+        raise ConfigError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
+    device = torch.device(name)
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(
+                f"train.device: {name!r} requested but CUDA is not available "
+                f"(torch {torch.__version__}); use cpu or auto"
+            )
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"train.device: {name!r} but only {count} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("train.device: 'mps' requested but MPS is not available")
+    return device
 
 
 def seed_everything(seed: int) -> None:
@@ -156,12 +198,44 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.device = resolve_device(run.train.device)
+        self.data = data
+        self.data_digest = data.digest()
+        self.data_summary = {
+            "n_users": data.n_users,
+            "n_items": data.n_items,
+            "n_train": len(data.train),
+            "n_valid": len(data.valid),
+            "n_test": len(data.test),
+            "modalities": sorted(data.features),
+            "sha256_16": self.data_digest,
+        }
+        self.valid_set = EvalSet.build(data, "valid")
+        self.test_set = EvalSet.build(data, "test")
+        self._build()
+        too_large = [k for k in run.train.topk if k > data.n_items]
+        if too_large:
+            raise ConfigError(
+                f"train.topk: cut-off {too_large[0]} exceeds the {data.n_items} items of "
+                f"{data.name} (set train.topk, e.g. [5, 10, 20])"
+            )
+
+    def _build(self) -> None:
+        """Seed, then build backbone, plug-in, optimiser, sampler and a fresh state (also used
+        to start afresh after a checkpoint that could not be applied)."""
+        run, data = self.run, self.data
         seed_everything(run.seed)
         spec = DataSpec.from_data(data)
-        self.backbone = build_backbone(run.backbone, spec, run.backbone_params).to(self.device)
-        self.plugin = build_plugin(run.plugin, spec, self.backbone.info(), run.plugin_params).to(
-            self.device
-        )
+        try:
+            self.backbone = build_backbone(run.backbone, spec, run.backbone_params).to(self.device)
+            self.plugin = build_plugin(
+                run.plugin, spec, self.backbone.info(), run.plugin_params
+            ).to(self.device)
+        except (MemoryError, torch.OutOfMemoryError) as err:
+            raise CrossrecError(
+                f"{run.backbone}+{run.plugin}: cannot allocate the model for {data.n_users:,} "
+                f"users x {data.n_items:,} items on {self.device} ({type(err).__name__}); "
+                "check the ids of the .inter file and the sizes in the parameters"
+            ) from None
         groups: list[dict[str, Any]] = [{"params": list(self.backbone.parameters())}]
         decay = self.backbone.weight_decay()
         if decay is not None:
@@ -175,16 +249,6 @@ class Trainer:
         self.sampler = TrainSampler(
             data.train.users, data.train.items, data.n_items, run.train.batch_size, run.seed
         )
-        self.valid_set = EvalSet.build(data, "valid")
-        self.test_set = EvalSet.build(data, "test")
-        self.data_summary = {
-            "n_users": data.n_users,
-            "n_items": data.n_items,
-            "n_train": len(data.train),
-            "n_valid": len(data.valid),
-            "n_test": len(data.test),
-            "modalities": sorted(data.features),
-        }
         self.state = _State()
 
     @property
@@ -225,9 +289,14 @@ class Trainer:
             for k, v in terms.items():
                 sums[k] = sums[k] + v if k in sums else v
             n += 1
-        values = {k: float(v) / n for k, v in sums.items()}
-        if not all(np.isfinite(v) for v in values.values()):
-            raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}: {values}")
+        values = {k: float(v) / n for k, v in sums.items()}  # the epoch's one read-back
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            term = next((k for k in bad if k != "loss"), "loss")
+            raise NonFiniteLossError(
+                f"{self.out_dir}: training diverged at epoch {epoch + 1}: loss term {term!r} is "
+                f"{values[term]} (lower train.lr or the term's weight)"
+            )
         values.update({f"stat_{k}": v for k, v in self.plugin.pop_stats().items()})
         return values
 
@@ -247,8 +316,12 @@ class Trainer:
         )
 
     def _save_checkpoint(self) -> None:
+        """Everything needed to continue, as tensors and plain data only, so that loading uses
+        ``torch.load(weights_only=True)`` and can never run code."""
         blob = {
+            "format": CHECKPOINT_FORMAT,
             "config_hash": self.run.config_hash(),
+            "data_sha256_16": self.data_digest,
             "backbone": self.backbone.state_dict(),
             "plugin": self.plugin.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -260,22 +333,56 @@ class Trainer:
         with atomic_path(self.checkpoint_path) as tmp:
             torch.save(blob, tmp)
 
-    def _load_checkpoint(self) -> bool:
+    def _read_checkpoint(self) -> dict[str, Any] | None:
+        """The checkpoint's content, or None (one log line saying why) when it is absent,
+        unreadable, not a crossrec checkpoint, or written for another run or other data."""
         path = self.checkpoint_path
-        if not path.is_file():
-            return False
-        blob = torch.load(path, map_location=self.device, weights_only=False)
+        if not os.path.lexists(path):
+            return None
+        if path.is_dir() and not path.is_symlink():
+            raise DataError(path, "is a directory, not a checkpoint; remove it to train this run")
+        try:
+            regular_file(path)
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except DataError as err:
+            self.log(f"{path}: ignored ({err.problem}); starting afresh")
+            return None
+        except Exception as err:  # noqa: BLE001 - any unreadable or unsafe file: one line
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            self.log(
+                f"{path}: ignored, not a loadable crossrec checkpoint ({reason}); starting afresh"
+            )
+            return None
+        if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+            self.log(f"{path}: ignored, not a crossrec checkpoint of this version; starting afresh")
+            return None
         if blob.get("config_hash") != self.run.config_hash():
             self.log(f"{path}: written by another configuration; starting afresh")
+            return None
+        if blob.get("data_sha256_16") != self.data_digest:
+            self.log(f"{path}: written for other data (digest differs); starting afresh")
+            return None
+        return blob
+
+    def _load_checkpoint(self) -> bool:
+        blob = self._read_checkpoint()
+        if blob is None:
             return False
-        self.backbone.load_state_dict(blob["backbone"])
-        self.plugin.load_state_dict(blob["plugin"])
-        self.optimizer.load_state_dict(blob["optimizer"])
-        self.sampler.load_state_dict(blob["sampler"])
-        torch.set_rng_state(blob["torch_rng"].cpu())
-        if blob["cuda_rng"] is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all([s.cpu() for s in blob["cuda_rng"]])
-        self.state = _State(**blob["state"])
+        path = self.checkpoint_path
+        try:
+            self.backbone.load_state_dict(blob["backbone"])
+            self.plugin.load_state_dict(blob["plugin"])
+            self.optimizer.load_state_dict(blob["optimizer"])
+            self.sampler.load_state_dict(blob["sampler"])
+            torch.set_rng_state(blob["torch_rng"].cpu())
+            if blob["cuda_rng"] is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all([s.cpu() for s in blob["cuda_rng"]])
+            self.state = _State(**blob["state"])
+        except Exception as err:  # noqa: BLE001 - a damaged checkpoint never half-applies
+            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+            self.log(f"{path}: ignored, does not fit this run ({reason}); starting afresh")
+            self._build()
+            return False
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
         return True
 
@@ -285,7 +392,7 @@ class Trainer:
 
     def fit(self, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
         """Train until early stopping or ``epochs``; write the outputs; return ``metrics.json``."""
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        claim_dir(self.out_dir, "run", only_names(RUN_FILES))
         if resume:
             self._load_checkpoint()
         cfg, st = self.run.train, self.state

@@ -6,17 +6,14 @@ code `crossrec plan` runs, so the DAG and the tables agree on what a run is.
 
 import json
 import shlex
-import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from crossrec.experiment import Experiment
 from crossrec.report import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, TABLES
 
 
 wildcard_constraints:
-    dataset=r"[A-Za-z0-9_\-]+",
+    dataset=r"[A-Za-z][A-Za-z0-9_\-]{0,63}",
     backbone=r"[A-Za-z0-9_]+",
     plugin=r"[A-Za-z0-9_]+",
     variant=r"[A-Za-z0-9_.=+\-]+",

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from crossrec.align.base import Plugin
 from crossrec.align.inputs import ModalityInputs
 from crossrec.align.registry import register_plugin
+from crossrec.config import Fraction, NonNegFloat
 from crossrec.data.sampler import Batch
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 
@@ -31,9 +32,9 @@ from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 class BM3Params:
     """Hyper-parameters of the BM3 plug-in."""
 
-    ui_weight: float = 1.0
-    cl_weight: float = 2.0
-    dropout: float = 0.3
+    ui_weight: NonNegFloat = 1.0
+    cl_weight: NonNegFloat = 2.0
+    dropout: Fraction = 0.3
     modalities: list[str] | None = None
 
 

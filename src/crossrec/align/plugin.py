@@ -27,6 +27,7 @@ from crossrec.align.cla import CLALoss
 from crossrec.align.cna import REDUCTIONS, CNALoss
 from crossrec.align.ila import COMPENSATIONS, MASKS, ILALoss
 from crossrec.align.inputs import ModalityInputs, table_names
+from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
@@ -36,23 +37,23 @@ from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 class AlignParams:
     """Hyper-parameters of the alignment plug-in (defaults: CROSS, method §8.3 and §10.3)."""
 
-    alpha: float = 1e-3  # ILA/ILDA (+DT) weight
-    beta: float = 1e-4  # CLA weight
-    gamma: float = 1e-3  # CNA weight
+    alpha: NonNegFloat = 1e-3  # ILA/ILDA (+DT) weight
+    beta: NonNegFloat = 1e-4  # CLA weight
+    gamma: NonNegFloat = 1e-3  # CNA weight
     modalities: list[str] | None = None  # default: all
     ila_mask: str = "dynamic"  # oneway (FETTLE) | dynamic (ILDA) | all (bidirectional)
     ila_compensation: str = "var"  # ILDA margin: var (reference code) | std
-    ila_temp: float = 0.1  # τ₀, learnable, clamped [1e-3, 0.5]
+    ila_temp: PosFloat = 0.1  # τ₀, learnable, clamped [1e-3, 0.5]
     use_ila: bool = True
     use_dt: bool = True
-    cla_prototypes: int = 10240
-    cla_temp: float = 0.3  # γ₀, learnable, clamped [0.01, 0.99]
-    sinkhorn_eps: float = 0.05
-    sinkhorn_iters: int = 3
-    cna_k: int = 3
-    cna_temp: float = 0.1  # τ_n
+    cla_prototypes: Size = 10240
+    cla_temp: PosFloat = 0.3  # γ₀, learnable, clamped [0.01, 0.99]
+    sinkhorn_eps: PosFloat = 0.05
+    sinkhorn_iters: PosInt = 3
+    cna_k: Size = 3
+    cna_temp: PosFloat = 0.1  # τ_n
     cna_reduction: str = "mean"  # mean | param_attn
-    cna_reg: float = 1e-4  # λ_reg
+    cna_reg: NonNegFloat = 1e-4  # λ_reg
 
     def __post_init__(self) -> None:
         for key, allowed in (

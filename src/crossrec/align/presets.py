@@ -20,6 +20,7 @@ FETTLE's β = 1e-3 is the grid point its NCL/Clothing log selects on validation 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from typing import Any
 
 from crossrec.align.plugin import AlignmentPlugin, AlignParams
@@ -39,8 +40,9 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _preset(name: str, defaults: dict[str, Any]) -> type[AlignmentPlugin]:
     """A subclass of AlignmentPlugin whose ``Params`` carries ``defaults``."""
+    hints = typing.get_type_hints(AlignParams, include_extras=True)
     fields = [
-        (f.name, f.type, dataclasses.field(default=defaults[f.name]))
+        (f.name, hints[f.name], dataclasses.field(default=defaults[f.name]))
         for f in dataclasses.fields(AlignParams)
         if f.name in defaults
     ]

@@ -187,7 +187,7 @@ def download_amazon(
                 except Exception as err:
                     raise _explain(err, dataset) from None
                 fetched.append(out)
-            with atomic_dir(dest) as stage:
+            with atomic_dir(dest, "download") as stage:
                 _unpack(fetched, stage)
                 validate_amazon(stage, dataset, allow_variant)
     finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from crossrec.data.formats import feature_files, find_inter_file, load_mmrec
 from crossrec.errors import DataError, DownloadError
-from crossrec.io import atomic_dir, sha256_file
+from crossrec.io import atomic_dir, check_replaceable, sha256_file
 
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 RECBOLE_REQUIREMENT = "recbole==1.2.1"
@@ -99,7 +99,7 @@ def download_ml100k(
         digest = sha256_file(wheel)
         if digest != wheel_sha256:
             raise DataError(wheel, f"sha256 {digest} does not match the pinned {wheel_sha256}")
-        with atomic_dir(dest) as out, zipfile.ZipFile(wheel) as zf:
+        with atomic_dir(dest, "download") as out, zipfile.ZipFile(wheel) as zf:
             for name, member_digest in members.items():
                 try:
                     data = zf.read(ML100K_PREFIX + name)
@@ -115,10 +115,11 @@ def download_ml100k(
 def copy_mmrec_folder(src: str | Path, dest: str | Path) -> Path:
     """Validate an MMRec-format folder and copy its ``.inter`` and ``*_feat.npy`` files to ``dest``."""
     src = Path(src)
+    check_replaceable(dest, protect=[src], flag="--out (it would replace --path)")
     load_mmrec(src)  # raises DataError on any problem, before anything is written
     inter = find_inter_file(src)
-    with atomic_dir(dest) as out:
-        shutil.copy2(inter, out / inter.name)
+    with atomic_dir(dest, "download", protect=[src]) as out:
+        shutil.copyfile(inter, out / inter.name)
         for path in feature_files(src).values():
-            shutil.copy2(path, out / path.name)
+            shutil.copyfile(path, out / path.name)
     return Path(dest)

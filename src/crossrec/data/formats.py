@@ -15,6 +15,8 @@ Every violation raises :class:`~crossrec.errors.DataError` naming the file and t
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,13 +26,14 @@ import pandas as pd
 
 from crossrec.data.user_graph import read_user_graph
 from crossrec.errors import DataError
-from crossrec.io import sha256_file
+from crossrec.io import load_npy, regular_file, sha256_file
 
 INTER_COLUMNS = ("userID", "itemID", "x_label")
 FEATURE_SUFFIX = "_feat.npy"
 NEIGHBOR_PATTERN = re.compile(r"^neighbors_k(\d+)\.npy$")
 KNN_PATTERN = re.compile(r"^knn_(.+)_k(\d+)_([0-9a-f]{12})\.npy$")
 SPLITS = ("train", "valid", "test")
+MAX_ID = 2**31 - 2  # ids index int64 tables; ``max id + 1`` rows must stay allocatable
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,30 @@ class InteractionData:
     item_knn: dict[tuple[str, int], np.ndarray] = field(default_factory=dict)
     user_graph: tuple[np.ndarray, np.ndarray] | None = None
 
+    def digest(self) -> str:
+        """First 16 hex digits of a sha256 over everything training reads: sizes, the three
+        splits, features, neighbour and kNN files, the user graph (keys checkpoints to data)."""
+        h = hashlib.sha256(f"{self.n_users} {self.n_items}".encode())
+
+        def add(label: str, arr: np.ndarray) -> None:
+            arr = np.ascontiguousarray(arr)
+            h.update(f"|{label}|{arr.dtype.str}|{arr.shape}|".encode())
+            h.update(arr.data)
+
+        for name in SPLITS:
+            add(f"{name}.users", self.split(name).users)
+            add(f"{name}.items", self.split(name).items)
+        for name in sorted(self.features):
+            add(f"feat.{name}", self.features[name])
+        for k in sorted(self.neighbors):
+            add(f"neighbors.{k}", self.neighbors[k])
+        for key in sorted(self.item_knn):
+            add(f"knn.{key}", self.item_knn[key])
+        if self.user_graph is not None:
+            add("user_graph.idx", self.user_graph[0])
+            add("user_graph.cnt", self.user_graph[1])
+        return h.hexdigest()[:16]
+
     def split(self, name: str) -> Split:
         """Return the split called ``name`` (``train``, ``valid`` or ``test``)."""
         if name not in SPLITS:
@@ -84,15 +111,15 @@ def find_inter_file(folder: str | Path) -> Path:
     if not folder.is_dir():
         raise DataError(folder, "dataset folder does not exist")
     preferred = folder / f"{folder.name}.inter"
-    if preferred.is_file():
-        return preferred
+    if os.path.lexists(preferred):
+        return regular_file(preferred)
     candidates = sorted(folder.glob("*.inter"))
     if not candidates:
         raise DataError(folder, "no .inter file in the dataset folder")
     if len(candidates) > 1:
         names = ", ".join(p.name for p in candidates)
         raise DataError(folder, f"several .inter files ({names}) and none named {preferred.name}")
-    return candidates[0]
+    return regular_file(candidates[0])
 
 
 def read_inter(path: str | Path) -> pd.DataFrame:
@@ -101,7 +128,7 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     Raises:
         DataError: missing column, non-integer or negative id, ``x_label`` outside {0,1,2}.
     """
-    path = Path(path)
+    path = regular_file(path)
     try:
         header = pd.read_csv(path, sep="\t", nrows=0).columns
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
@@ -113,6 +140,8 @@ def read_inter(path: str | Path) -> pd.DataFrame:
         df = pd.read_csv(path, sep="\t", usecols=list(INTER_COLUMNS))
     except (pd.errors.ParserError, ValueError) as err:
         raise DataError(path, f"cannot parse ({err})") from None
+    if df.empty:
+        raise DataError(path, "no interactions (only a header)")
     for col in INTER_COLUMNS:
         if not pd.api.types.is_integer_dtype(df[col]):
             bad = df[col][
@@ -125,11 +154,13 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     for col in ("userID", "itemID"):
         if (df[col] < 0).any():
             raise DataError(path, f"column {col} has negative ids (min {int(df[col].min())})")
+        if int(df[col].max()) > MAX_ID:
+            raise DataError(
+                path, f"column {col} has id {int(df[col].max())}, above the maximum {MAX_ID}"
+            )
     bad_labels = sorted(int(v) for v in set(df["x_label"].unique()) - {0, 1, 2})
     if bad_labels:
         raise DataError(path, f"x_label must be 0, 1 or 2 (found {bad_labels[:5]})")
-    if df.empty:
-        raise DataError(path, "no interactions")
     return df
 
 
@@ -141,12 +172,7 @@ def read_feature(path: str | Path, n_items: int) -> np.ndarray:
             NaN or inf values.
     """
     path = Path(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except ValueError as err:
-        raise DataError(path, f"not a plain numeric .npy array ({err})") from None
-    except OSError as err:
-        raise DataError(path, f"cannot read ({err})") from None
+    arr = load_npy(path)
     if not np.issubdtype(arr.dtype, np.floating):
         raise DataError(path, f"feature dtype must be floating point, found {arr.dtype}")
     if arr.ndim != 2:
@@ -155,19 +181,18 @@ def read_feature(path: str | Path, n_items: int) -> np.ndarray:
         raise DataError(path, f"has {arr.shape[0]} rows but the dataset has {n_items} items")
     if arr.shape[1] == 0:
         raise DataError(path, "features have zero columns")
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(arr, dtype=np.float32)  # checked after the cast: 1e300 -> inf
     if not np.isfinite(arr).all():
         n_bad = int((~np.isfinite(arr)).any(axis=1).sum())
-        raise DataError(path, f"contains NaN or inf values in {n_bad} row(s)")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+        raise DataError(path, f"contains NaN or inf values in {n_bad} row(s) (checked as float32)")
+    return arr
 
 
 def read_neighbors(path: str | Path, n_items: int, k: int) -> np.ndarray:
     """Load one ``neighbors_k{K}.npy``: integer [n_items, K] with ids in [0, n_items)."""
     path = Path(path)
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        raise DataError(path, f"not a plain integer .npy array ({err})") from None
+    arr = load_npy(path)
     if not np.issubdtype(arr.dtype, np.integer):
         raise DataError(path, f"neighbour ids must be integers, found {arr.dtype}")
     if arr.shape != (n_items, k):
@@ -208,6 +233,24 @@ def feature_files(folder: str | Path) -> dict[str, Path]:
     return {p.name[: -len(FEATURE_SUFFIX)]: p for p in sorted(folder.glob(f"*{FEATURE_SUFFIX}"))}
 
 
+def _check_overlap(path: Path, splits: dict[str, Split], n_items: int) -> None:
+    """Refuse valid/test pairs that are also train pairs: evaluation masks the user's train
+    items, so such a held-out item could never be retrieved (a silently wrong metric)."""
+    train = np.unique(splits["train"].users * n_items + splits["train"].items)
+    for name in ("valid", "test"):
+        part = splits[name]
+        keys = part.users * n_items + part.items
+        hit = np.isin(keys, train)
+        if hit.any():
+            first = int(np.argmax(hit))
+            raise DataError(
+                path,
+                f"{int(hit.sum())} {name} interaction(s) repeat a train (user, item) pair, e.g. "
+                f"user {int(part.users[first])} item {int(part.items[first])}; a pair must be "
+                "in one split only",
+            )
+
+
 def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> InteractionData:
     """Load an MMRec-format folder with MMRec's semantics (module docstring).
 
@@ -232,6 +275,7 @@ def load_mmrec(folder: str | Path, modalities: list[str] | None = None) -> Inter
             users=part["userID"].to_numpy(dtype=np.int64, copy=True),
             items=part["itemID"].to_numpy(dtype=np.int64, copy=True),
         )
+    _check_overlap(inter_path, splits, n_items)
     available = feature_files(Path(folder))
     wanted = list(available) if modalities is None else list(modalities)
     features: dict[str, np.ndarray] = {}

@@ -8,6 +8,7 @@ only then renamed into place together with ``meta.json``.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,22 @@ from crossrec.data.preprocess import clean_interactions, k_core, random_split, r
 from crossrec.data.user_graph import CNT_FILE, IDX_FILE, user_cooccurrence
 from crossrec.errors import DataError
 from crossrec.graph import knn_neighbors
-from crossrec.io import atomic_dir, save_npy, sha256_file, write_json
+from crossrec.io import (
+    atomic_dir,
+    check_replaceable,
+    regular_file,
+    save_npy,
+    sha256_file,
+    write_json,
+)
+
+
+def _is_prepared(folder: Path) -> bool:
+    """A prepared folder of a crossrec version before the output marker: its ``meta.json``."""
+    try:
+        return "crossrec_version" in json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _summary(data: InteractionData) -> dict[str, Any]:
@@ -111,6 +127,7 @@ def prepare_ml100k(
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
     user_graph: bool = False,
+    allow_variant: bool = False,
 ) -> dict[str, Any]:
     """MovieLens-100k → MMRec folder (``<name>.inter``, ``text_feat.npy``, ``genre_feat.npy``).
 
@@ -122,14 +139,30 @@ def prepare_ml100k(
         encoder: text encoder (default: offline all-MiniLM-L6-v2).
         neighbor_ks: write ``neighbors_k{K}.npy`` (CNA) for each K.
         knn_ks: write feature-kNN item graphs ``knn_<m>_k<K>_<digest>.npy`` for each K.
+        allow_variant: accept raw files whose sha256 differs from the recorded ones (recorded
+            as ``"verified": false`` in ``meta.json``); otherwise they are refused.
     Returns:
         the ``meta.json`` content.
     """
+    from crossrec.data.download import ML100K_MEMBERS
+
     raw_dir = Path(raw_dir)
+    check_replaceable(out_dir, _is_prepared, [raw_dir])
     inter_path, item_path = raw_dir / "ml-100k.inter", raw_dir / "ml-100k.item"
     for path in (inter_path, item_path):
-        if not path.is_file():
+        if not os.path.lexists(path):
             raise DataError(path, "not found; run `crossrec download` for ml100k first")
+        regular_file(path)
+    digests = {p.name: sha256_file(p) for p in (inter_path, item_path)}
+    verified = all(digests[name] == want for name, want in ML100K_MEMBERS.items())
+    if not verified and not allow_variant:
+        name = next(n for n, want in ML100K_MEMBERS.items() if digests[n] != want)
+        raise DataError(
+            raw_dir / name,
+            f"sha256 {digests[name][:12]}… differs from MovieLens-100k's recorded "
+            f"{ML100K_MEMBERS[name][:12]}… (tampered or hand-edited); rerun `crossrec download` "
+            "into an empty folder, or pass --allow-variant to use it unverified",
+        )
     ratings = ml100k.read_ratings(inter_path)
     items = ml100k.read_items(item_path)
     df = k_core(clean_interactions(ratings), k)
@@ -146,7 +179,7 @@ def prepare_ml100k(
     genre, genre_names = ml100k.genre_features(item_meta)
     encode = encoder if encoder is not None else ml100k.minilm_encoder()
     text = encode(ml100k.item_texts(item_meta))
-    with atomic_dir(out_dir) as tmp:
+    with atomic_dir(out_dir, "prepare", _is_prepared, [raw_dir]) as tmp:
         cols = ["userID", "itemID", "rating", "timestamp", "x_label"]
         split[cols].to_csv(tmp / f"{name}.inter", sep="\t", index=False)
         save_npy(tmp / "text_feat.npy", np.asarray(text, dtype=np.float32))
@@ -156,7 +189,8 @@ def prepare_ml100k(
             name,
             {
                 "source": "ml100k (recbole==1.2.1 wheel, dataset_example/ml-100k)",
-                "source_files": {p.name: sha256_file(p) for p in (inter_path, item_path)},
+                "source_files": digests,
+                "source_verified": verified,
                 "raw_interactions": int(len(ratings)),
                 "k_core": k,
                 "split": "MMRec random per-user split (seeded shuffle, stable sort by user)",
@@ -190,17 +224,24 @@ def prepare_folder(
     (plus ``neighbors_k{K}.npy`` for each K in ``neighbor_ks``); ``source`` is recorded in
     ``meta.json``."""
     raw_dir = Path(raw_dir)
+    check_replaceable(out_dir, _is_prepared, [raw_dir])
+    load_mmrec(raw_dir)  # every problem named by the user's own file, before anything is copied
     inter = find_inter_file(raw_dir)
-    with atomic_dir(out_dir) as tmp:
-        shutil.copy2(inter, tmp / f"{name}.inter")
+    with atomic_dir(out_dir, "prepare", _is_prepared, [raw_dir]) as tmp:
+        shutil.copyfile(inter, tmp / f"{name}.inter")
         hashes = {inter.name: sha256_file(inter)}
         for path in feature_files(raw_dir).values():
-            shutil.copy2(path, tmp / path.name)
+            shutil.copyfile(path, tmp / path.name)
             hashes[path.name] = sha256_file(path)
         meta = _finish(
             tmp,
             name,
-            {"source": f"MMRec folder {raw_dir}", "source_files": hashes, **(source or {})},
+            {
+                "source": f"MMRec folder {raw_dir}",
+                "source_files": hashes,
+                "source_verified": False,  # a user's folder has no recorded digests
+                **(source or {}),
+            },
             neighbor_ks,
             knn_ks,
             user_graph,
@@ -221,6 +262,7 @@ def prepare_amazon(
     ``out_dir`` (features are loaded as float32 by the loader; files are copied unchanged)."""
     from crossrec.data.amazon import DRIVE_URL, validate_amazon
 
+    check_replaceable(out_dir, _is_prepared, [raw_dir])
     variant = validate_amazon(raw_dir, name, allow_variant)
     source = {"origin": DRIVE_URL, "variant_mismatches": variant}
     return prepare_folder(raw_dir, out_dir, name, neighbor_ks, knn_ks, source, user_graph)
@@ -240,6 +282,7 @@ def prepare_tiktok(
 
     from crossrec.data.tiktok import convert_tiktok
 
+    check_replaceable(out_dir, _is_prepared, [raw_dir])
     with tempfile.TemporaryDirectory(prefix="crossrec-tiktok-") as tmp:
         converted = Path(tmp) / name
         found = convert_tiktok(raw_dir, converted, name, allow_variant)

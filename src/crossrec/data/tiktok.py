@@ -127,7 +127,7 @@ def download_tiktok(
     dest = Path(dest)
     if dest.is_dir() and _source_format(dest) is not None:
         return dest
-    with atomic_dir(dest) as stage:
+    with atomic_dir(dest, "download") as stage:
         for name in (*PKL_FILES.values(), *FEATURE_FILES):
             _fetch(f"{base_url}/{name}", stage / name, tries, timeout, wait)
             if name.endswith(".pkl"):
@@ -227,7 +227,7 @@ def convert_tiktok(
     source = {}
     if (raw / "source.json").is_file():
         source = json.loads((raw / "source.json").read_text())
-    with atomic_dir(out) as stage:
+    with atomic_dir(out, "convert", protect=[raw]) as stage:
         inter.to_csv(stage / f"{name}.inter", sep="\t", index=False)
         for fname, arr in feats.items():
             save_npy(stage / fname, arr)

@@ -8,12 +8,14 @@ a shorter list) and ``user_graph_cnt.npy`` float32 [n_users, top] (the counts, 0
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
 from crossrec.errors import DataError
+from crossrec.io import load_npy
 
 IDX_FILE = "user_graph_idx.npy"
 CNT_FILE = "user_graph_cnt.npy"
@@ -46,19 +48,17 @@ def user_cooccurrence(
 def read_user_graph(folder: str | Path, n_users: int) -> tuple[np.ndarray, np.ndarray] | None:
     """The folder's user graph, checked, or None when it has none."""
     folder = Path(folder)
-    if not (folder / IDX_FILE).is_file():
+    if not os.path.lexists(folder / IDX_FILE):
         return None
-    try:
-        idx = np.load(folder / IDX_FILE, allow_pickle=False)
-        cnt = np.load(folder / CNT_FILE, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError(folder / CNT_FILE, f"missing (it pairs with {IDX_FILE})") from None
-    except ValueError as err:
-        raise DataError(folder / IDX_FILE, f"not a plain .npy array ({err})") from None
+    if not os.path.lexists(folder / CNT_FILE):
+        raise DataError(folder / CNT_FILE, f"missing (it pairs with {IDX_FILE})")
+    idx, cnt = load_npy(folder / IDX_FILE), load_npy(folder / CNT_FILE)
     if idx.ndim != 2 or idx.shape[0] != n_users or idx.shape != cnt.shape:
         raise DataError(
             folder / IDX_FILE, f"shape {idx.shape} / {cnt.shape}, expected [{n_users}, top]"
         )
-    if not np.issubdtype(idx.dtype, np.integer) or idx.min() < -1 or idx.max() >= n_users:
+    if not np.issubdtype(idx.dtype, np.integer) or (
+        idx.size and (idx.min() < -1 or idx.max() >= n_users)
+    ):
         raise DataError(folder / IDX_FILE, f"user ids must be integers in [-1, {n_users})")
     return idx.astype(np.int64), cnt.astype(np.float32)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, DataSpec, Encoded
@@ -21,8 +22,8 @@ from crossrec.models.registry import register_backbone
 class BPRParams:
     """Hyper-parameters of BPR-MF (MMRec grid for reg_weight: 2.0 … 1e-5)."""
 
-    emb_size: int = 64
-    reg_weight: float = 1e-4
+    emb_size: Size = 64
+    reg_weight: NonNegFloat = 1e-4
 
 
 @register_backbone("bpr")

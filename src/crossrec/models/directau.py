@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, propagate_mean
@@ -31,10 +32,10 @@ from crossrec.models.registry import register_backbone
 class DirectAUParams:
     """Hyper-parameters (DirectAU's RecBole config)."""
 
-    emb_size: int = 64
-    gamma: float = 1.0
+    emb_size: Size = 64
+    gamma: NonNegFloat = 1.0
     encoder: str = "mf"
-    n_layers: int = 2
+    n_layers: Layers = 2
 
 
 def alignment(x: Tensor, y: Tensor) -> Tensor:

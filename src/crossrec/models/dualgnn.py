@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
@@ -44,9 +45,9 @@ class DualGNNParams:
     in-place ``representation += t_rep`` turns the first modality's user part into the sum of
     all modalities before the weighting: w_1 Σ_m X̂_m + Σ_{m>1} w_m X̂_m)."""
 
-    emb_size: int = 64
-    k: int = 40
-    reg_weight: float = 1e-4
+    emb_size: Size = 64
+    k: Size = 40
+    reg_weight: NonNegFloat = 1e-4
     user_fusion: str = "weighted"
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from crossrec.config import Fraction, Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
@@ -41,13 +42,13 @@ class FREEDOMParams:
     1e-4, 1e-3}). ``mm_weights``: modality → weight of its kNN graph; default 0.1 image + 0.9
     text when the dataset has exactly those, otherwise equal weights."""
 
-    emb_size: int = 64
-    feat_embed_dim: int = 64
-    knn_k: int = 10
-    n_mm_layers: int = 1
-    n_ui_layers: int = 2
-    dropout: float = 0.8
-    reg_weight: float = 0.0
+    emb_size: Size = 64
+    feat_embed_dim: Size = 64
+    knn_k: Size = 10
+    n_mm_layers: Layers = 1
+    n_ui_layers: Layers = 2
+    dropout: Fraction = 0.8
+    reg_weight: NonNegFloat = 0.0
     mm_weights: dict[str, float] = field(default_factory=dict)
 
 

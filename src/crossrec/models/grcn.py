@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, segment_softmax
@@ -49,10 +50,10 @@ class GRCNParams:
     """Hyper-parameters (MMRec GRCN.yaml: embedding_size 64, latent_embedding 64, n_layers 3 —
     the routing rounds —, grid reg_weight 1e-1 … 1e-5 and learning_rate 1 … 1e-4)."""
 
-    emb_size: int = 64
-    latent_size: int = 64
-    n_routing: int = 3
-    reg_weight: float = 1e-4
+    emb_size: Size = 64
+    latent_size: Size = 64
+    n_routing: Layers = 3
+    reg_weight: NonNegFloat = 1e-4
     routing: str = "paper"
 
 

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossrec.config import Decay, Layers, NonNegFloat, PosInt, Size, Unit
 from crossrec.data.sampler import Batch
 from crossrec.graph import (
     csr_transpose,
@@ -57,15 +58,15 @@ class LATTICEParams:
     """Hyper-parameters (MMRec LATTICE.yaml; grid reg_weight {0, 1e-5, 1e-4, 1e-3} ×
     learning_rate {1e-4, 5e-4, 1e-3, 5e-3})."""
 
-    emb_size: int = 64
-    feat_embed_dim: int = 64
-    n_ui_layers: int = 2
-    n_layers: int = 1
-    knn_k: int = 10
-    lambda_coeff: float = 0.9
-    reg_weight: float = 0.0
-    lr_decay: float = 0.96
-    lr_decay_every: int = 50
+    emb_size: Size = 64
+    feat_embed_dim: Size = 64
+    n_ui_layers: Layers = 2
+    n_layers: Layers = 1
+    knn_k: Size = 10
+    lambda_coeff: Unit = 0.9
+    reg_weight: NonNegFloat = 0.0
+    lr_decay: Decay = 0.96
+    lr_decay_every: PosInt = 50
 
 
 @dataclass(frozen=True)

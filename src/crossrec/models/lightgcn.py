@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.losses import bpr_loss, emb_loss
@@ -24,9 +25,9 @@ from crossrec.models.registry import register_backbone
 class LightGCNParams:
     """Hyper-parameters (MMRec grid: n_layers 1–4 × reg_weight 1e-2 … 1e-6)."""
 
-    emb_size: int = 64
-    n_layers: int = 2
-    reg_weight: float = 1e-4
+    emb_size: Size = 64
+    n_layers: Layers = 2
+    reg_weight: NonNegFloat = 1e-4
 
 
 @register_backbone("lightgcn")

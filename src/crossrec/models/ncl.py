@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossrec.cluster import kmeans, resolve_backend
+from crossrec.config import Layers, NonNegFloat, NonNegInt, PosFloat, PosInt, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import layer_mean, propagate_layers
 from crossrec.losses import info_nce_sum
@@ -35,18 +36,18 @@ class NCLParams:
     """Hyper-parameters (RecBole NCL.yaml). ``num_clusters`` is capped at the number of rows;
     ``kmeans`` picks the backend: auto (faiss if installed), faiss or torch."""
 
-    emb_size: int = 64
-    n_layers: int = 3
-    reg_weight: float = 1e-4
-    ssl_temp: float = 0.1
-    ssl_reg: float = 1e-7
-    hyper_layers: int = 1
-    alpha: float = 1.0
-    proto_reg: float = 8e-8
-    num_clusters: int = 1000
-    warm_up: int = 20
+    emb_size: Size = 64
+    n_layers: Layers = 3
+    reg_weight: NonNegFloat = 1e-4
+    ssl_temp: PosFloat = 0.1
+    ssl_reg: NonNegFloat = 1e-7
+    hyper_layers: Layers = 1
+    alpha: NonNegFloat = 1.0
+    proto_reg: NonNegFloat = 8e-8
+    num_clusters: Size = 1000
+    warm_up: NonNegInt = 20
     kmeans: str = "auto"
-    kmeans_iters: int = 25
+    kmeans_iters: PosInt = 25
 
 
 @register_backbone("ncl")

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import edge_dropout, layer_mean, node_dropout, sym_spmm
@@ -35,13 +36,13 @@ AUGMENTATIONS = ("ED", "ND", "RW")
 class SGLParams:
     """Hyper-parameters (RecBole SGL.yaml)."""
 
-    emb_size: int = 64
-    n_layers: int = 3
-    reg_weight: float = 1e-5
+    emb_size: Size = 64
+    n_layers: Layers = 3
+    reg_weight: NonNegFloat = 1e-5
     aug: str = "ED"
-    drop_ratio: float = 0.1
-    ssl_tau: float = 0.5
-    ssl_weight: float = 0.05
+    drop_ratio: Fraction = 0.1
+    ssl_tau: PosFloat = 0.5
+    ssl_weight: NonNegFloat = 0.05
 
 
 def readout(adjs: list[Tensor], ego: Tensor) -> Tensor:

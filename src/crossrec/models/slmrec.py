@@ -40,6 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import layer_mean, norm_adjacency, sym_spmm
@@ -63,15 +64,15 @@ class SLMRecParams:
     ssl_task FAC, concat fusion, weight_decay 1e-4; grids ssl_alpha 0.01 … 1.0, ssl_temp 0.1 … 1.0,
     learning_rate 1e-4 … 1e-1 — ssl_alpha and ssl_temp default to a point of that grid)."""
 
-    emb_size: int = 64
-    n_layers: int = 3
-    temp: float = 0.2
+    emb_size: Size = 64
+    n_layers: Layers = 3
+    temp: PosFloat = 0.2
     ssl_task: str = "fac"
-    ssl_alpha: float = 0.1
-    ssl_temp: float = 0.1
-    dropout: float = 0.3
+    ssl_alpha: NonNegFloat = 0.1
+    ssl_temp: PosFloat = 0.1
+    dropout: Fraction = 0.3
     fusion: str = "concat"
-    weight_decay: float = 1e-4
+    weight_decay: NonNegFloat = 1e-4
     fac_phantom_level: bool = True
 
 

@@ -1,0 +1,118 @@
+"""The workflow config, checked once and early: the same checks for ``snakemake`` (the Snakefile
+calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
+
+1. **Coercion.** ``snakemake --config seeds=[1]`` and ``--config 'train={epochs: 5}'`` hand
+   over strings (Snakemake parses ``--config`` values with YAML's base loader). Guided by the
+   schema, a string where the schema expects a number, boolean, list or mapping is parsed as
+   YAML (:func:`crossrec.config.parse_scalar`); where the schema says nothing (backbone and
+   plug-in parameters), the same parsing applies; a string the schema wants stays a string.
+2. **Schema** (``crossrec/schemas/config.schema.yaml``, JSON Schema 2020-12, checked with
+   ``jsonschema``): an error is one line naming the key's path (``train.topk[0]``) and the
+   reason, never a dump of the schema.
+3. **Meaning** (:meth:`crossrec.experiment.Experiment.validate`): backbone, plug-in and preset
+   names, every planned variant's parameters against its dataclass (types and ranges), the
+   trainer settings, and ``tables.k`` against ``train.topk`` — so a typo fails ``snakemake -n``,
+   not a training job an hour later.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, MutableMapping
+from functools import cache
+from pathlib import Path
+from typing import Any, NoReturn
+
+import yaml
+
+from crossrec.config import parse_scalar
+from crossrec.errors import ConfigError, CrossrecError
+
+SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
+_SCALARS = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The workflow config's JSON Schema."""
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _types(sub: Mapping[str, Any]) -> set[str]:
+    t = sub.get("type")
+    return {t} if isinstance(t, str) else set(t or ())
+
+
+def coerce(value: Any, sub: Mapping[str, Any] | None) -> Any:  # noqa: ANN401
+    """``value`` with strings parsed where the schema ``sub`` expects a non-string (see the
+    module docstring); containers are walked along ``properties``/``additionalProperties``/
+    ``items``. A string that does not parse is returned unchanged for the schema to report."""
+    sub = sub or {}
+    types = _types(sub)
+    if isinstance(value, str):
+        if "string" in types or ("enum" in sub and value in sub["enum"]):
+            return value
+        try:
+            parsed = parse_scalar(value)
+        except ConfigError:
+            return value
+        if isinstance(parsed, str):
+            return value
+        return coerce(parsed, sub)
+    if isinstance(value, Mapping):
+        props = sub.get("properties", {})
+        extra = sub.get("additionalProperties")
+        extra = extra if isinstance(extra, Mapping) else {}
+        return {k: coerce(v, props.get(k, extra)) for k, v in value.items()}
+    if isinstance(value, list):
+        items = sub.get("items")
+        return [coerce(v, items if isinstance(items, Mapping) else {}) for v in value]
+    return value
+
+
+def key_path(parts: Any) -> str:  # noqa: ANN401
+    """``["train", "topk", 0]`` → ``train.topk[0]`` (``<config>`` for the root)."""
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<config>"
+
+
+def check_schema(config: Mapping[str, Any]) -> None:
+    """ConfigError ``"<key path>: <reason>"`` for the most relevant schema violation."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is not None:
+        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
+        raise ConfigError(f"{key_path(error.absolute_path)}: {message}")
+
+
+def checked(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The coerced config after the schema and meaning checks (module docstring)."""
+    from crossrec.experiment import Experiment
+
+    if not isinstance(config, Mapping):
+        raise ConfigError(f"<config>: expected a mapping of keys, got {type(config).__name__}")
+    out = coerce(dict(config), schema())
+    check_schema(out)
+    Experiment(out).validate()
+    return out
+
+
+def fail(err: CrossrecError, source: str) -> NoReturn:
+    """Print ``crossrec: error: <source>: <message>`` and exit with the error's status."""
+    print(f"crossrec: error: {source}: {err}", file=sys.stderr)
+    sys.exit(err.exit_code)
+
+
+def check_or_exit(config: MutableMapping[str, Any], source: str) -> None:
+    """Replace ``config``'s content by :func:`checked`'s, or print one line and exit 2 (the
+    Snakefile's entry; ``source`` names the config files)."""
+    try:
+        new = checked(config)
+    except CrossrecError as err:
+        fail(err, source)
+    config.clear()
+    config.update(new)
