@@ -9,45 +9,70 @@
     crossrec figures  --plan results/plan.json --runs results/runs --out results/figures
     crossrec list     (registered backbones and plug-ins)
 
-Errors in the input print one line (``crossrec: error: <file>: <problem>``) and exit with 2.
+Errors in the input print one line (``crossrec: error: <file or key>: <problem>``) and exit with
+2; a training run whose loss becomes NaN or infinite exits with 3 (one line naming the epoch and
+the loss term); any other exit status means an internal failure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
+from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
+from crossrec.experiment import check_dataset_name
 
 SOURCES = ("ml100k", "folder", "amazon", "tiktok")
 
 
-def parse_value(text: str) -> Any:  # noqa: ANN401
-    """YAML scalar parsing, with ``1e-4``-style floats (YAML 1.1 reads those as strings)."""
-    value = yaml.safe_load(text)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return value
-    return value
-
-
 def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
-    """``["a=1", "b=[1, 2]"]`` → ``{"a": 1, "b": [1, 2]}``."""
+    """``["a=1", "b=[1, 2]"]`` → ``{"a": 1, "b": [1, 2]}`` (values parsed as YAML)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
+        if not sep or not key.strip():
             raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
-        out[key.strip()] = parse_value(value)
+        try:
+            out[key.strip()] = parse_scalar(value)
+        except ConfigError as err:
+            raise ConfigError(f"{flag} {key.strip()}: {err}") from None
     return out
+
+
+def dataset_name(text: str) -> str:
+    """argparse type of ``--dataset``: an identifier, never a path."""
+    try:
+        return check_dataset_name(text)
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err).removeprefix("--dataset: ")) from None
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    return parse
+
+
+thread_count = _int_in(0, 1024)  # 0: torch's default
+seed_int = _int_in(0, 2**32 - 1)  # numpy's seeding range
+k_int = _int_in(1, 1 << 16)
 
 
 def cmd_download(args: argparse.Namespace) -> None:
@@ -87,6 +112,7 @@ def cmd_prepare(args: argparse.Namespace) -> None:
             neighbor_ks=ks,
             knn_ks=knn,
             user_graph=args.user_graph,
+            allow_variant=args.allow_variant,
         )
     elif args.source in ("amazon", "tiktok"):
         func = prepare.prepare_amazon if args.source == "amazon" else prepare.prepare_tiktok
@@ -104,8 +130,10 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from crossrec.config import from_dict
     from crossrec.data.formats import load_mmrec
-    from crossrec.train import RunSpec, TrainConfig, Trainer
+    from crossrec.io import check_replaceable, only_names
+    from crossrec.train import RUN_FILES, RunSpec, TrainConfig, Trainer
 
+    check_replaceable(args.out, only_names(RUN_FILES))  # before any work
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_mmrec(args.data)
@@ -140,17 +168,38 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 def cmd_plan(args: argparse.Namespace) -> None:
     """Expand a workflow config into ``plan.json`` (every run, its study and parameters)."""
+    from crossrec.errors import OutputError
     from crossrec.experiment import Experiment
-    from crossrec.io import write_json
+    from crossrec.io import read_json, regular_file, write_json
+    from crossrec.workflow_config import checked
 
     if args.config_json is not None:
-        config = json.loads(args.config_json)
-    else:
+        source = "--config-json"
         try:
-            config = yaml.safe_load(Path(args.config).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"{args.config}: not found") from None
+            config = json.loads(args.config_json)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"{source}: not valid JSON ({err})") from None
+    else:
+        source = args.config
+        try:
+            config = yaml.safe_load(regular_file(args.config).read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
+    try:
+        config = checked(config)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
     plan = Experiment(config).plan()
+    if os.path.lexists(args.out):
+        try:
+            old = read_json(args.out, "")
+        except CrossrecError:
+            old = None
+        ours = isinstance(old, dict) and "runs" in old
+        if not ours:
+            raise OutputError(
+                f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
+            )
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
 
@@ -166,11 +215,13 @@ def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
 
 def cmd_tables(args: argparse.Namespace) -> None:
     """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
+    from crossrec.io import claim_dir, only_names
     from crossrec.models import BACKBONES
-    from crossrec.report import TABLES
+    from crossrec.report import TABLE_FORMATS, TABLES
     from crossrec.report.tables import build_tables
 
     plan, runs, selection = _plan_runs(args)
+    claim_dir(args.out, "tables", only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS))
     families = {
         name: "multi-modal" if BACKBONES[name].uses_modalities else "CF"
         for name in runs["backbone"].unique()
@@ -183,10 +234,12 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> None:
     """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
-    from crossrec.report import FIGURES
+    from crossrec.io import claim_dir, only_names
+    from crossrec.report import FIGURE_FORMATS, FIGURES
     from crossrec.report.figures import build_figures
 
     _, runs, selection = _plan_runs(args)
+    claim_dir(args.out, "figures", only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS))
     build_figures(runs, selection, args.runs, args.out)
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(FIGURES)}}}.{{png,pdf}}", file=sys.stderr)
 
@@ -205,13 +258,22 @@ def cmd_list(args: argparse.Namespace) -> None:
             print(f"{kind:8s} {name:10s} {params}")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``crossrec <command>: error: <problem>`` (exit 2); the
+    usage stays available under ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = argparse.ArgumentParser(prog="crossrec", description=__doc__.splitlines()[0])
+    parser = Parser(prog="crossrec", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("download", help="fetch a dataset's raw files")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, type=dataset_name)
     p.add_argument("--source", choices=SOURCES, required=True)
     p.add_argument("--path", help="source folder (for --source folder)")
     p.add_argument("--out", type=Path, required=True)
@@ -226,25 +288,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("prepare", help="raw files -> MMRec-format folder")
-    p.add_argument("--dataset", required=True)
+    p.add_argument("--dataset", required=True, type=dataset_name)
     p.add_argument("--source", choices=SOURCES, required=True)
     p.add_argument("--raw", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--split-seed", type=int, default=999)
+    p.add_argument("--split-seed", type=seed_int, default=999)
     p.add_argument("--allow-variant", action="store_true")
     p.add_argument(
         "--user-graph", action="store_true", help="write DualGNN's user co-occurrence graph"
     )
     p.add_argument(
         "--neighbors-k",
-        type=int,
+        type=k_int,
         nargs="*",
         metavar="K",
         help="write neighbors_k{K}.npy (CNA item neighbours) for each K",
     )
     p.add_argument(
         "--knn-k",
-        type=int,
+        type=k_int,
         nargs="*",
         metavar="K",
         help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
@@ -263,10 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="trainer setting (epochs, patience, lr, batch_size, device, ...)",
     )
-    p.add_argument("--seed", type=int, default=999)
-    p.add_argument("--dataset", help="dataset name recorded in metrics.json")
+    p.add_argument("--seed", type=seed_int, default=999)
+    p.add_argument("--dataset", type=dataset_name, help="dataset name recorded in metrics.json")
     p.add_argument("--variant", default="default")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
+    p.add_argument(
+        "--threads", type=thread_count, default=0, help="torch threads (0: torch default)"
+    )
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt if any")
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_train)
@@ -307,5 +371,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except CrossrecError as err:
         print(f"crossrec: error: {err}", file=sys.stderr)
-        return 2
+        return err.exit_code
     return 0

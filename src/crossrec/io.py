@@ -35,6 +35,10 @@ def _umask() -> int:
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder; refusing to replace it with a file")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputError(f"{path.parent}: is a file, cannot hold {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -231,11 +235,11 @@ def read_json(path: str | Path, missing: str) -> Any:  # noqa: ANN401
     from crossrec.errors import DataError
 
     path = Path(path)
+    if not os.path.lexists(path):
+        raise DataError(path, f"missing ({missing})")
     try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise DataError(path, f"missing ({missing})") from None
-    except json.JSONDecodeError as err:
+        return json.loads(regular_file(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise DataError(path, f"not valid JSON ({err})") from None
 
 

@@ -19,23 +19,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, MutableMapping
-from functools import cache
-from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
+from crossrec import schemas
 from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
-
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "config.schema.yaml"
-_SCALARS = {"integer": int, "number": (int, float), "boolean": bool}
-
-
-@cache
-def schema() -> dict[str, Any]:
-    """The workflow config's JSON Schema."""
-    return yaml.safe_load(SCHEMA_PATH.read_text())
 
 
 def _types(sub: Mapping[str, Any]) -> set[str]:
@@ -70,23 +58,11 @@ def coerce(value: Any, sub: Mapping[str, Any] | None) -> Any:  # noqa: ANN401
     return value
 
 
-def key_path(parts: Any) -> str:  # noqa: ANN401
-    """``["train", "topk", 0]`` → ``train.topk[0]`` (``<config>`` for the root)."""
-    out = ""
-    for part in parts:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<config>"
-
-
 def check_schema(config: Mapping[str, Any]) -> None:
     """ConfigError ``"<key path>: <reason>"`` for the most relevant schema violation."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        message = error.message if len(error.message) <= 200 else error.message[:197] + "..."
-        raise ConfigError(f"{key_path(error.absolute_path)}: {message}")
+    problem = schemas.first_error(config, "config")
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def checked(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -95,7 +71,7 @@ def checked(config: Mapping[str, Any]) -> dict[str, Any]:
 
     if not isinstance(config, Mapping):
         raise ConfigError(f"<config>: expected a mapping of keys, got {type(config).__name__}")
-    out = coerce(dict(config), schema())
+    out = coerce(dict(config), schemas.load("config"))
     check_schema(out)
     Experiment(out).validate()
     return out

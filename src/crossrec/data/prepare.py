@@ -30,7 +30,7 @@ from crossrec.data.formats import (
 from crossrec.data.neighbors import item_neighbors
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.data.user_graph import CNT_FILE, IDX_FILE, user_cooccurrence
-from crossrec.errors import DataError
+from crossrec.errors import ConfigError, DataError
 from crossrec.graph import knn_neighbors
 from crossrec.io import (
     atomic_dir,
@@ -88,6 +88,10 @@ def _finish(
     user_graph: bool = False,
 ) -> dict[str, Any]:
     data = load_mmrec(tmp)
+    for flag, ks in (("--knn-k", knn_ks), ("--neighbors-k", neighbor_ks)):
+        too_many = [k for k in ks if k > data.n_items]
+        if too_many:
+            raise ConfigError(f"{flag}: K={too_many[0]} exceeds the {data.n_items} items of {name}")
     summary = _summary(data)
     if user_graph:
         idx, cnt = user_cooccurrence(data.train.users, data.train.items, data.n_users, data.n_items)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from crossrec.errors import DataError
 from crossrec.io import atomic_open, read_json
+from crossrec.schemas import check_document
 from crossrec.train import METRICS_SCHEMA_VERSION
 
 IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
@@ -24,13 +25,9 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     """Load and check one ``metrics.json``."""
     path = Path(path)
     blob = read_json(path, "did the run fail?")
-    if blob.get("schema") != METRICS_SCHEMA_VERSION:
+    if isinstance(blob, dict) and blob.get("schema") != METRICS_SCHEMA_VERSION:
         raise DataError(path, f"schema {blob.get('schema')!r}, expected {METRICS_SCHEMA_VERSION}")
-    for key in ("identity", "test", "valid", "best_epoch"):
-        if key not in blob:
-            raise DataError(path, f"no {key!r} entry")
-    if not blob["test"]:
-        raise DataError(path, "empty test metrics (the run never evaluated)")
+    check_document(blob, "metrics", path)
     return blob
 
 

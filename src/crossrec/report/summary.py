@@ -13,16 +13,16 @@ import pandas as pd
 
 from crossrec.errors import DataError
 from crossrec.experiment import RunKey
-from crossrec.io import read_json
+from crossrec.io import read_json, regular_file
 from crossrec.report.aggregate import IDENTITY, read_metrics
+from crossrec.schemas import check_document
 
 
 def read_plan(path: str | Path) -> dict[str, Any]:
     """Load ``plan.json`` (written by ``crossrec plan``)."""
     path = Path(path)
     plan = read_json(path, "run `crossrec plan` / the workflow's plan rule")
-    if plan.get("schema") != 1 or not isinstance(plan.get("runs"), list):
-        raise DataError(path, "not a crossrec plan (schema 1 with a 'runs' list)")
+    check_document(plan, "plan", path)
     return plan
 
 
@@ -66,10 +66,12 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
 def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Series:
     """A run's per-test-user ``metric`` at its best-valid epoch, indexed by user id."""
     path = run_folder(Path(runs_root), row) / "test_per_user.csv"
+    if not path.exists():
+        raise DataError(path, "missing (rerun the training job)")
     try:
-        df = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(path, "missing (rerun the training job)") from None
+        df = pd.read_csv(regular_file(path))
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(path, f"cannot read as CSV ({str(err).splitlines()[0]})") from None
     if metric not in df.columns or "user" not in df.columns:
         raise DataError(path, f"no 'user' and {metric!r} columns")
     return df.set_index("user")[metric]
