@@ -107,3 +107,39 @@ def test_cuda_training_matches_protocol(tiny_dir: Path, tmp_path: Path) -> None:
     assert m["provenance"]["device"].startswith("cuda")
     again = _run(tiny_dir, tmp_path / "cuda2", device="cuda")
     assert m["test"] == again["test"]
+
+
+def test_two_threads_are_bit_identical(tmp_path: Path) -> None:
+    """Same config + seed + thread count → bit-identical history and metrics, at 2 threads
+    (batches of 2,048 rows are large enough for torch to split the gather backward)."""
+    import subprocess
+    import sys
+
+    import numpy as np
+    import pandas as pd
+    from conftest import write_mmrec
+
+    from crossrec.data.prepare import prepare_folder
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 300, 200
+    rows = []
+    for u in range(n_users):
+        items = rng.choice(n_items, size=20, replace=False)
+        rows += [(u, int(i), 0) for i in items[:16]]
+        rows += [(u, int(items[16]), 1), (u, int(items[17]), 2)]
+    raw = write_mmrec(tmp_path / "synth", rows, {"image": rng.normal(size=(n_items, 8))})
+    folder = tmp_path / "prepared"
+    prepare_folder(raw, folder, "synth", neighbor_ks=[3])
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        cmd = [sys.executable, "-m", "crossrec", "train", "--data", str(folder), "--backbone",
+               "lightgcn", "--plugin", "cross", "--plugin-param", "cla_prototypes=16",
+               "--train", "epochs=3", "--train", "topk=[10, 20]", "--threads", "2",
+               "--seed", "3", "--out", str(out)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        history = pd.read_csv(out / "history.csv")
+        outs.append(history.drop(columns=[c for c in history if c.endswith("seconds")]))
+    pd.testing.assert_frame_equal(outs[0], outs[1], check_exact=True)

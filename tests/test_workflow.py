@@ -139,3 +139,84 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
 def test_lint(tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "--lint", "--configfile", str(ROOT / "config" / "config.yaml"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+HARD_KILL_CONFIG = """
+datasets:
+  tiny: {source: folder, path: PLACEHOLDER}
+backbones:
+  lightgcn: {n_layers: 1}
+plugins:
+  none: {}
+seeds: [1]
+train: {epochs: 400, patience: 1000, batch_size: 64, topk: [5, 10, 20], device: cpu}
+tables: {k: [5]}
+resources: {train_threads: 1}
+"""
+
+
+def test_hard_killed_workflow_recovers_with_one_command(tmp_path: Path) -> None:
+    """kill -9 of snakemake and its jobs mid-training, then the README's recovery command
+    (``snakemake --unlock && snakemake ...``): the killed run resumes from its checkpoint and
+    the study completes. The workflow profile beside the Snakefile is loaded (rerun-incomplete)."""
+    import signal
+    import time
+
+    (tmp_path / "config.yaml").write_text(
+        HARD_KILL_CONFIG.replace("PLACEHOLDER", str(FIXTURES / "tiny"))
+    )
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    base = [
+        shutil.which("snakemake", path=env["PATH"]),
+        "--snakefile",
+        str(ROOT / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(tmp_path / "config.yaml"),
+    ]
+    proc = subprocess.Popen(
+        [*base, "--cores", "1"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    run = tmp_path / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
+    deadline = time.monotonic() + 240
+    while not (run / "checkpoint.pt").exists() and time.monotonic() < deadline:
+        assert proc.poll() is None, "the workflow ended before it could be killed"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()
+
+    plain = _snakemake_in(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "1")
+    assert plain.returncode != 0 and "--unlock" in plain.stderr  # a stale lock, as documented
+    unlock = _snakemake_in(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--unlock")
+    assert unlock.returncode == 0, unlock.stderr[-2000:]
+    again = _snakemake_in(tmp_path, "--configfile", str(tmp_path / "config.yaml"), "--cores", "1")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Using workflow specific profile" in again.stderr
+    log = tmp_path / "results" / "logs" / "train" / "tiny" / "lightgcn" / "none" / "default"
+    assert "resumed from" in (log / "seed1.log").read_text()
+    assert (run / "metrics.json").is_file() and not (run / "checkpoint.pt").exists()
+    assert (tmp_path / "results" / "tables" / "main.csv").is_file()
+
+
+def test_config_overrides_from_the_command_line(tmp_path: Path) -> None:
+    """``--config`` values arrive as strings from Snakemake; they are coerced by the schema."""
+    _config(tmp_path, FIXTURES / "tiny")
+    ok = _snakemake(tmp_path, "-n", "--config", "seeds=[1]", "train={epochs: 5, topk: [5, 10, 20]}")
+    assert ok.returncode == 0, ok.stderr[-3000:]
+    bad = _snakemake(tmp_path, "-n", "--config", "backbones={freedom: {dropuot: 0.1}}")
+    assert bad.returncode == 2
+    errors = [line for line in bad.stderr.splitlines() if "error" in line.lower()]
+    assert errors == [
+        f"crossrec: error: {tmp_path / 'config.yaml'} (with --config): backbones.freedom: "
+        "unknown key(s) 'dropuot' (allowed: emb_size, feat_embed_dim, knn_k, n_mm_layers, "
+        "n_ui_layers, dropout, reg_weight, mm_weights)"
+    ]

@@ -146,6 +146,21 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
+def deterministic_kernels(device: torch.device) -> None:
+    """Bit-identical reruns at any thread count on the CPU: ``torch.use_deterministic_algorithms``.
+
+    With more than one thread, CPU ``index_put_(accumulate=True)`` — the backward of every
+    ``table[ids]`` gather — adds duplicate rows in a thread-dependent order, so two runs of one
+    config at 2 threads drifted apart in the last bits from the first epochs. Torch's
+    deterministic path for it is also faster here (measured: 0.08 s vs 0.54 s for 200 backward
+    passes of a 2,048-row gather at 2 threads). On CUDA the flag is left as it is: several CUDA
+    kernels used by the models (``index_add``, ``scatter_reduce``) have no deterministic version,
+    so CUDA runs are reproducible only to floating-point tolerance.
+    """
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's global and torch's RNGs (CUDA included)."""
     random.seed(seed)
@@ -198,6 +213,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.device = resolve_device(run.train.device)
+        deterministic_kernels(self.device)
         self.data = data
         self.data_digest = data.digest()
         self.data_summary = {

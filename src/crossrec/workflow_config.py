@@ -83,6 +83,15 @@ def fail(err: CrossrecError, source: str) -> NoReturn:
     sys.exit(err.exit_code)
 
 
+def config_source(workflow: Any) -> str:  # noqa: ANN401
+    """How error messages name the config: its files, and ``(with --config)`` when values were
+    given on the command line (Snakemake's ``workflow`` object)."""
+    files = [str(f) for f in (workflow.overwrite_configfiles or ["config/config.yaml"])]
+    settings = getattr(workflow, "config_settings", None)
+    overrides = getattr(settings, "config", None)
+    return " ".join(files) + (" (with --config)" if overrides else "")
+
+
 def check_or_exit(config: MutableMapping[str, Any], source: str) -> None:
     """Replace ``config``'s content by :func:`checked`'s, or print one line and exit 2 (the
     Snakefile's entry; ``source`` names the config files)."""
