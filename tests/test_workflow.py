@@ -124,6 +124,7 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
         ("config/paper.yaml", []),
         ("config/ml100k_full.yaml", []),
         ("config/ml100k_backbones.yaml", []),
+        ("config/smoke.yaml", []),
         ("config/paper.yaml", ["--executor", "slurm", "-j", "100"]),
     ],
 )
