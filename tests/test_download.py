@@ -102,3 +102,14 @@ def test_copy_folder_validates_first(tiny_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="text_feat.npy"):
         copy_mmrec_folder(tiny_dir, tmp_path / "copy2")
     assert not (tmp_path / "copy2").exists()
+
+
+def test_hand_edited_ml100k_is_not_replaced(tmp_path: Path) -> None:
+    """A hand-placed folder whose files fail the recorded digests is refused, never replaced."""
+    dest = tmp_path / "ml100k"
+    dest.mkdir()
+    (dest / "ml-100k.inter").write_text("user_id:token\titem_id:token\n1\t2\n")
+    (dest / "ml-100k.item").write_text("item_id:token\n2\n")
+    with pytest.raises(DataError, match="ml-100k.inter: differs from MovieLens-100k"):
+        download_ml100k(dest, ["--no-index"])
+    assert (dest / "ml-100k.inter").read_text().startswith("user_id")

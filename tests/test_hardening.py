@@ -563,3 +563,18 @@ def test_tables_on_wrong_metrics_shapes(tmp_path: Path, capsys) -> None:
         (run / "metrics.json").write_text(blob)
         assert main([*argv, "--out", str(tmp_path / "t")]) == 2
         one_line_error(capsys, "metrics.json", needle)
+
+
+def test_allocation_failure_is_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    """ids or sizes too large to allocate: torch's allocator error becomes one line."""
+    import crossrec.train as train_module
+
+    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 256000000256 bytes"
+        )
+
+    monkeypatch.setattr(train_module, "build_backbone", refuse)
+    assert train(TINY, tmp_path / "r") == 2
+    one_line_error(capsys, "cannot allocate the model for 40 users x 30 items")

@@ -246,7 +246,11 @@ class Trainer:
             self.plugin = build_plugin(
                 run.plugin, spec, self.backbone.info(), run.plugin_params
             ).to(self.device)
-        except (MemoryError, torch.OutOfMemoryError) as err:
+        except (MemoryError, RuntimeError) as err:
+            if not isinstance(err, MemoryError | torch.OutOfMemoryError) and (
+                "allocate" not in str(err)
+            ):
+                raise
             raise CrossrecError(
                 f"{run.backbone}+{run.plugin}: cannot allocate the model for {data.n_users:,} "
                 f"users x {data.n_items:,} items on {self.device} ({type(err).__name__}); "

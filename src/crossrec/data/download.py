@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 from crossrec.data.formats import feature_files, find_inter_file, load_mmrec
-from crossrec.errors import DataError, DownloadError
+from crossrec.errors import CrossrecError, DataError, DownloadError
 from crossrec.io import atomic_dir, check_replaceable, sha256_file
 
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
@@ -94,6 +94,16 @@ def download_ml100k(
     members = dict(ML100K_MEMBERS) if member_sha256 is None else member_sha256
     if _members_present(dest, members):
         return dest
+    stale = [n for n in members if (dest / n).exists()]
+    if stale:  # hand-placed or edited files: never replaced unless crossrec wrote the folder
+        try:
+            check_replaceable(dest)
+        except CrossrecError:
+            raise DataError(
+                dest / stale[0],
+                "differs from MovieLens-100k's recorded sha256 and was not written by crossrec; "
+                "move the folder away to download afresh",
+            ) from None
     with tempfile.TemporaryDirectory(prefix="crossrec-dl-") as tmp:
         wheel = pip_download_wheel(Path(tmp), pip_args)
         digest = sha256_file(wheel)

@@ -149,6 +149,7 @@ def read_inter(path: str | Path) -> pd.DataFrame:
                 | (pd.to_numeric(df[col], errors="coerce") % 1 != 0)
             ]
             example = bad.iloc[0] if len(bad) else df[col].iloc[0]
+            example = example.item() if hasattr(example, "item") else example
             raise DataError(path, f"column {col} has non-integer values (e.g. {example!r})")
         df[col] = df[col].astype(np.int64)
     for col in ("userID", "itemID"):

@@ -291,15 +291,22 @@ def prepare_tiktok(
         converted = Path(tmp) / name
         found = convert_tiktok(raw_dir, converted, name, allow_variant)
         origin = json.loads((converted / "source.json").read_text())
-        return prepare_folder(
-            converted,
-            out_dir,
-            name,
-            neighbor_ks,
-            knn_ks,
-            {"conversion": origin, **found},
-            user_graph,
-        )
+        try:
+            return prepare_folder(
+                converted,
+                out_dir,
+                name,
+                neighbor_ks,
+                knn_ks,
+                {"conversion": origin, **found},
+                user_graph,
+            )
+        except DataError as err:  # name the user's folder, not the temporary conversion
+            if Path(tmp) in err.path.parents:
+                raise DataError(
+                    raw_dir, f"after conversion, {err.path.name}: {err.problem}"
+                ) from None
+            raise
 
 
 def describe(meta: dict[str, Any]) -> str:
