@@ -87,10 +87,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if not self.topk or any(isinstance(k, bool) or int(k) < 1 for k in self.topk):
             raise ConfigError(f"train.topk: cut-offs must be integers >= 1, got {list(self.topk)}")
-        if not _DEVICE.fullmatch(str(self.device)):
-            raise ConfigError(
-                f"train.device: unknown device {self.device!r} (auto, cpu, cuda, cuda:N or mps)"
-            )
+        _check_device_name(self.device)
         if self.valid_metric not in metric_names(self.topk):
             raise ConfigError(
                 f"train.valid_metric {self.valid_metric!r} is not computed with topk "
@@ -124,13 +121,17 @@ class RunSpec:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _check_device_name(name: object) -> None:
+    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
+        raise ConfigError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
+
+
 def resolve_device(name: str) -> torch.device:
     """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda[:N]`` and ``mps`` only when
     present (ConfigError otherwise)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not _DEVICE.fullmatch(name):
-        raise ConfigError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
+    _check_device_name(name)
     device = torch.device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -151,14 +152,12 @@ def deterministic_kernels(device: torch.device) -> None:
 
     With more than one thread, CPU ``index_put_(accumulate=True)`` — the backward of every
     ``table[ids]`` gather — adds duplicate rows in a thread-dependent order, so two runs of one
-    config at 2 threads drifted apart in the last bits from the first epochs. Torch's
-    deterministic path for it is also faster here (measured: 0.08 s vs 0.54 s for 200 backward
-    passes of a 2,048-row gather at 2 threads). On CUDA the flag is left as it is: several CUDA
-    kernels used by the models (``index_add``, ``scatter_reduce``) have no deterministic version,
-    so CUDA runs are reproducible only to floating-point tolerance.
+    config at 2 threads drifted apart in the last bits from the first epochs; torch's
+    deterministic path for it was no slower in our measurement. On CUDA several kernels the
+    models use (``index_add``, ``scatter_reduce``) have no deterministic version, so the flag is
+    off there and CUDA runs are reproducible only to floating-point tolerance.
     """
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
+    torch.use_deterministic_algorithms(device.type == "cpu")
 
 
 def seed_everything(seed: int) -> None:
