@@ -21,7 +21,7 @@ import torch
 from crossrec.cli import main
 from crossrec.data.formats import load_mmrec
 from crossrec.errors import DataError
-from crossrec.io import MARKER, atomic_dir
+from crossrec.outputs import MARKER, atomic_dir
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny"

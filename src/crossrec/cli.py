@@ -130,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from crossrec.config import from_dict
     from crossrec.data.formats import load_mmrec
-    from crossrec.io import check_replaceable, only_names
+    from crossrec.outputs import check_replaceable, only_names
     from crossrec.train import RUN_FILES, RunSpec, TrainConfig, Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
@@ -215,8 +215,8 @@ def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
 
 def cmd_tables(args: argparse.Namespace) -> None:
     """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
-    from crossrec.io import claim_dir, only_names
     from crossrec.models import BACKBONES
+    from crossrec.outputs import claim_dir, only_names
     from crossrec.report import TABLE_FORMATS, TABLES
     from crossrec.report.tables import build_tables
 
@@ -234,7 +234,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 def cmd_figures(args: argparse.Namespace) -> None:
     """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
-    from crossrec.io import claim_dir, only_names
+    from crossrec.outputs import claim_dir, only_names
     from crossrec.report import FIGURE_FORMATS, FIGURES
     from crossrec.report.figures import build_figures
 

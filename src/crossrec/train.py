@@ -46,17 +46,10 @@ from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError, CrossrecError, DataError, NonFiniteLossError
 from crossrec.evaluate import EvalSet, evaluate
-from crossrec.io import (
-    atomic_open,
-    atomic_path,
-    claim_dir,
-    only_names,
-    regular_file,
-    write_json,
-    write_yaml,
-)
+from crossrec.io import atomic_open, atomic_path, regular_file, write_json, write_yaml
 from crossrec.metrics import metric_names
 from crossrec.models import DataSpec, build_backbone
+from crossrec.outputs import claim_dir, only_names
 
 METRICS_SCHEMA_VERSION = 1
 CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests

@@ -28,7 +28,7 @@ import numpy as np
 
 from crossrec.data.formats import feature_files, find_inter_file, read_inter
 from crossrec.errors import DataError, DownloadError
-from crossrec.io import atomic_dir
+from crossrec.outputs import atomic_dir
 
 DRIVE_FOLDER = "13cBy1EA_saTUuXxVllKgtfci2A09jyaG"
 DRIVE_URL = f"https://drive.google.com/drive/folders/{DRIVE_FOLDER}"

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from crossrec.data.formats import feature_files, find_inter_file, load_mmrec
 from crossrec.errors import CrossrecError, DataError, DownloadError
-from crossrec.io import atomic_dir, check_replaceable, sha256_file
+from crossrec.io import sha256_file
+from crossrec.outputs import atomic_dir, check_replaceable
 
 RECBOLE_WHEEL = "recbole-1.2.1-py3-none-any.whl"
 RECBOLE_REQUIREMENT = "recbole==1.2.1"

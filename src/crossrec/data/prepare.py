@@ -32,14 +32,8 @@ from crossrec.data.preprocess import clean_interactions, k_core, random_split, r
 from crossrec.data.user_graph import CNT_FILE, IDX_FILE, user_cooccurrence
 from crossrec.errors import ConfigError, DataError
 from crossrec.graph import knn_neighbors
-from crossrec.io import (
-    atomic_dir,
-    check_replaceable,
-    regular_file,
-    save_npy,
-    sha256_file,
-    write_json,
-)
+from crossrec.io import regular_file, save_npy, sha256_file, write_json
+from crossrec.outputs import atomic_dir, check_replaceable
 
 
 def _is_prepared(folder: Path) -> bool:

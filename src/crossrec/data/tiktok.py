@@ -31,7 +31,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from crossrec.errors import DataError, DownloadError
-from crossrec.io import atomic_dir, save_npy, write_json
+from crossrec.io import save_npy, write_json
+from crossrec.outputs import atomic_dir
 
 DIFFMM_REPO = "HKUDS/DiffMM"
 DIFFMM_COMMIT = "fae20e642aeeaad4284be6f7fb3432ebb551da8e"

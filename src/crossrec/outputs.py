@@ -1,0 +1,192 @@
+"""Output folders crossrec owns: never delete or overwrite what crossrec did not create.
+
+Every folder crossrec writes holds a :data:`MARKER` file. An existing, non-empty output folder
+is written into (:func:`claim_dir`) or replaced (:func:`atomic_dir`) only when it holds the
+marker or is recognised as an earlier crossrec output; an output that is, or contains, one of
+the command's inputs is refused. A folder is replaced by a rename-swap after the new one is
+complete, and the partials of a killed earlier run are removed by the next one
+(:func:`clean_stale`, only when marked by crossrec and their writer is gone).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import re
+import shutil
+import socket
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from crossrec.errors import OutputError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+MARKER = ".crossrec"
+"""The file crossrec writes into every folder it creates; a folder holding it is crossrec's own."""
+
+
+def _marker_text(kind: str) -> str:
+    from crossrec import __version__
+
+    info = {"kind": kind, "crossrec": __version__, "pid": os.getpid(), "host": socket.gethostname()}
+    return json.dumps(info, sort_keys=True) + "\n"
+
+
+def write_marker(folder: str | Path, kind: str) -> None:
+    """Mark ``folder`` as crossrec's own output of ``kind`` (``prepare``, ``run``, ...)."""
+    (Path(folder) / MARKER).write_text(_marker_text(kind))
+
+
+OwnTest = Callable[[Path], bool]
+"""Recognises an existing folder as an earlier crossrec output written before the marker."""
+
+
+def _is_own(folder: Path, legacy: OwnTest | None) -> bool:
+    """Whether an existing folder may be replaced or written into: empty, marked by crossrec,
+    or recognised by ``legacy``."""
+    entries = [p.name for p in folder.iterdir()]
+    if not entries or MARKER in entries:
+        return True
+    return legacy is not None and legacy(folder)
+
+
+def only_names(names: Iterable[str]) -> OwnTest:
+    """An :data:`OwnTest`: the folder holds nothing but ``names`` (and crossrec's temporaries)."""
+    allowed = frozenset(names)
+
+    def test(folder: Path) -> bool:
+        return all(p.name in allowed or _TMP_NAME.fullmatch(p.name) for p in folder.iterdir())
+
+    return test
+
+
+_TMP_NAME = re.compile(r"\..+\.[A-Za-z0-9_]+\.(tmp|old)")
+
+
+def _check_not_inside(out: Path, protect: Iterable[str | Path], flag: str) -> None:
+    for other in protect:
+        other_abs = Path(other).resolve()
+        if out == other_abs or out in other_abs.parents:
+            raise OutputError(
+                f"{out}: output folder {'is' if out == other_abs else 'contains'} the input "
+                f"{other}; choose another {flag}"
+            )
+
+
+def claim_dir(
+    path: str | Path,
+    kind: str,
+    legacy: OwnTest | None = None,
+    protect: Iterable[str | Path] = (),
+    flag: str = "--out",
+) -> Path:
+    """Make ``path`` crossrec's output folder of ``kind`` to write files into, or refuse
+    (OutputError) as :func:`check_replaceable` does. Returns ``path``."""
+    target = check_replaceable(path, legacy, protect, flag)
+    target.mkdir(parents=True, exist_ok=True)
+    if not (target / MARKER).exists():
+        write_marker(target, kind)
+    return Path(path)
+
+
+def _alive(info: dict[str, Any]) -> bool:
+    if info.get("host") != socket.gethostname():
+        return True  # another machine's job: cannot tell, leave it
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, KeyError, ValueError, TypeError):
+        return True
+    return True
+
+
+def clean_stale(path: Path) -> list[Path]:
+    """Remove the ``.<name>.*.tmp`` / ``.old`` siblings of ``path`` that a killed crossrec
+    process left (marked by crossrec, writer no longer running on this host). Returns them."""
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    for sibling in path.parent.glob(f".{glob.escape(path.name)}.*"):
+        if not (_TMP_NAME.fullmatch(sibling.name) and sibling.is_dir()):
+            continue
+        if sibling.is_symlink():
+            continue
+        try:
+            info = json.loads((sibling / MARKER).read_text())
+        except (OSError, ValueError):
+            continue  # not ours: never touched
+        if sibling.name.endswith(".old") or not _alive(info):
+            shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+    return removed
+
+
+def check_replaceable(
+    path: str | Path,
+    legacy: OwnTest | None = None,
+    protect: Iterable[str | Path] = (),
+    flag: str = "--out",
+) -> Path:
+    """Refuse (OutputError) a folder output at ``path`` that would replace something crossrec
+    did not create, or an input of ``protect``; return the resolved path. Call it before the
+    expensive work so a refusal comes first."""
+    shown = Path(path)
+    path = shown.resolve()
+    if path.parent == path:
+        raise OutputError(f"{shown}: cannot replace the file-system root; choose another {flag}")
+    _check_not_inside(path, protect, flag)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{shown}: exists and is not a folder; choose another {flag}")
+    if path.is_dir() and not _is_own(path, legacy):
+        raise OutputError(
+            f"{shown}: not empty and not made by crossrec; refusing to replace it "
+            f"(choose an empty or new {flag}, or move its contents away)"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def atomic_dir(
+    path: str | Path,
+    kind: str = "output",
+    legacy: OwnTest | None = None,
+    protect: Iterable[str | Path] = (),
+    flag: str = "--out",
+) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; it replaces ``path`` only on success.
+
+    Never deletes what crossrec did not create: an existing ``path`` is replaced only when it is
+    crossrec's (see :func:`claim_dir`), checked before anything is written, and only by a
+    rename-swap (old → ``.<name>.*.old``, new → ``path``, then the old one removed). ``path``
+    equal to or containing an input of ``protect`` is refused. Partials of a killed earlier run
+    are cleaned first (:func:`clean_stale`).
+    """
+    path = check_replaceable(path, legacy, protect, flag)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        (tmp / MARKER).write_text(_marker_text(kind))
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+            os.replace(path, old)  # an empty directory target is replaced
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
