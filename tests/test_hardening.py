@@ -53,16 +53,12 @@ def train(data: Path, out: Path, *extra: str, backbone: str = "lightgcn") -> int
 # --- data loss -----------------------------------------------------------------------------
 
 
-def test_prepare_into_a_non_empty_user_folder_keeps_it(tmp_path: Path, capsys) -> None:
+def test_prepare_into_a_non_empty_user_folder_keeps_it(tmp_path: Path, capsys, monkeypatch) -> None:
     user = tmp_path / "s"
     user.mkdir()
     (user / "important.txt").write_text("keep")
-    cwd = os.getcwd()
-    os.chdir(user)
-    try:
-        assert prepare(TINY, Path(".")) == 2
-    finally:
-        os.chdir(cwd)
+    monkeypatch.chdir(user)
+    assert prepare(TINY, Path(".")) == 2
     one_line_error(capsys, "not made by crossrec")
     assert [p.name for p in user.iterdir()] == ["important.txt"]
     assert (user / "important.txt").read_text() == "keep"
