@@ -108,7 +108,8 @@ def test_unknown_param_and_missing_metrics(tiny_dir: Path, tmp_path: Path, capsy
 def test_list(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "lightgcn" in out and "n_layers=2" in out and "none" in out
+    assert "lightgcn" in out and "n_layers=2 [>= 0 and <= 64]" in out and "none" in out
+    assert "mm_weights={}" in out and "MISSING" not in out
 
 
 def test_python_dash_m() -> None:

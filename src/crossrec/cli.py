@@ -26,7 +26,8 @@ from typing import Any, NoReturn
 
 import yaml
 
-from crossrec.config import parse_scalar
+from crossrec import __version__
+from crossrec.config import describe_range, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.experiment import check_dataset_name
 
@@ -253,9 +254,20 @@ def cmd_list(args: argparse.Namespace) -> None:
 
     for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS)):
         for name in registry:
-            fields = dataclasses.fields(registry[name].Params)
-            params = ", ".join(f"{f.name}={f.default}" for f in fields)
+            params = ", ".join(
+                f"{f.name}={_default(f)}{describe_range(registry[name].Params, f.name)}"
+                for f in dataclasses.fields(registry[name].Params)
+            )
             print(f"{kind:8s} {name:10s} {params}")
+
+
+def _default(f: Any) -> Any:  # noqa: ANN401
+    """A dataclass field's default value, ``default_factory`` included."""
+    import dataclasses
+
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 class Parser(argparse.ArgumentParser):
@@ -270,6 +282,7 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = Parser(prog="crossrec", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"crossrec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("download", help="fetch a dataset's raw files")
@@ -372,4 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CrossrecError as err:
         print(f"crossrec: error: {err}", file=sys.stderr)
         return err.exit_code
+    except BrokenPipeError:  # `crossrec list | head`: the reader left; not an error
+        sys.stdout = None  # type: ignore[assignment]  # no flush of the closed pipe at exit
+        return 0
     return 0

@@ -32,15 +32,19 @@ class Range:
 
     def check(self, value: float, where: str) -> None:
         """ConfigError ``"<where>: <value> is out of range (must be > 0)"`` when outside."""
-        bounds = [
-            (self.ge, ">=", value >= self.ge if self.ge is not None else True),
-            (self.gt, ">", value > self.gt if self.gt is not None else True),
-            (self.le, "<=", value <= self.le if self.le is not None else True),
-            (self.lt, "<", value < self.lt if self.lt is not None else True),
-        ]
-        if not all(ok for _, _, ok in bounds):
-            rule = " and ".join(f"{op} {b:g}" for b, op, _ in bounds if b is not None)
-            raise ConfigError(f"{where}: {value!r} is out of range (must be {rule})")
+        ok = (
+            (self.ge is None or value >= self.ge)
+            and (self.gt is None or value > self.gt)
+            and (self.le is None or value <= self.le)
+            and (self.lt is None or value < self.lt)
+        )
+        if not ok:
+            raise ConfigError(f"{where}: {value!r} is out of range (must be {self.rule()})")
+
+    def rule(self) -> str:
+        """``">= 1 and <= 65536"``."""
+        bounds = [(self.ge, ">="), (self.gt, ">"), (self.le, "<="), (self.lt, "<")]
+        return " and ".join(f"{op} {b:g}" for b, op in bounds if b is not None)
 
 
 MAX_SIZE = 1 << 16  # widths, layers and counts beyond this cannot be allocated on one device
@@ -112,6 +116,15 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
             raise ConfigError(f"{where}: expected {annotation.__name__}, got {value!r}")
         return value
     return value
+
+
+def describe_range(cls: type, name: str) -> str:
+    """`` [>= 1 and <= 65536]`` for a field declared with a :class:`Range`, else ``""``."""
+    hint = typing.get_type_hints(cls, include_extras=True)[name]
+    for extra in getattr(hint, "__metadata__", ()):
+        if isinstance(extra, Range):
+            return f" [{extra.rule()}]"
+    return ""
 
 
 def parse_scalar(text: str) -> Any:  # noqa: ANN401
