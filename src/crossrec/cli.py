@@ -8,6 +8,7 @@
     crossrec tables   --plan results/plan.json --runs results/runs --out results/tables
     crossrec figures  --plan results/plan.json --runs results/runs --out results/figures
     crossrec list     (registered backbones and plug-ins)
+    crossrec synth    --shape baby --out DIR   (a seeded synthetic folder of Baby's shape)
 
 Errors in the input print one line (``crossrec: error: <file or key>: <problem>``) and exit with
 2; a training run whose loss becomes NaN or infinite exits with 3 (one line naming the epoch and
@@ -245,6 +246,21 @@ def cmd_figures(args: argparse.Namespace) -> None:
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(FIGURES)}}}.{{png,pdf}}", file=sys.stderr)
 
 
+def cmd_synth(args: argparse.Namespace) -> None:
+    """Write a seeded synthetic MMRec folder with a real dataset's shape."""
+    from crossrec.data.synthetic import write_synthetic
+
+    summary = write_synthetic(
+        args.out, args.dataset or args.shape, args.shape, args.seed, args.scale
+    )
+    print(
+        f"{args.out}: synthetic {args.shape} (scale {args.scale}, seed {args.seed}): "
+        f"{summary['users']:,} users, {summary['items']:,} items, "
+        f"{summary['interactions']:,} interactions; features "
+        + ", ".join(f"{m} {w[1]}-d" for m, w in summary["features"].items())
+    )
+
+
 def cmd_list(args: argparse.Namespace) -> None:
     """Print the registered backbones and plug-ins with their hyper-parameters."""
     import dataclasses
@@ -373,6 +389,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="registered backbones and plug-ins")
     p.set_defaults(func=cmd_list)
+
+    from crossrec.data.synthetic import SHAPES
+
+    p = sub.add_parser(
+        "synth", help="a seeded synthetic MMRec folder with a real dataset's shape (benchmarks)"
+    )
+    p.add_argument("--shape", choices=sorted(SHAPES), required=True)
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--dataset", type=dataset_name, help="name of the .inter file (default: shape)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="users and items x scale, interactions x scale^2"
+    )
+    p.set_defaults(func=cmd_synth)
     return parser
 
 
