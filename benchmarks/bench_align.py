@@ -1,13 +1,26 @@
-"""Cost of the alignment plug-ins on ml100k (run on demand, not in CI).
+"""Cost of the alignment plug-ins over their backbone (run on demand, not in CI).
 
-    python benchmarks/bench_align.py [--data results/data/ml100k] [--out benchmarks/results/align.json]
+    python benchmarks/bench_align.py                                   # ml100k (results/data)
+    python benchmarks/bench_align.py --shape baby --device cpu         # synthetic Baby shape
+    python benchmarks/bench_align.py --shape baby --device cuda --prototypes 10240
 
-Measures, on LightGCN (2 layers) at batch 2048 and 1 thread:
-* seconds per training step (median of ``--steps`` after one warm-up step) with the ``cross``
-  preset at K = 256 and K = 10,240 prototypes, and with ``none``;
-* seconds per training epoch (median of ``--epochs`` after a warm-up epoch) for ``none``,
-  ``fettle``, ``cross`` (K = 256) and ``bm3``, and the overhead ratio of each over ``none``.
-The data folder needs ``neighbors_k3.npy`` (the default workflow's prepare step writes it).
+Data: ``--data DIR`` (a prepared folder with ``neighbors_k3.npy``), or ``--shape`` — a seeded
+synthetic folder with that dataset's users, items, interactions and feature widths
+(``crossrec synth``; generated and prepared once into a cache folder under the temp dir).
+
+For the backbone (``--backbone``, default LightGCN-2L) with each plug-in row — ``none``,
+``fettle``, ``cross`` and CROSS without one component at a time (``cross_no_ilda``,
+``cross_no_cla``, ``cross_no_cna``), plus ``bm3`` — at batch 2048:
+
+* seconds per training step (median of ``--steps`` after one warm-up step; CUDA synchronised
+  around each step) and the ratio to ``none``;
+* per step, from ``torch.profiler`` over ``--profile-steps`` steps: host synchronisations
+  (``aten::_local_scalar_dense`` — every ``.item()``/``float(t)`` —, ``aten::nonzero`` and
+  ``aten::_unique2``, whose output shapes depend on the data) and, on CUDA, kernel launches
+  and ``cudaStreamSynchronize`` calls (on the CPU: the number of aten operator calls);
+* optionally seconds per epoch (median of ``--epochs`` after a warm-up epoch).
+
+Writes ``benchmarks/results/align_<shape or folder>_<device>.json`` (``--out`` to change).
 """
 
 from __future__ import annotations
@@ -17,7 +30,9 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -26,40 +41,94 @@ from crossrec.data.formats import load_mmrec
 from crossrec.train import RunSpec, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
+ROWS = ("none", "fettle", "cross", "cross_no_ilda", "cross_no_cla", "cross_no_cna", "bm3")
+SYNC_OPS = ("aten::_local_scalar_dense", "aten::nonzero", "aten::_unique2")
+LAUNCH_OPS = ("cudaLaunchKernel", "cuLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernelEx")
+BACKBONES = {
+    "lightgcn": {"n_layers": 2},
+    "freedom": {"dropout": 0.8, "reg_weight": 0.0},
+}
 
 
-def trainer(data, plugin: str, prototypes: int | None) -> Trainer:
-    params = {"cla_prototypes": prototypes} if prototypes else {}
+def synthetic_folder(shape: str, seed: int) -> Path:
+    """A prepared synthetic folder of ``shape`` (cached under the temp dir)."""
+    from crossrec.data.prepare import prepare_folder
+    from crossrec.data.synthetic import write_synthetic
+
+    cache = Path(tempfile.gettempdir()) / f"crossrec-bench-{shape}-seed{seed}"
+    prepared = cache / "prepared"
+    if not (prepared / "meta.json").is_file():
+        write_synthetic(cache / "raw", shape, shape, seed)
+        prepare_folder(cache / "raw", prepared, shape, neighbor_ks=[3], knn_ks=[10])
+    return prepared
+
+
+def trainer(data, backbone: str, plugin: str, prototypes: int, device: str) -> Trainer:
+    params = {"cla_prototypes": prototypes} if plugin not in ("none", "bm3") else {}
     run = RunSpec(
-        dataset="ml100k",
-        backbone="lightgcn",
+        dataset=data.name,
+        backbone=backbone,
         plugin=plugin,
         plugin_params=params,
-        backbone_params={"n_layers": 2},
-        train=TrainConfig(epochs=2, device="cpu"),
+        backbone_params=BACKBONES[backbone],
+        train=TrainConfig(epochs=2, device=device, topk=(10, 20)),
     )
-    return Trainer(run, data, "/tmp/crossrec-bench-align", log=lambda line: None)
+    return Trainer(run, data, Path(tempfile.gettempdir()) / "crossrec-bench-align")
 
 
-def step_seconds(data, plugin: str, prototypes: int | None, steps: int) -> float:
-    t = trainer(data, plugin, prototypes)
-    batches = list(t.sampler.epoch())
-    t.step(batches[0])
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def step_seconds(t: Trainer, batches: list, steps: int) -> float:
+    """Median seconds of one optimiser step (after one warm-up step)."""
+    t.step(batches[0].to(t.device))
     times = []
     for batch in batches[1 : steps + 1]:
+        batch = batch.to(t.device)
+        _sync(t.device)
         t0 = time.perf_counter()
         t.step(batch)
+        _sync(t.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
-def epoch_seconds(data, plugin: str, prototypes: int | None, epochs: int) -> float:
-    t = trainer(data, plugin, prototypes)
+def profile_counts(t: Trainer, batches: list, steps: int) -> dict[str, float]:
+    """Per-step counts of host syncs, and kernel launches (CUDA) or aten calls (CPU)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if t.device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    moved = [b.to(t.device) for b in batches[:steps]]
+    _sync(t.device)
+    with profile(activities=activities) as prof:
+        for batch in moved:
+            t.step(batch)
+        _sync(t.device)
+    counts = Counter(e.name for e in prof.events())
+    out = {op.removeprefix("aten::"): counts[op] / steps for op in SYNC_OPS}
+    out["host_syncs"] = sum(counts[op] for op in SYNC_OPS) / steps
+    if t.device.type == "cuda":
+        out["kernel_launches"] = sum(counts[op] for op in LAUNCH_OPS) / steps
+        out["stream_syncs"] = (
+            counts["cudaStreamSynchronize"] + counts["cudaDeviceSynchronize"]
+        ) / steps
+    else:
+        out["aten_calls"] = sum(v for k, v in counts.items() if k.startswith("aten::")) / steps
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def epoch_seconds(t: Trainer, epochs: int) -> float:
     t.train_epoch(0)
     times = []
     for epoch in range(1, epochs + 1):
+        _sync(t.device)
         t0 = time.perf_counter()
         t.train_epoch(epoch)
+        _sync(t.device)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -67,40 +136,70 @@ def epoch_seconds(data, plugin: str, prototypes: int | None, epochs: int) -> flo
 def main() -> None:
     """Measure and write the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default=str(ROOT / "results" / "data" / "ml100k"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "align.json"))
+    parser.add_argument("--data", help="prepared folder (default: results/data/ml100k)")
+    parser.add_argument("--shape", choices=("baby", "sports", "clothing", "tiktok", "ml100k"))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the synthetic folder")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--backbone", choices=sorted(BACKBONES), default="lightgcn")
+    parser.add_argument("--prototypes", type=int, help="CLA's K (default: 256 CPU, 10240 CUDA)")
+    parser.add_argument("--rows", nargs="+", choices=ROWS, default=list(ROWS))
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--profile-steps", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=0, help="also time this many epochs")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    data = load_mmrec(args.data)
+    if args.shape:
+        folder, label = synthetic_folder(args.shape, args.seed), f"synthetic {args.shape}"
+    else:
+        folder = Path(args.data or ROOT / "results" / "data" / "ml100k")
+        label = str(folder)
+    data = load_mmrec(folder)
     if 3 not in data.neighbors:
-        raise SystemExit(f"{args.data}: no neighbors_k3.npy; run the workflow's prepare step")
-    steps = {
-        "none": step_seconds(data, "none", None, args.steps),
-        "cross_K256": step_seconds(data, "cross", 256, args.steps),
-        "cross_K10240": step_seconds(data, "cross", 10240, min(args.steps, 3)),
-    }
-    epochs = {
-        name: epoch_seconds(data, name, None if name in ("none", "bm3") else 256, args.epochs)
-        for name in ("none", "fettle", "cross", "bm3")
-    }
+        raise SystemExit(f"{folder}: no neighbors_k3.npy; prepare it with --neighbors-k 3")
+    device = args.device
+    k = args.prototypes or (10240 if device.startswith("cuda") else 256)
+    rows = {}
+    for plugin in args.rows:
+        t = trainer(data, args.backbone, plugin, k, device)
+        batches = list(t.sampler.epoch())
+        need = max(args.steps + 1, args.profile_steps)
+        if len(batches) < need:
+            batches = (batches * (need // len(batches) + 1))[:need]
+        row = {"seconds_per_step": round(step_seconds(t, batches, args.steps), 4)}
+        row["per_step"] = profile_counts(t, batches, args.profile_steps)
+        if args.epochs:
+            row["seconds_per_epoch"] = round(epoch_seconds(t, args.epochs), 3)
+        rows[plugin] = row
+        print(plugin, json.dumps(row), flush=True)
+    base = rows.get("none")
+    for row in rows.values():
+        if base:
+            row["step_ratio_vs_none"] = round(row["seconds_per_step"] / base["seconds_per_step"], 2)
+            if base["per_step"]["host_syncs"] is not None:
+                row["plugin_host_syncs_per_step"] = round(
+                    row["per_step"]["host_syncs"] - base["per_step"]["host_syncs"], 1
+                )
     report = {
-        "benchmark": "alignment plug-in cost, LightGCN-2L, ml100k, batch 2048, CPU",
+        "benchmark": f"alignment plug-in cost over {args.backbone}, {label}, batch 2048",
+        "data": {"users": data.n_users, "items": data.n_items, "train": len(data.train)},
+        "device": str(t.device),
+        "device_name": torch.cuda.get_device_name(t.device) if t.device.type == "cuda" else None,
         "threads": args.threads,
+        "cla_prototypes": k,
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "torch": torch.__version__,
         },
-        "seconds_per_step": {k: round(v, 4) for k, v in steps.items()},
-        "seconds_per_epoch": {k: round(v, 3) for k, v in epochs.items()},
-        "overhead_vs_none_per_epoch": {k: round(v / epochs["none"], 2) for k, v in epochs.items()},
+        "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    name = args.shape or Path(folder).name
+    out = Path(args.out or ROOT / "benchmarks" / "results" / f"align_{name}_{t.device.type}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"-> {out}")
 
 
 if __name__ == "__main__":

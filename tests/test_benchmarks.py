@@ -1,0 +1,36 @@
+"""The on-demand benchmarks run end to end (tiny inputs; their numbers are not checked here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from crossrec.data.prepare import prepare_folder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_align_reports_steps_and_profiler_counts(tmp_path: Path) -> None:
+    data = tmp_path / "tiny"
+    prepare_folder(ROOT / "tests" / "fixtures" / "tiny", data, "tiny", neighbor_ks=[3])
+    out = tmp_path / "align.json"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_align.py"), "--data", str(data),
+           "--rows", "none", "cross", "--prototypes", "16", "--steps", "1",
+           "--profile-steps", "1", "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["cla_prototypes"] == 16 and report["device"] == "cpu"
+    for name in ("none", "cross"):
+        row = report["rows"][name]
+        assert row["seconds_per_step"] > 0
+        assert {"host_syncs", "_local_scalar_dense", "nonzero", "aten_calls"} <= set(
+            row["per_step"]
+        )
+        assert row["per_step"]["aten_calls"] > 0
+    cross = report["rows"]["cross"]
+    assert cross["plugin_host_syncs_per_step"] == (
+        cross["per_step"]["host_syncs"] - report["rows"]["none"]["per_step"]["host_syncs"]
+    )
