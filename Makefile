@@ -27,7 +27,8 @@ run: setup
 
 bench: setup
 	python benchmarks/bench_speed.py
-	python benchmarks/bench_align.py
+	python benchmarks/bench_align.py --epochs 3
+	python benchmarks/bench_align.py --shape baby
 
 clean:
 	rm -rf .snakemake results/* resources
