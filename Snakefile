@@ -13,7 +13,6 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from crossrec.workflow_config import check_or_exit, config_source
 
-
 # The default study, unless --configfile names another (they would otherwise be merged).
 if not workflow.overwrite_configfiles:
 
@@ -32,6 +31,18 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
+
+
+# Rules that run where snakemake runs, never submitted to a cluster: download needs the
+# internet (compute nodes often have none); the others are quick.
+localrules:
+    all,
+    data,
+    runs,
+    download,
+    plan,
+    tables,
+    figures,
 
 
 rule all:

@@ -135,6 +135,12 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
+    if "slurm" in extra:  # local rules stay local; train's threads are the CPUs asked for
+        for rule in ("download", "plan", "tables", "figures"):
+            assert f"localrule {rule}:" in proc.stdout
+        assert "\nrule train:" in proc.stdout and "\nrule prepare:" in proc.stdout
+        train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
+        assert train_cmds and all("--threads 4 " in line for line in train_cmds)
 
 
 def test_lint(tmp_path: Path) -> None:
