@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+import platform
 import random
 import re
 import resource
@@ -50,6 +51,7 @@ from crossrec.io import atomic_open, atomic_path, regular_file, write_json, writ
 from crossrec.metrics import metric_names
 from crossrec.models import DataSpec, build_backbone
 from crossrec.outputs import claim_dir, only_names
+from crossrec.provenance import package_digest, run_code_digest
 
 METRICS_SCHEMA_VERSION = 1
 CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
@@ -487,8 +489,18 @@ class Trainer:
             },
             "provenance": {
                 "crossrec_version": __version__,
+                "source": package_digest(),
+                "run_code_sha256_16": run_code_digest(
+                    type(self.backbone).__module__, type(self.plugin).__module__
+                ),
                 "torch_version": torch.__version__,
+                "numpy_version": np.__version__,
                 "device": str(self.device),
+                "device_name": (
+                    torch.cuda.get_device_name(self.device)
+                    if self.device.type == "cuda"
+                    else platform.processor() or platform.machine()
+                ),
                 "config_hash": run.config_hash(),
                 "data": self.data_summary,
             },

@@ -105,6 +105,18 @@ def plan_config():
     return shlex.quote(json.dumps(config))
 
 
+def train_code(wildcards):
+    """Digest of the source behind this run's backbone and plug-in (crossrec.provenance): a
+    `params:` value, so Snakemake reruns exactly the runs whose code changed."""
+    from crossrec.align import PLUGINS
+    from crossrec.models import BACKBONES
+    from crossrec.provenance import run_code_digest
+
+    return run_code_digest(
+        BACKBONES[wildcards.backbone].__module__, PLUGINS[wildcards.plugin].__module__
+    )
+
+
 def run_dir(wildcards, output):
     """The run folder holding a run's outputs."""
     return str(Path(output.metrics).parent)

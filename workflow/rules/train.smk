@@ -19,6 +19,7 @@ rule train:
     params:
         args=train_args,
         out=run_dir,
+        code=train_code,
     shell:
         "crossrec train --data {input.data} --dataset {wildcards.dataset}"
         " --backbone {wildcards.backbone} --plugin {wildcards.plugin}"

@@ -1,0 +1,109 @@
+"""Which code produced a result: digests of crossrec's source, per run and per package.
+
+* :func:`run_code_digest` — sha256 over the source files that define one run: the trainer and
+  everything it imports, the backbone's module and the plug-in's module, each with its crossrec
+  imports followed transitively. The registration packages (``crossrec.models``,
+  ``crossrec.align``), which import every model only to register it, are not followed, so
+  editing FREEDOM changes the digest of FREEDOM's runs and of no other run. The workflow's
+  train rule carries it as a ``params:`` value: Snakemake reruns a run whose code changed
+  (its default ``--rerun-triggers`` include ``params``).
+* :func:`package_digest` — sha256 over every ``.py`` file of the installed package, and the git
+  commit when the source is a git checkout (``-dirty`` with uncommitted changes), recorded in
+  each ``metrics.json``.
+
+Torch-free and cheap (the import graph is read with :mod:`ast`), so the Snakefile can call it.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import subprocess
+from functools import cache
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent
+NOT_FOLLOWED = frozenset({"crossrec.models", "crossrec.align"})  # registration-only packages
+
+
+def _file_of(module: str) -> Path | None:
+    """The source file of a ``crossrec.*`` module name (package → its ``__init__.py``)."""
+    parts = module.split(".")[1:]
+    base = PACKAGE.joinpath(*parts)
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    return None
+
+
+@cache
+def _imports(path: Path) -> tuple[str, ...]:
+    """The ``crossrec`` modules a source file imports (``from crossrec.x import y`` → x, and
+    x.y when that is a module itself)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("crossrec"):
+            found.append(node.module)
+            for alias in node.names:
+                if _file_of(f"{node.module}.{alias.name}") is not None:
+                    found.append(f"{node.module}.{alias.name}")
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.startswith("crossrec")]
+    return tuple(found)
+
+
+def module_closure(modules: list[str]) -> list[Path]:
+    """The source files of ``modules`` and of every crossrec module they import, transitively,
+    without the registration packages (:data:`NOT_FOLLOWED`: adding a model to them changes no
+    existing run); sorted."""
+    seen: set[Path] = set()
+    todo = list(modules)
+    while todo:
+        module = todo.pop()
+        path = _file_of(module)
+        if path is None or path in seen or module in NOT_FOLLOWED:
+            continue
+        seen.add(path)
+        todo.extend(_imports(path))
+    return sorted(seen)
+
+
+def _digest(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for path in files:
+        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+@cache
+def run_code_digest(backbone_module: str, plugin_module: str) -> str:
+    """Digest of the code behind one run (module docstring); e.g.
+    ``run_code_digest("crossrec.models.freedom", "crossrec.align.presets")``."""
+    return _digest(module_closure(["crossrec.train", backbone_module, plugin_module]))
+
+
+@cache
+def package_digest() -> dict[str, str | None]:
+    """``{"sha256_16": <all .py files of the package>, "git": <commit[-dirty]> or None}``."""
+    files = sorted(PACKAGE.rglob("*.py"))
+    git = None
+    try:
+        root = subprocess.run(
+            ["git", "-C", str(PACKAGE), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        if root.returncode == 0:
+            dirty = subprocess.run(
+                ["git", "-C", str(PACKAGE), "status", "--porcelain", "--", str(PACKAGE)],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            git = root.stdout.strip() + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        git = None
+    return {"sha256_16": _digest(files), "git": git}
