@@ -135,12 +135,28 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
-    if "slurm" in extra:  # local rules stay local; train's threads are the CPUs asked for
-        for rule in ("download", "plan", "tables", "figures"):
-            assert f"localrule {rule}:" in proc.stdout
-        assert "\nrule train:" in proc.stdout and "\nrule prepare:" in proc.stdout
+    if "slurm" in extra:  # train's threads are the CPUs the profile asks for
         train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
         assert train_cmds and all("--threads 4 " in line for line in train_cmds)
+
+
+def test_slurm_profile_requests() -> None:
+    """One GPU request per training job (``gpu``, never also ``gres``), CPUs only through the
+    rules' threads, and the rules that must not be submitted declared local."""
+    import re
+
+    import yaml
+
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    train = profile["set-resources"]["train"]
+    assert train["gpu"] == 1 and "gres" not in train and "gpus" not in train
+    for resources in (profile["default-resources"], *profile["set-resources"].values()):
+        assert "cpus_per_task" not in resources
+    assert profile["set-threads"]["train"] == 4
+    block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
+    assert block is not None
+    local = set(re.findall(r"(\w+),", block.group(1)))
+    assert local == {"all", "data", "runs", "download", "plan", "tables", "figures"}
 
 
 def test_lint(tmp_path: Path) -> None:
