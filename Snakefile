@@ -1,4 +1,4 @@
-"""crossrec: download -> prepare -> train -> plan/tables/figures (design §1-2).
+"""crossrec: download -> prepare -> train -> plan/tables/figures (docs/design.md §1-2).
 
 Named targets: data, runs, tables, figures, all (the default).
 """

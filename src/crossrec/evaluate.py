@@ -1,4 +1,4 @@
-"""MMRec-exact full-ranking evaluation (protocol §5).
+"""MMRec-exact full-ranking evaluation (docs/protocol.md §5).
 
 For each evaluated user (the distinct users of the valid or test split, in order of first
 appearance), all ``n_items`` items are scored, the user's **train** items are set to ``-1e10``

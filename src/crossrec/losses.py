@@ -1,4 +1,4 @@
-"""Pure loss functions with MMRec's exact definitions (protocol §6)."""
+"""Pure loss functions with MMRec's exact definitions (docs/protocol.md §6)."""
 
 from __future__ import annotations
 

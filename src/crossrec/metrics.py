@@ -1,4 +1,4 @@
-"""Top-K metrics with MMRec's definitions (protocol §5), vectorised over users.
+"""Top-K metrics with MMRec's definitions (docs/protocol.md §5), vectorised over users.
 
 For a user u with held-out set T_u, ranked list r_1..r_N (N >= K) and hits h_i = 1[r_i ∈ T_u]:
 

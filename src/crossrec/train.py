@@ -1,6 +1,6 @@
-"""The single trainer (design §3): every backbone × plug-in pair trains through :func:`fit`.
+"""The single trainer (docs/design.md §3): every backbone × plug-in pair trains through :func:`fit`.
 
-Per epoch (MMRec's loop, protocol §4): ``on_epoch_start`` hooks → batches of the MMRec sampler →
+Per epoch (MMRec's loop, docs/protocol.md §4): ``on_epoch_start`` hooks → batches of the MMRec sampler →
 for each batch ``encode`` → backbone and plug-in loss terms summed **here, in one place** →
 Adam step. Then the valid split is evaluated; early stopping watches the rounded valid
 Recall@20 (strict improvement; stop once ``patience`` + 1 evaluations passed without one, as
@@ -9,7 +9,7 @@ so the reported test metrics are those at the best-validation epoch — the same
 reports, without looking at test anywhere else.
 
 Outputs in the run folder: ``history.csv`` (one row per epoch: loss terms, valid metrics,
-seconds), ``metrics.json`` (design §4 schema), ``test_per_user.csv`` (each test user's metrics at
+seconds), ``metrics.json`` (docs/design.md §4 schema), ``test_per_user.csv`` (each test user's metrics at
 the best-valid epoch, for per-user significance tests), ``config.yaml`` (the resolved run), and
 ``checkpoint.pt`` while training (removed at the end) from which ``resume=True`` continues a
 killed job to the same final result.

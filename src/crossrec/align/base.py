@@ -1,4 +1,4 @@
-"""The alignment plug-in contract (design §3).
+"""The alignment plug-in contract (docs/design.md §3).
 
 A plug-in owns its own parameters (e.g. feature projection heads for CF backbones), reads only
 the backbone's :class:`~crossrec.models.base.Encoded` output and returns named loss terms, which

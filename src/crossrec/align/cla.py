@@ -1,6 +1,6 @@
 """CLA: cluster-level alignment with prototypes and Sinkhorn–Knopp codes (FETTLE; CROSS).
 
-Implements method.md §4 in SwAV mode (the reference's other modes are dead code and are left
+Implements docs/method.md §4 in SwAV mode (the reference's other modes are dead code and are left
 out). Two codebooks of K unit-norm prototypes: C^UI, shared by users and ID item embeddings,
 and C^ITV, shared by the item's ID and M modality embeddings. For a batch of B interactions
 (duplicates kept), with L2-normalised rows and z = x̂ C^⊤ ([B, K] cosines):
@@ -10,7 +10,7 @@ and C^ITV, shared by the item's ID and M modality embeddings. For a batch of B i
 * ``L_UI = ℓ(q^u, z^i) + ℓ(q^i, z^u)``, ``L_ITV = Σ_{a≠b} ℓ(q^a, z^b)`` over ID + M modalities;
 * ``L_CLA = L_UI / 2 + L_ITV / ((M+1) M)`` (= /6 in the paper).
 
-Prototypes are renormalised in place at each forward (SwAV; method §6 #12).
+Prototypes are renormalised in place at each forward (SwAV; docs/method.md §4.2).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""CNA: collaborative-neighbour alignment (CROSS), method.md §5.
+"""CNA: collaborative-neighbour alignment (CROSS), docs/method.md §5.
 
 For the batch's N unique (positive) items and each table m ∈ {ID, 1..M}, with item i's K
 neighbours 𝒩_i (rows of a ``neighbors_k{K}.npy`` file, built from train interactions only):
@@ -10,7 +10,7 @@ neighbours 𝒩_i (rows of a ``neighbors_k{K}.npy`` file, built from train inter
 * regulariser ``L_reg = ½ Σ_m Σ_i ||ẽ^m_i||²`` (summed over the batch, as the reference).
 
 Returns the pair (L_cl, L_reg). The reference README's ``weight * (cl, reg)`` cannot run
-(method §5.3); the plug-in combines them as ``γ (L_cl + λ_reg L_reg)`` with λ_reg configurable.
+(docs/method.md §5.3); the plug-in combines them as ``γ (L_cl + λ_reg L_reg)`` with λ_reg configurable.
 Nothing is detached: gradients reach the items, their neighbours and w.
 """
 

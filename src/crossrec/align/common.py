@@ -1,4 +1,4 @@
-"""Small tensor helpers shared by the alignment losses (method.md §1)."""
+"""Small tensor helpers shared by the alignment losses (docs/method.md §1)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ EPS = 1e-12
 
 def l2norm(x: Tensor) -> Tensor:
     """Row-wise L2 normalisation ``x / max(||x||, 1e-12)`` (the reference divides without eps;
-    the results are identical unless a row is zero, method §6 #7)."""
+    the results are identical unless a row is zero, docs/method.md §6, item 1)."""
     return F.normalize(x, dim=-1, eps=EPS)
 
 
@@ -28,7 +28,7 @@ def ordered_pairs(n: int) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class UniqueItems:
-    """The batch's unique-item view (method §1).
+    """The batch's unique-item view (docs/method.md §1).
 
     Attributes:
         items: int64 [N] sorted unique item ids.

@@ -1,6 +1,6 @@
 """ILA / ILDA: item-level alignment with direction tuning (FETTLE, SIGIR 2024; CROSS).
 
-Implements method.md §2 (ILA + DT) and §3 (ILDA), over the ID table plus M item modalities
+Implements docs/method.md §2 (ILA + DT) and §3 (ILDA), over the ID table plus M item modalities
 (the paper: M = 2, image and text, six ordered directions). For a batch of interacted pairs
 (u_b, i_b), b = 1..B, with N unique items (sorted) and modality tables E^0 (ID), E^1..E^M:
 
@@ -10,7 +10,7 @@ Implements method.md §2 (ILA + DT) and §3 (ILDA), over the ID table plus M ite
    * ``dynamic`` (ILDA): ``s̃^B_i > s̄^A_i`` with ``s̃^B_i = s̄^B_i + c_B (exp(1 - s̄^B_i) - 1)``,
      ``c_B = Var_j(s̄^B_j)`` (unbiased, over the batch's unique items; ``std`` as a switch).
      With one unique item the variance is undefined: c_B = 0 (the reference gives NaN, so
-     every mask False; method §6 #10);
+     every mask False; docs/method.md §3.2);
    * ``all``: every direction on (the "bidirectional" ablation, not in the reference code).
 3. Residual bias-free maps: ``ẽ^{A→B}_i = normalise(W_{A→B} ê^A_i + ê^A_i)``.
 4. ILA: ``(1/N) Σ_{A→B} Σ_{i ∈ M_{A→B}} CE(ẽ^{A→B}_i · Ê^{B⊤}_{detached} / τ, target i)``
@@ -99,7 +99,7 @@ class ILALoss(nn.Module):
         self.temperature = nn.Parameter(torch.tensor(float(gamma)))
 
     def directions(self, scores: Tensor) -> Tensor:
-        """Direction masks [P, N] from per-item scores s̄ [M+1, N] (method §2.2 step 4, §3.1)."""
+        """Direction masks [P, N] from per-item scores s̄ [M+1, N] (docs/method.md §2.2 step 3, §3.1)."""
         src, dst = scores[self.src], scores[self.dst]
         if self.mask == "all":
             return torch.ones_like(src, dtype=torch.bool)

@@ -4,7 +4,7 @@ A multi-modal backbone (FREEDOM, VBPR, ...) exposes projected modality embedding
 ``Encoded.modal``; they are used as they are. A collaborative-filtering backbone (BPR, LightGCN,
 NCL, ...) has none: the plug-in then owns one ``Linear(feat_dim → d)`` with bias per modality over
 the frozen features, applied to all items at every step, as the reference NCL wiring does
-(method.md §7.1). These heads are xavier-uniform with zero bias (the reference applies
+(docs/method.md §7.1). These heads are xavier-uniform with zero bias (the reference applies
 ``xavier_uniform_initialization`` to the whole model) and are unused at inference.
 """
 

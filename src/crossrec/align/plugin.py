@@ -9,7 +9,7 @@ reported as the named terms ``ila``, ``dt``, ``cla``, ``cna`` and ``cna_reg``. A
 weight 0 is not built (no parameters, no cost). Presets (:mod:`crossrec.align.presets`) are this
 class with other defaults.
 
-Choices where the papers are silent (method.md §5.3, §8.3, §12), each a parameter:
+Choices where the papers are silent (docs/method.md §5.3, §8.2), each a parameter:
 * ``cna_reg`` = λ_reg, default 1e-4 (the reference never shows how its (cl, reg) pair is weighted);
 * ``ila_temp`` = τ₀ = 0.1 (FETTLE's logged value); CROSS's λ_f is unknown (τ₀ or λ_reg);
 * ``cla_prototypes`` default 10,240 as in the paper; the ml100k config sets a smaller K.
@@ -35,7 +35,7 @@ from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 
 @dataclass(frozen=True)
 class AlignParams:
-    """Hyper-parameters of the alignment plug-in (defaults: CROSS, method §8.3 and §10.3)."""
+    """Hyper-parameters of the alignment plug-in (defaults: CROSS, docs/method.md §8.3)."""
 
     alpha: NonNegFloat = 1e-3  # ILA/ILDA (+DT) weight
     beta: NonNegFloat = 1e-4  # CLA weight

@@ -1,7 +1,7 @@
 """Registered presets of the alignment plug-in: FETTLE, CROSS and CROSS's ablations.
 
 Each preset is :class:`~crossrec.align.plugin.AlignmentPlugin` with other defaults (every value
-can still be overridden in the config). α = ILA/ILDA weight, β = CLA, γ = CNA (method §10.2):
+can still be overridden in the config). α = ILA/ILDA weight, β = CLA, γ = CNA (docs/method.md §8.3):
 
 | preset | ILA mask | DT | α | β | γ |
 |---|---|---|---|---|---|
@@ -14,7 +14,7 @@ can still be overridden in the config). α = ILA/ILDA weight, β = CLA, γ = CNA
 | cross_oneway | oneway | on | 1e-3 | 1e-4 | 1e-3 |
 | cross_bidir | all | on | 1e-3 | 1e-4 | 1e-3 |
 
-FETTLE's β = 1e-3 is the grid point its NCL/Clothing log selects on validation (method §8.1).
+FETTLE's β = 1e-3 is the grid point its NCL/Clothing log selects on validation (docs/method.md §8.1).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ An MMRec folder holds one tab-separated ``<name>.inter`` file with the header
 ``userID itemID rating timestamp x_label`` (only ``userID``, ``itemID`` and ``x_label`` are
 used; ``x_label`` 0/1/2 = train/valid/test) and any number of ``<modality>_feat.npy`` item
 feature matrices whose row ``i`` describes item ``i``. This module reproduces MMRec's
-``RecDataset`` semantics (protocol §1):
+``RecDataset`` semantics (docs/protocol.md §1):
 
 * ``n_users = max(userID) + 1`` and ``n_items = max(itemID) + 1`` over the **whole** file;
 * valid/test rows whose user has no train row are dropped (cold users); cold items are kept;

@@ -1,4 +1,4 @@
-"""Item neighbour files for CNA (method.md §5.1): ``neighbors_k{K}.npy``, int64 [n_items, K].
+"""Item neighbour files for CNA (docs/method.md §5.1): ``neighbors_k{K}.npy``, int64 [n_items, K].
 
 Built from **train interactions only** (x_label 0), so no valid/test information leaks:
 

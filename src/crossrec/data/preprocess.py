@@ -1,4 +1,4 @@
-"""MMRec's preprocessing, exactly (protocol §2): k-core filtering, re-indexing, random split.
+"""MMRec's preprocessing, exactly (docs/protocol.md §2): k-core filtering, re-indexing, random split.
 
 Reproduces ``preprocessing/0rating2inter.ipynb`` and ``1splitting.ipynb`` of MMRec, with one
 deliberate change: the split shuffle is seeded (MMRec's notebook draws an unseeded

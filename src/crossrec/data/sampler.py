@@ -1,4 +1,4 @@
-"""MMRec's training sampler (protocol §3), vectorised.
+"""MMRec's training sampler (docs/protocol.md §3), vectorised.
 
 Per epoch: a seeded permutation of the train rows, consecutive batches of ``batch_size`` rows
 (the last one partial), and exactly one negative per positive drawn uniformly from the items that

@@ -1,4 +1,4 @@
-"""The backbone contract (design §3).
+"""The backbone contract (docs/design.md §3).
 
 A backbone turns its parameters into embeddings (:meth:`Backbone.encode`), scores users against
 all items (:meth:`Backbone.score`) and returns its own named recommendation losses

@@ -23,7 +23,7 @@ Over the unique train pairs (u, i), with every table row-normalised (``has_norm`
 MMRec scores evaluation users with the representation of the last training batch; here evaluation
 recomputes it with the final parameters. The representation concatenates the modalities, so no
 per-modality table has the item width: GRCN exposes no ``Encoded.modal`` and the alignment
-plug-ins add their own heads of the full width (method §7.3, as for VBPR).
+plug-ins add their own heads of the full width (docs/method.md §7.3, as for VBPR).
 """
 
 from __future__ import annotations

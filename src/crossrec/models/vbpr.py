@@ -6,7 +6,7 @@ linear map (xavier-normal, zero bias, as MMRec's ``xavier_normal_initialization`
 loss = BPR(p_u·q_{i+}, p_u·q_{i-}) + reg_weight · EmbLoss(p_u, q_{i+}, q_{i-}).
 
 The fused projection is not per-modality, so VBPR exposes no ``Encoded.modal``: alignment
-plug-ins add their own per-modality heads, of the item width 2d (method §7.3).
+plug-ins add their own per-modality heads, of the item width 2d (docs/method.md §7.3).
 """
 
 from __future__ import annotations
