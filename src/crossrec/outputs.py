@@ -23,13 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from crossrec.errors import OutputError
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
+from crossrec.io import umask
 
 MARKER = ".crossrec"
 """The file crossrec writes into every folder it creates; a folder holding it is crossrec's own."""
@@ -179,7 +173,7 @@ def atomic_dir(
     try:
         (tmp / MARKER).write_text(_marker_text(kind))
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
+        os.chmod(tmp, 0o777 & ~umask())
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old)  # an empty directory target is replaced

@@ -7,6 +7,7 @@ only then renamed into place together with ``meta.json``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -80,8 +81,12 @@ def _finish(
     neighbor_ks: Sequence[int] = (),
     knn_ks: Sequence[int] = (),
     user_graph: bool = False,
+    data: InteractionData | None = None,
 ) -> dict[str, Any]:
-    data = load_mmrec(tmp)
+    """Write the derived files (user graph, kNN graphs, neighbour files) and ``meta.json`` into
+    ``tmp``; ``data`` is the folder's content when the caller already loaded it (else it is
+    loaded from ``tmp``, so it is checked exactly as training will read it)."""
+    data = data if data is not None else load_mmrec(tmp)
     for flag, ks in (("--knn-k", knn_ks), ("--neighbors-k", neighbor_ks)):
         too_many = [k for k in ks if k > data.n_items]
         if too_many:
@@ -223,7 +228,7 @@ def prepare_folder(
     ``meta.json``."""
     raw_dir = Path(raw_dir)
     check_replaceable(out_dir, _is_prepared, [raw_dir])
-    load_mmrec(raw_dir)  # every problem named by the user's own file, before anything is copied
+    data = load_mmrec(raw_dir)  # every problem named by the user's own file, before any copy
     inter = find_inter_file(raw_dir)
     with atomic_dir(out_dir, "prepare", _is_prepared, [raw_dir]) as tmp:
         shutil.copyfile(inter, tmp / f"{name}.inter")
@@ -243,6 +248,7 @@ def prepare_folder(
             neighbor_ks,
             knn_ks,
             user_graph,
+            dataclasses.replace(data, name=name),
         )
     return meta
 
