@@ -16,8 +16,13 @@ For the backbone (``--backbone``, default LightGCN-2L) with each plug-in row —
   around each step) and the ratio to ``none``;
 * per step, from ``torch.profiler`` over ``--profile-steps`` steps: host synchronisations
   (``aten::_local_scalar_dense`` — every ``.item()``/``float(t)`` —, ``aten::nonzero`` and
-  ``aten::_unique2``, whose output shapes depend on the data) and, on CUDA, kernel launches
-  and ``cudaStreamSynchronize`` calls (on the CPU: the number of aten operator calls);
+  ``aten::_unique2``, whose output shapes depend on the data), in total and per region of the
+  trainer's step (``backbone``, ``plugin``, ``backward``, ``optimizer``: the
+  ``crossrec::<region>`` profiler ranges of :meth:`crossrec.train.Trainer.step`), and, on CUDA,
+  kernel launches (total and inside the plug-in) and ``cudaStreamSynchronize`` calls (on the
+  CPU: aten operator calls, total and inside the plug-in). On the CPU, fused Adam reads each
+  parameter's step counter with ``item()`` — a plain memory read there, counted under
+  ``optimizer``; on CUDA the counters stay on the device;
 * optionally seconds per epoch (median of ``--epochs`` after a warm-up epoch).
 
 Writes ``benchmarks/results/align_<shape or folder>_<device>.json`` (``--out`` to change).
@@ -95,8 +100,21 @@ def step_seconds(t: Trainer, batches: list, steps: int) -> float:
     return statistics.median(times)
 
 
+REGIONS = ("backbone", "plugin", "backward", "optimizer")
+
+
+def _region(event) -> str:  # noqa: ANN001  (a torch.profiler event)
+    """The trainer's ``crossrec::<region>`` range an event ran in (``other`` if none)."""
+    while event is not None:
+        if event.name.startswith("crossrec::"):
+            return event.name.removeprefix("crossrec::")
+        event = event.cpu_parent
+    return "other"
+
+
 def profile_counts(t: Trainer, batches: list, steps: int) -> dict[str, float]:
-    """Per-step counts of host syncs, and kernel launches (CUDA) or aten calls (CPU)."""
+    """Per-step counts of host syncs (also per trainer region), and kernel launches (CUDA) or
+    aten calls (CPU)."""
     from torch.profiler import ProfilerActivity, profile
 
     activities = [ProfilerActivity.CPU]
@@ -108,16 +126,24 @@ def profile_counts(t: Trainer, batches: list, steps: int) -> dict[str, float]:
         for batch in moved:
             t.step(batch)
         _sync(t.device)
-    counts = Counter(e.name for e in prof.events())
+    events = prof.events()
+    counts = Counter(e.name for e in events)
     out = {op.removeprefix("aten::"): counts[op] / steps for op in SYNC_OPS}
     out["host_syncs"] = sum(counts[op] for op in SYNC_OPS) / steps
+    where = Counter(_region(e) for e in events if e.name in SYNC_OPS)
+    for region in (*REGIONS, "other"):
+        out[f"host_syncs_{region}"] = where[region] / steps
     if t.device.type == "cuda":
         out["kernel_launches"] = sum(counts[op] for op in LAUNCH_OPS) / steps
+        launches = Counter(_region(e) for e in events if e.name in LAUNCH_OPS)
+        out["kernel_launches_plugin"] = launches["plugin"] / steps
         out["stream_syncs"] = (
             counts["cudaStreamSynchronize"] + counts["cudaDeviceSynchronize"]
         ) / steps
     else:
-        out["aten_calls"] = sum(v for k, v in counts.items() if k.startswith("aten::")) / steps
+        aten = [e for e in events if e.name.startswith("aten::")]
+        out["aten_calls"] = len(aten) / steps
+        out["aten_calls_plugin"] = sum(_region(e) == "plugin" for e in aten) / steps
     return {k: round(v, 1) for k, v in out.items()}
 
 
@@ -177,10 +203,6 @@ def main() -> None:
     for row in rows.values():
         if base:
             row["step_ratio_vs_none"] = round(row["seconds_per_step"] / base["seconds_per_step"], 2)
-            if base["per_step"]["host_syncs"] is not None:
-                row["plugin_host_syncs_per_step"] = round(
-                    row["per_step"]["host_syncs"] - base["per_step"]["host_syncs"], 1
-                )
     report = {
         "benchmark": f"alignment plug-in cost over {args.backbone}, {label}, batch 2048",
         "data": {"users": data.n_users, "items": data.n_items, "train": len(data.train)},

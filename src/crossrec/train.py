@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor
+from torch.profiler import record_function
 
 from crossrec import __version__
 from crossrec.align import build_plugin
@@ -257,8 +258,11 @@ class Trainer:
         plugin_params = list(self.plugin.parameters())
         if plugin_params:
             groups.append({"params": plugin_params})
+        # fused: one kernel per step, and the step counters stay on the device, so Adam's
+        # bias correction needs no `.item()` per parameter (torch's default implementation
+        # reads every step counter back to the host).
         self.optimizer = torch.optim.Adam(
-            groups, lr=run.train.lr, weight_decay=run.train.weight_decay
+            groups, lr=run.train.lr, weight_decay=run.train.weight_decay, fused=True
         )
         self.sampler = TrainSampler(
             data.train.users, data.train.items, data.n_items, run.train.batch_size, run.seed
@@ -273,16 +277,22 @@ class Trainer:
     def step(self, batch: Any) -> dict[str, Tensor]:  # noqa: ANN401
         """One optimiser step; returns the detached named terms and their sum ``loss``."""
         self.optimizer.zero_grad(set_to_none=True)
-        enc = self.backbone.encode()
-        terms = self.backbone.rec_loss(enc, batch)
-        extra = self.plugin.loss(enc, batch)
+        # Named regions for torch.profiler (benchmarks/bench_align.py attributes host syncs
+        # and kernel launches to them); a no-op when no profiler is running.
+        with record_function("crossrec::backbone"):
+            enc = self.backbone.encode()
+            terms = self.backbone.rec_loss(enc, batch)
+        with record_function("crossrec::plugin"):
+            extra = self.plugin.loss(enc, batch)
         clash = set(terms) & set(extra)
         if clash or "loss" in terms or "loss" in extra:
             raise RuntimeError(f"loss term names collide: {sorted(clash | {'loss'})}")
         terms.update(extra)
         total = torch.stack([t.reshape(()) for t in terms.values()]).sum()
-        total.backward()
-        self.optimizer.step()
+        with record_function("crossrec::backward"):
+            total.backward()
+        with record_function("crossrec::optimizer"):
+            self.optimizer.step()
         out = {k: v.detach().reshape(()) for k, v in terms.items()}
         out["loss"] = total.detach()
         return out

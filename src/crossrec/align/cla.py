@@ -18,11 +18,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import l2norm
+from crossrec.align.common import BatchView, l2norm
+from crossrec.losses import matmul, soft_cross_entropy_rows
 
 
 @torch.no_grad()
-def sinkhorn(scores: Tensor, eps: float = 0.05, iters: int = 3) -> Tensor:
+def sinkhorn(
+    scores: Tensor, eps: float | Tensor = 0.05, iters: int = 3, weights: Tensor | None = None
+) -> Tensor:
     """Soft codes [..., B, K] for prototype scores [..., B, K] (SwAV's Sinkhorn–Knopp).
 
     ``Q = exp(z/ε)^⊤ / Σ``; ``iters`` × (rows: each prototype's mass 1/K; columns: each sample's
@@ -32,24 +35,46 @@ def sinkhorn(scores: Tensor, eps: float = 0.05, iters: int = 3) -> Tensor:
     (``Q = diag(r) Q₀ diag(c)``, updated with matrix–vector products) and Q is formed once. The
     global max of z and the initial division by ``Σ Q`` are scalars that the first row
     normalisation cancels, so they only guard ``exp`` against overflow.
+
+    ``weights`` [B] (optional) are row multiplicities: rows stand for ``weights`` identical
+    samples each (a batch reduced to its unique rows), so B becomes ``Σ weights`` and a
+    prototype's mass counts every copy. Identical rows get identical codes in the unreduced
+    algorithm, so the reduced codes equal the unreduced ones row for row. ``eps`` may be a
+    0-d tensor (no host read of a learnable temperature).
     """
     z = scores.detach().float()
-    b, k = z.shape[-2], z.shape[-1]
-    q = torch.mul(z, 1.0 / eps)
+    k = z.shape[-1]
+    q = torch.div(z, eps)
     q = q.sub_(q.amax(dim=(-2, -1), keepdim=True)).exp_()  # [..., B, K] (= Q₀ᵀ up to a scalar)
     col = torch.ones(*z.shape[:-1], dtype=z.dtype, device=z.device)  # per sample, [..., B]
     row = torch.ones(*z.shape[:-2], k, dtype=z.dtype, device=z.device)  # per prototype, [..., K]
+    if weights is None:
+        b: float | Tensor = z.shape[-2]
+        mass = col
+    else:
+        w = weights.to(z.dtype)
+        b = w.sum()
     for _ in range(iters):
-        proto_mass = row * (col.unsqueeze(-2) @ q).squeeze(-2)  # [..., K]
+        if weights is not None:
+            mass = col * w
+        proto_mass = row * matmul(mass.unsqueeze(-2), q).squeeze(-2)  # [..., K]
         row = row / (proto_mass * k)
-        sample_mass = col * (q @ row.unsqueeze(-1)).squeeze(-1)  # [..., B]
+        sample_mass = col * matmul(q, row.unsqueeze(-1)).squeeze(-1)  # [..., B]
         col = col / (sample_mass * b)
+        if weights is None:
+            mass = col
     return q.mul_((col * b).unsqueeze(-1)).mul_(row.unsqueeze(-2))
 
 
 class CLALoss(nn.Module):
     """Cluster-level alignment. Call shape: ``CLALoss(K, D, gamma)(user_emb, item_emb, v_emb,
     t_emb, users, pos_items)`` with full tables and batch ids [B]; returns L_CLA (scalar).
+
+    Computed over the batch's unique users and items with their multiplicities as weights
+    (every loss term is a per-interaction sum whose user part depends only on the user and item
+    part only on the item; Sinkhorn with ``weights``): ``N_u + (M+2) N`` score rows instead of
+    ``(M+3) B``. The user–item cross terms ``Σ_b <q^u_{u_b}, z^i_{i_b}>`` are evaluated in the
+    d-dimensional space as ``Σ_b <q^u_{u_b} C/γ, ê_{i_b}>`` (no [B, K] gather).
 
     Args:
         K: prototypes per codebook (the paper: 10,240).
@@ -77,19 +102,6 @@ class CLALoss(nn.Module):
         nn.init.xavier_uniform_(self.item_codebook.weight)
         self.temperature = nn.Parameter(torch.tensor(float(gamma)))
 
-    @staticmethod
-    def swapped(codes: Tensor, logits: Tensor) -> Tensor:
-        """``Σ_{a≠b} ℓ(q^a, z^b)`` for codes and tempered scores ``z/γ``, stacked [n, B, K].
-
-        Each code row sums to 1, so ``Σ_k q_k log softmax(z/γ)_k = <q, z/γ> - logsumexp(z/γ)``:
-        no [n, B, K] log-probability tensor is materialised.
-        """
-        n, b = logits.shape[0], logits.shape[1]
-        others = torch.neg(codes).add_(codes.sum(0, keepdim=True))  # Σ_{a≠b} q^a, with z^b
-        dot = (others * logits).sum()
-        lse = torch.logsumexp(logits, dim=-1).sum()
-        return -(dot - (n - 1) * lse) / b
-
     def forward(self, user_emb: Tensor, item_emb: Tensor, *modal_and_ids: Tensor) -> Tensor:
         """``L_UI / 2 + L_ITV / ((M+1) M)`` for ``(user_emb, item_emb, *modal_embs, users, items)``."""
         *modal, users, items = modal_and_ids
@@ -98,19 +110,40 @@ class CLALoss(nn.Module):
             raise ValueError(
                 f"expected {self.n_tables} item tables (ID + modalities), got {len(tables)}"
             )
+        return self.compute_view(BatchView.of(user_emb, tables, users, items))
+
+    def compute_view(self, view: BatchView) -> Tensor:
+        """L_CLA from a batch view: ``û`` [N_u, d], ``ê`` [M+1, N, d] and the groups."""
         with torch.no_grad():
             self.temperature.clamp_(0.01, 0.99)
             for book in (self.ui_codebook, self.item_codebook):
                 book.weight.copy_(l2norm(book.weight))
-        u_hat = l2norm(user_emb[users])
-        e_hat = torch.stack([l2norm(t[items]) for t in tables])  # [M+1, B, d]
-        # Tempered scores z/γ, with 1/γ folded into the [D, K] codebook (cheaper than scaling
-        # [B, K]); Sinkhorn's exp(z/ε) is then exp((z/γ) / (ε/γ)).
+        users, items, b = view.users, view.items, view.size
+        # Tempered scores z/γ, with 1/γ folded into the [D, K] codebooks (cheaper than scaling
+        # [·, K]); Sinkhorn's exp(z/ε) is then exp((z/γ) / (ε/γ)).
         inv_t = 1.0 / self.temperature
-        s_ui = torch.stack([u_hat, e_hat[0]]) @ (self.ui_codebook.weight.T * inv_t)  # [2, B, K]
-        s_item = e_hat @ (self.item_codebook.weight.T * inv_t)  # [M+1, B, K]
-        eps = self.eps / float(self.temperature.detach())
-        q_ui = sinkhorn(s_ui, eps, self.iters)
-        q_item = sinkhorn(s_item, eps, self.iters)
+        c_ui = self.ui_codebook.weight.T * inv_t  # [d, K]
+        c_it = self.item_codebook.weight.T * inv_t
+        s_user = view.u_hat @ c_ui  # [N_u, K]
+        s_id = view.e_hat[0] @ c_ui  # [N, K]
+        s_item = view.e_hat @ c_it  # [M+1, N, K]
+        eps = self.eps * self.temperature.detach().reciprocal()
+        dtype = s_user.dtype  # the codes are fp32 whatever the model's precision
+        q_user = sinkhorn(s_user, eps, self.iters, users.counts).to(dtype)
+        q_id = sinkhorn(s_id, eps, self.iters, items.counts).to(dtype)
+        q_item = sinkhorn(s_item, eps, self.iters, items.counts).to(dtype)
+        # L_UI: ℓ(q^u, z^i) + ℓ(q^i, z^u), each -(1/B) Σ_b (<q_b, z_b> - logsumexp(z_b)).
+        a_user = (q_user @ c_ui.T)[users.inverse]  # [B, d]: q^u_{u_b} C^UI / γ
+        a_id = (q_id @ c_ui.T)[items.inverse]
+        cross = (a_user * view.e_hat[0][items.inverse]).sum() + (a_id * view.user_rows()).sum()
+        lse = (users.counts * soft_cross_entropy_rows(s_user)).sum() + (
+            items.counts * soft_cross_entropy_rows(s_id)
+        ).sum()
+        l_ui = (lse - cross) / b
+        # L_ITV: Σ_{a≠b} ℓ(q^a, z^b) = Σ_b CE(Σ_{a≠b} q^a, z^b), soft targets of mass M.
+        total = q_item.sum(0, keepdim=True)
+        others = q_item.neg_().add_(total)  # Σ_{a≠b} q^a, paired with z^b (in place)
+        per_item = soft_cross_entropy_rows(s_item, others, float(self.n_tables - 1))  # [M+1, N]
+        l_itv = (per_item * items.counts).sum() / b
         n_pairs = self.n_tables * (self.n_tables - 1)
-        return self.swapped(q_ui, s_ui) / 2 + self.swapped(q_item, s_item) / n_pairs
+        return l_ui / 2 + l_itv / n_pairs

@@ -20,6 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.common import l2norm
+from crossrec.data.groups import Groups
+from crossrec.losses import nce_rows
 
 REDUCTIONS = ("mean", "param_attn")
 
@@ -51,16 +53,27 @@ class CNALoss(nn.Module):
     def forward(self, item_emb: Tensor, *modal_and_ids: Tensor) -> tuple[Tensor, Tensor]:
         """``(L_cl, L_reg)`` for ``(item_emb, *modal_embs, items)``."""
         *modal, items = modal_and_ids
-        uniq = torch.unique(items, sorted=True)
-        nb = self.neighbors[uniq]  # [N, K]
-        attn = torch.softmax(self.rank_weights, dim=0)  # [K]
-        cl = item_emb.new_zeros(())
-        reg = item_emb.new_zeros(())
         tables = [item_emb, *modal]
-        for table in tables:
-            anchor = l2norm(table[uniq])  # [N, d]
-            agg = torch.einsum("k,nkd->nd", attn, l2norm(table[nb]))  # [N, d]
-            logits = anchor @ l2norm(agg).T / self.cl_temp  # [N, N]
-            cl = cl + (torch.logsumexp(logits, dim=1) - logits.diagonal()).mean()
-            reg = reg + 0.5 * agg.pow(2).sum()
-        return cl / len(tables), reg
+        groups = Groups.of(items)
+        anchors = l2norm(torch.stack([t[groups.ids] for t in tables]))
+        return self.compute(tables, groups.ids, anchors)
+
+    def compute(
+        self, tables: list[Tensor], items: Tensor, anchors: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """``(L_cl, L_reg)`` for the T = M+1 full tables [I, d], the batch's sorted unique items
+        ``items`` [N] and their normalised rows ``anchors`` [T, N, d] (shared with ILA and CLA
+        through :class:`~crossrec.align.common.BatchView`).
+
+        All tables at once: neighbour rows [T, N, K, d], aggregates [T, N, d], and one batched
+        [T, N, N] InfoNCE through :func:`crossrec.losses.nce_rows`.
+        """
+        nb = self.neighbors[items]  # [N, K]
+        attn = torch.softmax(self.rank_weights, dim=0)  # [K]
+        neighbours = l2norm(torch.stack([t[nb] for t in tables]))  # [T, N, K, d]
+        agg = torch.einsum("k,tnkd->tnd", attn, neighbours)  # ẽ [T, N, d]
+        keys = l2norm(agg)
+        per_item = nce_rows(anchors / self.cl_temp, keys, keys)  # [T, N]
+        cl = per_item.mean(dim=1).sum() / len(tables)
+        reg = 0.5 * agg.pow(2).sum()
+        return cl, reg

@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from crossrec.data.groups import Groups
+
 EPS = 1e-12
 
 
@@ -27,32 +29,43 @@ def ordered_pairs(n: int) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
-class UniqueItems:
-    """The batch's unique-item view (docs/method.md §1).
+class BatchView:
+    """What ILA, CLA and CNA share for one batch, gathered and normalised once per step
+    (docs/method.md §1).
+
+    For a batch of B interactions (u_b, i_b) with N_u unique users and N unique items:
 
     Attributes:
-        items: int64 [N] sorted unique item ids.
-        inverse: int64 [B] position r(b) of interaction b's item in ``items``.
-        counts: float [N] c_i, occurrences of each unique item in the batch.
+        users: the batch's unique users (``ids`` [N_u], ``inverse`` [B], ``counts`` [N_u]).
+        items: the batch's unique positive items (``ids`` [N], ``inverse`` [B], ``counts`` [N]).
+        u_hat: [N_u, d] ``û = normalise(E^U[users.ids])``.
+        e_hat: [T, N, d] ``ê^m = normalise(E^m[items.ids])`` for the T = M+1 tables (ID first).
     """
 
-    items: Tensor
-    inverse: Tensor
-    counts: Tensor
+    users: Groups
+    items: Groups
+    u_hat: Tensor
+    e_hat: Tensor
 
     @classmethod
-    def of(cls, batch_items: Tensor) -> UniqueItems:
-        """Sort-unique the batch's item ids."""
-        items, inverse, counts = torch.unique(
-            batch_items, sorted=True, return_inverse=True, return_counts=True
-        )
-        return cls(items, inverse, counts.to(torch.float32))
+    def build(cls, user: Tensor, tables: list[Tensor], users: Groups, items: Groups) -> BatchView:
+        """Gather and normalise the rows of the full tables ``user`` [U, d] and ``tables``
+        (each [I, d]) at the batch's unique users and items."""
+        u_hat = l2norm(user[users.ids])
+        e_hat = l2norm(torch.stack([t[items.ids] for t in tables]))
+        return cls(users, items, u_hat, e_hat)
 
-    def __len__(self) -> int:
-        return int(self.items.shape[0])
+    @classmethod
+    def of(cls, user: Tensor, tables: list[Tensor], users: Tensor, items: Tensor) -> BatchView:
+        """The view for raw id tensors [B] (groups by ``torch.unique``: the losses' standalone
+        call shape; the trainer's batches carry host-computed groups instead)."""
+        return cls.build(user, tables, Groups.of(users), Groups.of(items))
 
-    def mean(self, values: Tensor) -> Tensor:
-        """Per-item means ``(1/c_i) Σ_{b: i_b = i} values[..., b]`` of values [..., B] → [..., N]."""
-        shape = (*values.shape[:-1], len(self))
-        sums = values.new_zeros(shape).index_add_(-1, self.inverse, values)
-        return sums / self.counts.to(values.dtype)
+    @property
+    def size(self) -> int:
+        """B, the number of interactions in the batch."""
+        return self.items.rows
+
+    def user_rows(self) -> Tensor:
+        """[B, d] ``û_{u_b}``: each interaction's normalised user."""
+        return self.u_hat[self.users.inverse]

@@ -18,8 +18,13 @@ Implements docs/method.md §2 (ILA + DT) and §3 (ILDA), over the ID table plus 
 5. DT (users detached): ``(1/P) Σ_{A→B, mask non-empty} -mean_{i ∈ M}( p^{A→B}_i - s̄^A_i )``
    with ``p^{A→B}_i = (1/c_i) Σ_{b: i_b = i} <û_{u_b}, ẽ^{A→B}_i>`` and P = (M+1)M directions.
 
-The maps are one batched matmul over the P directions; the contrastive term scores only the
-active (direction, item) rows, grouped by target modality; no Python loop over items.
+Computation (one code path on every device, no host synchronisation): the directions are kept
+grouped by target table, so the maps are one batched product ``[P, N, d] × [P, d, d]`` and the
+contrastive term one batched ``[M+1, M·N, d] × [M+1, d, N]`` product through
+:func:`crossrec.losses.nce_rows`; the masks enter as 0/1 weights on fixed-size tensors (an
+inactive row costs its arithmetic but no data-dependent shape, hence no ``nonzero``). The
+per-item means use ``s̄^m_i = <ū_i, ê^m_i>`` with ``ū_i = (1/c_i) Σ_{b: i_b = i} û_{u_b}`` (the
+mean of a dot product is the dot product of the mean), and likewise ``p^{A→B}_i = <ū_i, ẽ^{A→B}_i>``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import UniqueItems, l2norm, ordered_pairs
+from crossrec.align.common import BatchView, l2norm, ordered_pairs
+from crossrec.losses import nce_rows
 
 MASKS = ("oneway", "dynamic", "all")
 COMPENSATIONS = ("var", "std")
@@ -90,16 +96,26 @@ class ILALoss(nn.Module):
         self.use_ila, self.use_dt = use_ila, use_dt
         self.n_tables = n_modalities + 1
         self.pairs = ordered_pairs(self.n_tables)
-        self.register_buffer("src", torch.tensor([a for a, _ in self.pairs]), persistent=False)
-        self.register_buffer("dst", torch.tensor([b for _, b in self.pairs]), persistent=False)
+        # Directions grouped by target table (a stable sort of `pairs` by B): row r of every
+        # [P, ...] tensor below is direction pairs[order[r]]; `restore` undoes it.
+        order = sorted(range(len(self.pairs)), key=lambda p: self.pairs[p][1])
+        self.register_buffer("order", torch.tensor(order), persistent=False)
+        self.register_buffer("restore", torch.argsort(torch.tensor(order)), persistent=False)
+        self.register_buffer(
+            "src", torch.tensor([self.pairs[p][0] for p in order]), persistent=False
+        )
+        self.register_buffer(
+            "dst", torch.tensor([self.pairs[p][1] for p in order]), persistent=False
+        )
         weight = torch.empty(len(self.pairs), dim, dim)
         for w in weight:
             nn.init.xavier_uniform_(w)
-        self.maps = nn.Parameter(weight)  # W_{A→B}, bias-free, [P, d, d]
+        self.maps = nn.Parameter(weight)  # W_{A→B}, bias-free, [P, d, d], in `pairs` order
         self.temperature = nn.Parameter(torch.tensor(float(gamma)))
 
     def directions(self, scores: Tensor) -> Tensor:
-        """Direction masks [P, N] from per-item scores s̄ [M+1, N] (docs/method.md §2.2 step 3, §3.1)."""
+        """Direction masks [P, N] from per-item scores s̄ [M+1, N], rows grouped by target
+        (``self.order``; docs/method.md §2.2 step 3, §3.1)."""
         src, dst = scores[self.src], scores[self.dst]
         if self.mask == "all":
             return torch.ones_like(src, dtype=torch.bool)
@@ -117,56 +133,51 @@ class ILALoss(nn.Module):
     def compute(
         self, user: Tensor, tables: list[Tensor], users: Tensor, items: Tensor
     ) -> ILAOutput:
-        """The ILA and DT terms for full tables ``tables`` = [E^ID, E^1, ..., E^M], each [I, d]."""
+        """The ILA and DT terms for full tables ``tables`` = [E^ID, E^1, ..., E^M], each [I, d],
+        user table ``user`` [U, d] and the batch's ids ``users``, ``items`` [B]."""
         if len(tables) != self.n_tables:
             raise ValueError(
                 f"expected {self.n_tables} item tables (ID + modalities), got {len(tables)}"
             )
+        return self.compute_view(BatchView.of(user, tables, users, items))
+
+    def compute_view(self, view: BatchView) -> ILAOutput:
+        """The ILA and DT terms from a batch view (its ``e_hat`` [M+1, N, d] holds the tables)."""
         with torch.no_grad():
             self.temperature.clamp_(1e-3, 0.5)
-        uniq = UniqueItems.of(items)
-        n = len(uniq)
-        u_hat = l2norm(user[users])  # [B, d]
-        e_hat = torch.stack([l2norm(t[uniq.items]) for t in tables])  # [M+1, N, d]
+        items, e_hat = view.items, view.e_hat
+        n = len(items)
+        u_bar = items.mean(view.user_rows().detach(), dim=0)  # ū [N, d], users detached
         with torch.no_grad():
-            per_interaction = torch.einsum("bd,mbd->mb", u_hat, e_hat[:, uniq.inverse])
-            scores = uniq.mean(per_interaction)  # [M+1, N]
-            active = self.directions(scores)  # [P, N]
+            scores = (e_hat * u_bar).sum(-1)  # s̄ [M+1, N]
+            active = self.directions(scores)  # [P, N], grouped by target
+        weight = active.to(e_hat.dtype)
         src = e_hat[self.src]  # [P, N, d]
-        mapped = l2norm(torch.bmm(src, self.maps.transpose(1, 2)) + src)
-        zero = user.new_zeros(())
+        maps = self.maps[self.order].transpose(1, 2)
+        mapped = l2norm(torch.baddbmm(src, src, maps))  # ẽ = normalise(W ê + ê)
+        zero = e_hat.new_zeros(())
         ila = zero
         if self.use_ila:
-            ila = self._contrastive(mapped, e_hat.detach(), active) / n
+            ila = (self._contrastive(mapped, e_hat.detach()) * weight).sum() / n
         dt = zero
         if self.use_dt:
-            rel = torch.einsum("bd,pbd->pb", u_hat.detach(), mapped[:, uniq.inverse])
-            p = uniq.mean(rel)  # [P, N]
-            gain = (p - scores[self.src]) * active
-            n_active = active.sum(dim=1)
+            p = (mapped * u_bar).sum(-1)  # [P, N]
+            gain = (p - scores[self.src]) * weight
+            n_active = weight.sum(dim=1)
             per_direction = -gain.sum(dim=1) / n_active.clamp(min=1)
-            dt = (per_direction * (n_active > 0)).sum() / len(self.pairs)
-        return ILAOutput(ila=ila, dt=dt, scores=scores, active=active)
+            dt = per_direction.sum() / len(self.pairs)  # an empty mask adds 0 / 1
+        return ILAOutput(ila=ila, dt=dt, scores=scores, active=active[self.restore])
 
-    def _contrastive(self, mapped: Tensor, targets: Tensor, active: Tensor) -> Tensor:
-        """``Σ_{A→B} Σ_{i ∈ M_{A→B}} CE_i`` (before the 1/N).
+    def _contrastive(self, mapped: Tensor, targets: Tensor) -> Tensor:
+        """Per (direction, item) cross-entropies CE [P, N] (rows grouped by target), every row.
 
-        Only the active rows are scored, grouped by target modality (the target table depends
-        on B alone), and 1/τ scales the [R, d] queries rather than the [R, N] logits.
+        The M directions into target B share B's keys, so the queries of each target are one
+        [M·N, d] block scored against that target's N keys; 1/τ scales the queries.
         """
-        rows_p, rows_i = active.nonzero(as_tuple=True)  # R active (direction, item) pairs
-        queries = mapped[rows_p, rows_i] / self.temperature  # [R, d]
-        dst = self.dst[rows_p]
-        total = mapped.new_zeros(())
-        for b in range(self.n_tables):
-            sel = (dst == b).nonzero(as_tuple=True)[0]
-            if sel.numel() == 0:
-                continue
-            q = queries[sel]
-            logits = q @ targets[b].T  # [R_b, N]
-            positive = (q * targets[b, rows_i[sel]]).sum(dim=1)
-            total = total + (torch.logsumexp(logits, dim=1) - positive).sum()
-        return total
+        t, n, d = targets.shape
+        queries = (mapped / self.temperature).reshape(t, -1, d)  # [M+1, M·N, d]
+        positives = targets.unsqueeze(1).expand(t, t - 1, n, d).reshape(t, -1, d)
+        return nce_rows(queries, positives, targets).reshape(-1, n)
 
     def forward(self, user_emb: Tensor, item_emb: Tensor, *modal_and_ids: Tensor) -> Tensor:
         """``ILA + DT`` for ``(user_emb, item_emb, *modal_embs, users, pos_items)``."""

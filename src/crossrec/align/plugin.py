@@ -25,6 +25,7 @@ from torch import Tensor
 from crossrec.align.base import Plugin
 from crossrec.align.cla import CLALoss
 from crossrec.align.cna import REDUCTIONS, CNALoss
+from crossrec.align.common import BatchView
 from crossrec.align.ila import COMPENSATIONS, MASKS, ILALoss
 from crossrec.align.inputs import ModalityInputs, table_names
 from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
@@ -114,18 +115,20 @@ class AlignmentPlugin(Plugin):
         """Weighted terms ``ila``, ``dt``, ``cla``, ``cna``, ``cna_reg`` (the enabled ones)."""
         p = self.params
         tables = [enc.item, *self.inputs(enc)]
+        users, items = batch.grouped()
+        view = BatchView.build(enc.user, tables, users, items)  # shared by the three losses
         terms: dict[str, Tensor] = {}
         if self.ila is not None:
-            out = self.ila.compute(enc.user, tables, batch.users, batch.pos)
+            out = self.ila.compute_view(view)
             if p.use_ila:
                 terms["ila"] = p.alpha * out.ila
             if p.use_dt:
                 terms["dt"] = p.alpha * out.dt
             self.record(self._ila_stats(out.scores, out.active))
         if self.cla is not None:
-            terms["cla"] = p.beta * self.cla(enc.user, *tables, batch.users, batch.pos)
+            terms["cla"] = p.beta * self.cla.compute_view(view)
         if self.cna is not None:
-            cl, reg = self.cna(*tables, batch.pos)
+            cl, reg = self.cna.compute(tables, items.ids, view.e_hat)
             terms["cna"] = p.gamma * cl
             if p.cna_reg > 0:
                 terms["cna_reg"] = p.gamma * p.cna_reg * reg

@@ -19,20 +19,40 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from crossrec.data.groups import Groups
 from crossrec.errors import CrossrecError
 
 
 @dataclass(frozen=True)
 class Batch:
-    """One training batch: aligned int64 tensors [B] of users, positive and negative items."""
+    """One training batch: aligned int64 tensors [B] of users, positive and negative items.
+
+    ``user_groups`` / ``pos_groups`` are the batch's unique users and positive items; the
+    sampler computes them on the host (:mod:`crossrec.data.groups`) so that the plug-ins never
+    call ``torch.unique`` in the step. A batch built by hand gets them from :meth:`grouped`.
+    """
 
     users: Tensor
     pos: Tensor
     neg: Tensor
+    user_groups: Groups | None = None
+    pos_groups: Groups | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        """The batch on ``device``."""
-        return Batch(self.users.to(device), self.pos.to(device), self.neg.to(device))
+        """The batch (and its groups) on ``device``."""
+        return Batch(
+            self.users.to(device),
+            self.pos.to(device),
+            self.neg.to(device),
+            None if self.user_groups is None else self.user_groups.to(device),
+            None if self.pos_groups is None else self.pos_groups.to(device),
+        )
+
+    def grouped(self) -> tuple[Groups, Groups]:
+        """``(user_groups, pos_groups)``, computed with ``torch.unique`` where the batch lacks them."""
+        users = self.user_groups if self.user_groups is not None else Groups.of(self.users)
+        pos = self.pos_groups if self.pos_groups is not None else Groups.of(self.pos)
+        return users, pos
 
 
 class TrainSampler:
@@ -89,7 +109,11 @@ class TrainSampler:
         for start in range(0, len(users), self.batch_size):
             sl = slice(start, start + self.batch_size)
             yield Batch(
-                torch.from_numpy(users[sl]), torch.from_numpy(pos[sl]), torch.from_numpy(neg[sl])
+                torch.from_numpy(users[sl]),
+                torch.from_numpy(pos[sl]),
+                torch.from_numpy(neg[sl]),
+                Groups.of_numpy(users[sl]),
+                Groups.of_numpy(pos[sl]),
             )
 
     def state_dict(self) -> dict[str, Any]:

@@ -1,0 +1,75 @@
+"""A batch column's unique values, computed on the host so the training step never asks for them.
+
+``torch.unique`` has a data-dependent output size: on a GPU it blocks the host until the device
+has caught up (a host synchronisation in the hot path, design rule of docs/design.md §5). The
+sampler therefore groups each batch's users and positive items with NumPy while it builds the
+batch, and the groups travel to the device with it; every size the step needs is a host int.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+
+@dataclass(frozen=True)
+class Groups:
+    """Sorted unique values of a batch column and how the column maps onto them.
+
+    Attributes:
+        ids: int64 [N] sorted unique values.
+        inverse: int64 [B] position r(b) of row b's value in ``ids`` (``ids[inverse]`` is the column).
+        counts: float32 [N] c_i, occurrences of each value (``Σ_i c_i = B``).
+    """
+
+    ids: Tensor
+    inverse: Tensor
+    counts: Tensor
+
+    @classmethod
+    def of_numpy(cls, values: np.ndarray) -> Groups:
+        """Group an int64 host array (``np.unique``: the same order as ``torch.unique(sorted=True)``)."""
+        ids, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+        return cls(
+            torch.from_numpy(ids.astype(np.int64, copy=False)),
+            torch.from_numpy(inverse.reshape(-1).astype(np.int64, copy=False)),
+            torch.from_numpy(counts.astype(np.float32)),
+        )
+
+    @classmethod
+    def of(cls, values: Tensor) -> Groups:
+        """Group a tensor with ``torch.unique`` (a host synchronisation on a GPU: for ad-hoc calls
+        such as the losses' standalone call shape, not for the training step)."""
+        ids, inverse, counts = torch.unique(
+            values, sorted=True, return_inverse=True, return_counts=True
+        )
+        return cls(ids, inverse, counts.to(torch.float32))
+
+    def to(self, device: torch.device | str) -> Groups:
+        """The groups on ``device``."""
+        return Groups(self.ids.to(device), self.inverse.to(device), self.counts.to(device))
+
+    def __len__(self) -> int:
+        """N, the number of unique values (shape metadata: no synchronisation)."""
+        return int(self.ids.shape[0])
+
+    @property
+    def rows(self) -> int:
+        """B, the length of the grouped column."""
+        return int(self.inverse.shape[0])
+
+    def sum(self, values: Tensor, dim: int = -1) -> Tensor:
+        """Per-group sums ``Σ_{b: r(b) = i} values[b]`` along ``dim`` (size B → N)."""
+        dim = dim % values.dim()
+        shape = list(values.shape)
+        shape[dim] = len(self)
+        return values.new_zeros(shape).index_add_(dim, self.inverse, values)
+
+    def mean(self, values: Tensor, dim: int = -1) -> Tensor:
+        """Per-group means ``(1/c_i) Σ_{b: r(b) = i} values[b]`` along ``dim`` (size B → N)."""
+        dim = dim % values.dim()
+        counts = self.counts.to(values.dtype).reshape([-1] + [1] * (values.dim() - dim - 1))
+        return self.sum(values, dim) / counts
