@@ -106,24 +106,36 @@ def nce_rows(query: Tensor, positive: Tensor, candidates: Tensor) -> Tensor:
     return _NCE.apply(query, positive, candidates)
 
 
+class _LogSumExp(torch.autograd.Function):
+    """Per-row ``logsumexp(l)`` over logits [..., K], the backward reusing the forward's softmax."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, logits: Tensor) -> Tensor:
+        probs, lse = _softmax_lse(logits, overwrite=False)
+        ctx.save_for_backward(probs)
+        return lse
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: Tensor) -> Tensor:
+        _once(ctx)
+        (probs,) = ctx.saved_tensors
+        return probs.mul_(grad.unsqueeze(-1))
+
+
 class _SoftCE(torch.autograd.Function):
     """Per-row ``mass · logsumexp(l) − <t, l>`` over logits l [..., K] and constant soft targets
-    t [..., K] (or none), with the forward's softmax reused by the backward:
+    t [..., K], with the forward's softmax reused by the backward:
     ``∂/∂l = g (mass · softmax(l) − t)``."""
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx,
-        logits: Tensor,
-        targets: Tensor | None,
-        mass: float,
+        ctx: torch.autograd.function.FunctionCtx, logits: Tensor, targets: Tensor, mass: float
     ) -> Tensor:
-        dots = None if targets is None else (targets * logits).sum(-1)
+        dots = (targets * logits).sum(-1)
         probs, lse = _softmax_lse(logits, overwrite=False)
         ctx.save_for_backward(probs, targets)
         ctx.mass = mass
-        out = lse.mul_(mass)
-        return out if dots is None else out.sub_(dots)
+        return lse * mass - dots
 
     @staticmethod
     def backward(
@@ -131,19 +143,20 @@ class _SoftCE(torch.autograd.Function):
     ) -> tuple[Tensor, None, None]:
         _once(ctx)
         probs, targets = ctx.saved_tensors
-        grad_logits = probs.mul_(ctx.mass)
-        if targets is not None:
-            grad_logits.sub_(targets)
+        grad_logits = probs.mul_(ctx.mass).sub_(targets)
         return grad_logits.mul_(grad.unsqueeze(-1)), None, None
 
 
-def soft_cross_entropy_rows(
-    logits: Tensor, targets: Tensor | None = None, mass: float = 1.0
-) -> Tensor:
+def logsumexp_rows(logits: Tensor) -> Tensor:
+    """``logsumexp`` along the last axis of logits [..., K] → [...], with no exponential pass in
+    the backward (``torch.logsumexp``'s backward recomputes them)."""
+    return _LogSumExp.apply(logits)
+
+
+def soft_cross_entropy_rows(logits: Tensor, targets: Tensor, mass: float = 1.0) -> Tensor:
     """``mass · logsumexp(l_r) − <t_r, l_r>`` per row of logits [..., K] → [...]: the
-    cross-entropy ``−Σ_k t_k log softmax(l)_k`` of soft targets t (no gradient) whose rows sum
-    to ``mass``; ``targets=None`` gives ``mass · logsumexp``. One exponential pass forward and
-    none backward (``torch.logsumexp``'s backward recomputes them)."""
+    cross-entropy ``−Σ_k t_k log softmax(l)_k`` of soft targets t [..., K] (no gradient) whose
+    rows sum to ``mass``. One exponential pass forward and none backward."""
     return _SoftCE.apply(logits, targets, mass)
 
 

@@ -8,6 +8,7 @@ the trainer adds to the backbone's.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from torch import Tensor, nn
@@ -49,6 +50,10 @@ class Plugin(nn.Module, ABC):
     @abstractmethod
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Named, already-weighted scalar loss terms for one batch."""
+
+    def compile_losses(self, log: Callable[[str], None]) -> None:  # noqa: B027  (optional)
+        """Hand the plug-in's pure loss computation to ``torch.compile`` (``train.compile``);
+        default: nothing to compile."""
 
     def on_epoch_start(self, epoch: int) -> None:  # noqa: B027  (optional hook)
         """Called by the trainer before each epoch (0-based); default: nothing."""

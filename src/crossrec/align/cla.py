@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.common import BatchView, l2norm
-from crossrec.losses import matmul, soft_cross_entropy_rows
+from crossrec.losses import logsumexp_rows, matmul, soft_cross_entropy_rows
 
 
 @torch.no_grad()
@@ -136,8 +136,8 @@ class CLALoss(nn.Module):
         a_user = (q_user @ c_ui.T)[users.inverse]  # [B, d]: q^u_{u_b} C^UI / γ
         a_id = (q_id @ c_ui.T)[items.inverse]
         cross = (a_user * view.e_hat[0][items.inverse]).sum() + (a_id * view.user_rows()).sum()
-        lse = (users.counts * soft_cross_entropy_rows(s_user)).sum() + (
-            items.counts * soft_cross_entropy_rows(s_id)
+        lse = (users.counts * logsumexp_rows(s_user)).sum() + (
+            items.counts * logsumexp_rows(s_id)
         ).sum()
         l_ui = (lse - cross) / b
         # L_ITV: Σ_{a≠b} ℓ(q^a, z^b) = Σ_b CE(Σ_{a≠b} q^a, z^b), soft targets of mass M.

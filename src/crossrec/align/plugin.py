@@ -17,6 +17,7 @@ Choices where the papers are silent (docs/method.md §5.3, §8.2), each a parame
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -26,9 +27,11 @@ from crossrec.align.base import Plugin
 from crossrec.align.cla import CLALoss
 from crossrec.align.cna import REDUCTIONS, CNALoss
 from crossrec.align.common import BatchView
+from crossrec.align.compiled import CompiledOrEager
 from crossrec.align.ila import COMPENSATIONS, MASKS, ILALoss
 from crossrec.align.inputs import ModalityInputs, table_names
 from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
+from crossrec.data.groups import Groups
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
@@ -113,18 +116,33 @@ class AlignmentPlugin(Plugin):
 
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Weighted terms ``ila``, ``dt``, ``cla``, ``cna``, ``cna_reg`` (the enabled ones)."""
-        p = self.params
-        tables = [enc.item, *self.inputs(enc)]
         users, items = batch.grouped()
-        view = BatchView.build(enc.user, tables, users, items)  # shared by the three losses
+        terms, stats = self.terms(enc.user, [enc.item, *self.inputs(enc)], users, items)
+        if stats:
+            self.record(stats)
+        return terms
+
+    def compile_losses(self, log: Callable[[str], None]) -> None:
+        """``train.compile``: :meth:`terms` through ``torch.compile`` (eager if that fails)."""
+        self.terms = CompiledOrEager(self.terms, f"plugin {self.name}", log)  # type: ignore[method-assign]
+
+    def terms(
+        self, user: Tensor, tables: list[Tensor], users: Groups, items: Groups
+    ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """The weighted terms and ILA's diagnostics for full tables ``user`` [U, d] and
+        ``tables`` = [E^ID, E^1..E^M] (each [I, d]) and the batch's groups: a function of its
+        inputs and parameters only (what ``train.compile`` hands to ``torch.compile``)."""
+        p = self.params
+        view = BatchView.build(user, tables, users, items)  # shared by the three losses
         terms: dict[str, Tensor] = {}
+        stats: dict[str, Tensor] = {}
         if self.ila is not None:
             out = self.ila.compute_view(view)
             if p.use_ila:
                 terms["ila"] = p.alpha * out.ila
             if p.use_dt:
                 terms["dt"] = p.alpha * out.dt
-            self.record(self._ila_stats(out.scores, out.active))
+            stats = self._ila_stats(out.scores, out.active)
         if self.cla is not None:
             terms["cla"] = p.beta * self.cla.compute_view(view)
         if self.cna is not None:
@@ -132,7 +150,7 @@ class AlignmentPlugin(Plugin):
             terms["cna"] = p.gamma * cl
             if p.cna_reg > 0:
                 terms["cna_reg"] = p.gamma * p.cna_reg * reg
-        return terms
+        return terms, stats
 
     def _ila_stats(self, scores: Tensor, active: Tensor) -> dict[str, Tensor]:
         """Per-item modality score mean/std per table and active directions per item."""

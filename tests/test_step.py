@@ -1,0 +1,147 @@
+"""The training step's discipline (docs/design.md §5): host-computed batch groups, the shared
+batch view, no host synchronisation inside the plug-in, and the optional torch.compile path."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.profiler import profile
+
+from crossrec.align import build_plugin
+from crossrec.align.compiled import CompiledOrEager
+from crossrec.data.formats import load_mmrec
+from crossrec.data.groups import Groups
+from crossrec.data.neighbors import item_neighbors
+from crossrec.data.sampler import Batch, TrainSampler
+from crossrec.models import DataSpec, Encoded
+from crossrec.models.base import BackboneInfo
+from crossrec.train import RunSpec, TrainConfig, Trainer
+
+TINY = Path(__file__).parent / "fixtures" / "tiny"
+SYNC_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::_unique2", "aten::item"}
+
+
+def _data():
+    data = load_mmrec(TINY)
+    arrays, _ = item_neighbors(data.train.users, data.train.items, data.n_users, data.n_items, [3])
+    return dataclasses.replace(data, neighbors=arrays)
+
+
+def test_host_groups_equal_torch_unique() -> None:
+    values = np.array([5, 2, 5, 9, 2, 2, 0], dtype=np.int64)
+    host, dev = Groups.of_numpy(values), Groups.of(torch.from_numpy(values))
+    for a, b in zip(dataclasses.astuple(host), dataclasses.astuple(dev), strict=True):
+        assert torch.equal(a, b)
+    assert len(host) == 4 and host.rows == 7
+    torch.testing.assert_close(host.ids[host.inverse], torch.from_numpy(values))
+    x = torch.arange(14.0).reshape(7, 2)
+    torch.testing.assert_close(host.mean(x, dim=0)[1], x[[1, 4, 5]].mean(0))  # the value 2
+
+
+def test_sampler_batches_carry_their_groups() -> None:
+    data = _data()
+    sampler = TrainSampler(data.train.users, data.train.items, data.n_items, 32, 0)
+    for batch in sampler.epoch():
+        for groups, column in ((batch.user_groups, batch.users), (batch.pos_groups, batch.pos)):
+            expected = Groups.of(column)
+            assert torch.equal(groups.ids, expected.ids)
+            assert torch.equal(groups.inverse, expected.inverse)
+            assert torch.equal(groups.counts, expected.counts)
+        moved = batch.to("cpu")
+        assert moved.pos_groups is not None and torch.equal(moved.pos_groups.ids, expected.ids)
+
+
+def test_plugin_same_terms_with_and_without_host_groups() -> None:
+    data = _data()
+    spec = DataSpec.from_data(data)
+    sampler = TrainSampler(data.train.users, data.train.items, data.n_items, 64, 0)
+    batch = next(iter(sampler.epoch()))
+    bare = Batch(batch.users, batch.pos, batch.neg)  # groups computed by torch.unique
+    plug = build_plugin("cross", spec, BackboneInfo(8, 8), {"cla_prototypes": 16})
+    g = torch.Generator().manual_seed(0)
+    enc = Encoded(
+        user=torch.randn(spec.n_users, 8, generator=g),
+        item=torch.randn(spec.n_items, 8, generator=g),
+    )
+    with_groups, without = plug.loss(enc, batch), plug.loss(enc, bare)
+    assert set(with_groups) == {"ila", "dt", "cla", "cna", "cna_reg"}
+    for key, value in with_groups.items():
+        assert torch.equal(value, without[key]), key
+
+
+def _trainer(tmp_path: Path, **train) -> Trainer:
+    run = RunSpec(
+        dataset="tiny",
+        backbone="lightgcn",
+        plugin="cross",
+        plugin_params={"cla_prototypes": 16},
+        train=TrainConfig(epochs=2, batch_size=64, topk=(5, 10), valid_metric="recall@10", **train),
+    )
+    return Trainer(run, _data(), tmp_path, log=lambda line: None)
+
+
+def test_no_host_synchronisation_inside_the_plugin(tmp_path: Path) -> None:
+    t = _trainer(tmp_path)
+    batches = list(t.sampler.epoch())
+    t.step(batches[0])
+    with profile() as prof:
+        t.step(batches[1])
+    inside = []
+    for event in prof.events():
+        parent = event.cpu_parent
+        while parent is not None and parent.name != "crossrec::plugin":
+            parent = parent.cpu_parent
+        if parent is not None:
+            inside.append(event.name)
+    assert inside, "the plug-in region was not recorded"
+    assert not SYNC_OPS & set(inside), sorted(SYNC_OPS & set(inside))
+
+
+def test_compile_falls_back_to_eager_with_one_line(monkeypatch) -> None:
+    def broken(fn, **kwargs):
+        def fail(*args):
+            raise RuntimeError("no compiler here\nsecond line")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken)
+    lines: list[str] = []
+    wrapped = CompiledOrEager(lambda x: x + 1, "plugin cross", lines.append)
+    assert wrapped(1) == 2 and wrapped(2) == 3
+    assert wrapped.state == "eager"
+    assert lines == ["plugin cross: torch.compile failed (RuntimeError: no compiler here); eager"]
+
+
+def test_compile_after_success_raises_model_errors(monkeypatch) -> None:
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        if x < 0:
+            raise ValueError("negative")
+        return x
+
+    wrapped = CompiledOrEager(fn, "plugin cross", lambda line: None)
+    assert wrapped(1) == 1 and wrapped.state == "compiled"
+    with pytest.raises(ValueError, match="negative"):
+        wrapped(-1)
+
+
+def test_train_compile_switch_reaches_the_plugin(tmp_path: Path, monkeypatch) -> None:
+    seen = []
+
+    def fake_compile(fn, **kwargs):
+        seen.append(kwargs)
+        return fn
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    eager = _trainer(tmp_path / "a").fit(progress=False)
+    compiled_trainer = _trainer(tmp_path / "b", compile=True)
+    assert isinstance(compiled_trainer.plugin.terms, CompiledOrEager)
+    assert seen == [{"dynamic": True}]
+    assert compiled_trainer.fit(progress=False)["test"] == eager["test"]
