@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 
 from crossrec.errors import DataError
+from crossrec.report.render import Layout, marks, to_latex, to_markdown
 from crossrec.report.stats import paired_pvalue, select, significance
 from crossrec.report.summary import load_runs
-from crossrec.report.tables import cell, delta, main_table, to_latex
+from crossrec.report.tables import cell, delta, main_table
 
 
 def _runs(rows: list[tuple]) -> pd.DataFrame:
@@ -107,5 +108,31 @@ def test_cells_and_latex() -> None:
     assert cell(0.12345, 0.001, 1) == "0.1235"
     assert cell(0.12345, 0.001, 3, 0.01) == "0.1235 ± 0.0010†"
     assert delta(0.11, 0.10) == "+10.00%"
-    tex = to_latex(pd.DataFrame({"a_b": ["1 ± 2"], "Δ%": ["x&y"]}))
+    layout = Layout("Caption with 50% & a_b", "tab:x")
+    tex = to_latex(pd.DataFrame({"a_b": ["1 ± 2"], "Δ%": ["x&y"]}), layout, note="p < 0.05")
     assert r"a\_b" in tex and r"$\Delta$\%" in tex and r"x\&y" in tex and r"$\pm$" in tex
+    assert r"\caption{Caption with 50\% \& a\_b}" in tex and r"\label{tab:x}" in tex
+    assert tex.count(r"\begin{table}") == tex.count(r"\end{table}") == 1
+    assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert tex.count(rule) == 1
+    assert "p < 0.05" in tex and "nan" not in tex
+
+
+def test_best_in_bold_second_underlined_per_dataset() -> None:
+    display = pd.DataFrame(
+        {
+            "dataset": ["a", "a", "a", "a", "b", "b"],
+            "model": ["X", "+FETTLE", "ΔImprov.", "+CROSS", "X", "+CROSS"],
+            "R@20": ["0.3000 ± 0.01", "0.3100†", "+9.99%", "0.3050", "0.2000", "0.1000"],
+        }
+    )
+    layout = Layout("c", "l", mark_numeric=True, skip="model", skip_prefixes=("ΔImprov",))
+    flags = marks(display, layout)
+    assert flags["R@20"].tolist() == ["", "best", "", "second", "best", "second"]
+    md = to_markdown(display, layout)
+    assert "**0.3100†**" in md and "<u>0.3050</u>" in md and "**+9.99%**" not in md
+    assert md.splitlines()[1].endswith("--:|")  # the metric column is right-aligned
+    tex = to_latex(display, layout)
+    assert r"\textbf{0.3100$^{\dagger}$}" in tex and r"\underline{0.3050}" in tex
+    assert "{llr}" in tex

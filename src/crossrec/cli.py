@@ -230,7 +230,8 @@ def cmd_tables(args: argparse.Namespace) -> None:
     }
     plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
     ks = plan["tables"].get("k", [5])
-    build_tables(runs, selection, args.runs, ks, plugins, families, args.out)
+    correction = plan["tables"].get("correction", "bh")
+    build_tables(runs, selection, args.runs, ks, plugins, families, args.out, correction)
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(TABLES)}}}.{{md,csv,tex}}", file=sys.stderr)
 
 

@@ -7,6 +7,9 @@
 * :func:`significance` — each plug-in against its backbone's ``none`` run: a paired t-test over
   the shared seeds when there are ≥ 2, else a paired t-test over the test users' per-user
   metric of the single seed (scipy ``ttest_rel``).
+* :func:`adjust` — the multiple-comparison correction across the tests of one table
+  (``tables.correction``): ``bh`` (Benjamini–Hochberg false discovery rate, scipy's
+  ``false_discovery_control``), ``bonferroni`` (``min(1, m·p)``) or ``none``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from scipy import stats
 from crossrec.report.summary import per_user
 
 GROUP = ["dataset", "backbone", "plugin"]
+CORRECTIONS = {
+    "bh": "Benjamini–Hochberg",
+    "bonferroni": "Bonferroni",
+    "none": "no multiple-comparison correction",
+}
 
 
 def select(runs: pd.DataFrame, metric: str = "recall@20", by: str = "validation") -> pd.DataFrame:
@@ -111,3 +119,24 @@ def _row(dataset: str, backbone: str, plugin: str, test: str, n: int, a, b) -> d
         "n": n,
         "p": paired_pvalue(np.asarray(a), np.asarray(b)),
     }
+
+
+def adjust(p: pd.Series, method: str) -> pd.Series:
+    """p-values corrected across the m non-missing tests of ``p`` (missing stay missing).
+
+    ``bh``: ``scipy.stats.false_discovery_control(p, method="bh")``; ``bonferroni``:
+    ``min(1, m·p)``; ``none``: unchanged.
+    """
+    if method not in CORRECTIONS:
+        raise ValueError(f"correction must be one of {sorted(CORRECTIONS)}, got {method!r}")
+    values = pd.to_numeric(p, errors="coerce").astype(float)
+    present = values.notna()
+    out = values.copy()
+    m = int(present.sum())
+    if m == 0 or method == "none":
+        return out
+    if method == "bh":
+        out[present] = stats.false_discovery_control(values[present].to_numpy(), method="bh")
+    else:
+        out[present] = np.minimum(1.0, values[present].to_numpy() * m)
+    return out

@@ -6,10 +6,16 @@
   fettle, cross}, with average-Δ rows per backbone family (CF, multi-modal);
 * ``ablation`` — the ablation study's presets with Δ against ``cross``;
 * ``cost`` — seconds per epoch, epochs to best, epochs run and peak memory of every run group;
-* ``selection`` — the chosen variant per group, its mean selection metric, and p-values.
+* ``selection`` — the chosen variant per group, its mean selection metric, and p-values (raw
+  and corrected);
+* ``paper_vs_ours`` — the papers' published numbers beside ours, for configured datasets that
+  are the papers' (:mod:`crossrec.report.published`).
 
 Cells are the mean over seeds, ``± std`` with several seeds; ``†`` on a Recall@20 cell when the
-paired test of the plug-in against its backbone gives p < 0.05 for test Recall@20. ΔImprov. is ``(plug-in − none) / none``.
+paired test of the plug-in against its backbone gives p < 0.05 for test Recall@20 after the
+multiple-comparison correction ``tables.correction`` (default Benjamini–Hochberg) across the
+table's tests. ΔImprov. is ``(plug-in − none) / none``. A missing value is shown as ``–``; the
+Markdown file ends with a note that says what the marks mean.
 """
 
 from __future__ import annotations
@@ -21,13 +27,61 @@ import pandas as pd
 
 from crossrec.errors import DataError
 from crossrec.io import atomic_open
-from crossrec.report.aggregate import to_markdown
-from crossrec.report.stats import GROUP, mean_std, selected_runs, significance
+from crossrec.report import render
+from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
+from crossrec.report.render import Layout
+from crossrec.report.stats import (
+    CORRECTIONS,
+    GROUP,
+    adjust,
+    mean_std,
+    selected_runs,
+    significance,
+)
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SHORT = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP"}
 ALPHA = 0.05
+LAYOUTS = {
+    "main": Layout(
+        "Test metrics at the best-validation epoch of each backbone alone and with each "
+        "alignment plug-in (selected variant per group); ΔImprov. = (plug-in − none) / none.",
+        "tab:crossrec-main",
+        mark_numeric=True,
+        skip="model",
+        skip_prefixes=("ΔImprov",),
+    ),
+    "table2": Layout(
+        "FETTLE's Table 2 layout: every backbone alone and with BM3, FETTLE and CROSS, with the "
+        "average relative change per backbone family.",
+        "tab:crossrec-table2",
+        mark_numeric=True,
+        skip="backbone",
+        skip_prefixes=("avg Δ",),
+    ),
+    "ablation": Layout(
+        "CROSS ablations: each preset drops one component; Δ against the full cross preset.",
+        "tab:crossrec-ablation",
+        mark_numeric=True,
+    ),
+    "cost": Layout(
+        "Cost per run group: seconds per epoch, epochs to the best validation epoch, epochs "
+        "run and peak memory.",
+        "tab:crossrec-cost",
+    ),
+    "selection": Layout(
+        "The variant selected per group on mean validation Recall@20 over seeds, and the "
+        "paired test against the backbone alone (raw and corrected p).",
+        "tab:crossrec-selection",
+    ),
+    "paper_vs_ours": Layout(
+        "Published numbers (FETTLE Table 2, CROSS README) beside this study's: test metric at "
+        "the best-validation epoch, mean ± std over seeds; Δ = ours − published.",
+        "tab:crossrec-paper-vs-ours",
+    ),
+    "runs": Layout("Every run of the study with its test metrics.", "tab:crossrec-runs"),
+}
 SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
 
 
@@ -63,7 +117,9 @@ def main_table(
     cols = [f"test_{m}" for m in metrics]
     stats = mean_std(chosen, cols, [*GROUP, "variant"])
     counts = chosen.groupby(GROUP, sort=False)["seed"].nunique()
-    pmap = {tuple(r[c] for c in GROUP): r["p"] for _, r in pvalues.iterrows()}
+    column = "p_adj" if "p_adj" in pvalues else "p"  # † follows the corrected p-value
+    pmap = {tuple(r[c] for c in GROUP): r[column] for _, r in pvalues.iterrows()}
+    raw = {tuple(r[c] for c in GROUP): r["p"] for _, r in pvalues.iterrows()}
     display, numeric = [], []
     for (dataset, backbone), sub in stats.groupby(["dataset", "backbone"], sort=False):
         sub = sub.set_index("plugin")
@@ -75,7 +131,7 @@ def main_table(
             row = sub.loc[plugin]
             n = int(counts[(dataset, backbone, plugin)])
             p = pmap.get((dataset, backbone, plugin))
-            label = backbone if plugin == "none" else f"+{plugin.upper()}"
+            label = backbone_name(backbone) if plugin == "none" else plugin_name(plugin)
             display.append(
                 {"dataset": dataset, "model": label}
                 | {
@@ -87,7 +143,8 @@ def main_table(
             )
             numeric.append(
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin}
-                | {"variant": row["variant"], "n_seeds": n, "p": p}
+                | {"variant": row["variant"], "n_seeds": n}
+                | {"p": raw.get((dataset, backbone, plugin)), "p_adj": p}
                 | {m: row[f"test_{m}"] for m in metrics}
                 | {f"{m}_std": row[f"test_{m}_std"] for m in metrics}
             )
@@ -111,7 +168,11 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
         for plugin in [p for p in TABLE2_PLUGINS if p in sub.index]:
             row = sub.loc[plugin]
             values = {short(m): f"{row[f'test_{m}']:.4f}" for m in TABLE2_METRICS}
-            display.append({"dataset": dataset, "backbone": backbone, "plug-in": plugin} | values)
+            display.append(
+                {"dataset": dataset, "backbone": backbone_name(backbone)}
+                | {"plug-in": plugin_name(plugin)}
+                | values
+            )
             numeric.append(
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin}
                 | {m: row[f"test_{m}"] for m in TABLE2_METRICS}
@@ -129,7 +190,7 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
         avg = pd.DataFrame(deltas).groupby(["dataset", "family", "plugin"], sort=False).mean()
         for (dataset, family, plugin), row in avg.iterrows():
             display.append(
-                {"dataset": dataset, "backbone": f"avg Δ {family}", "plug-in": plugin}
+                {"dataset": dataset, "backbone": f"avg Δ {family}", "plug-in": plugin_name(plugin)}
                 | {short(m): f"{100 * row[m]:+.2f}%" for m in TABLE2_METRICS}
             )
     return pd.DataFrame(display), pd.DataFrame(numeric)
@@ -188,26 +249,6 @@ def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return display, agg
 
 
-def to_latex(df: pd.DataFrame) -> str:
-    """A booktabs ``tabular`` of the frame's cells (``%``, ``&``, ``_``, ``#`` escaped)."""
-
-    def esc(value: object) -> str:
-        text = str(value)
-        for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_")):
-            text = text.replace(a, b)
-        return text.replace("#", r"\#").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
-
-    lines = [
-        r"\begin{tabular}{" + "l" * len(df.columns) + "}",
-        r"\toprule",
-        " & ".join(esc(c) for c in df.columns) + r" \\",
-        r"\midrule",
-    ]
-    lines += [" & ".join(esc(v) for v in row) + r" \\" for row in df.itertuples(index=False)]
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    return "\n".join(lines)
-
-
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     """``frame`` sorted (stably) by the order in which ``runs`` (the plan) lists backbones and
     plug-ins, i.e. the config's order."""
@@ -217,14 +258,41 @@ def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
-def write_all(stem: Path, display: pd.DataFrame, numeric: pd.DataFrame) -> None:
-    """``<stem>.md`` and ``<stem>.tex`` from the display frame, ``<stem>.csv`` from the numbers."""
+def _shown(display: pd.DataFrame) -> pd.DataFrame:
+    """Missing cells (NaN, ``<NA>``, None) as ``–``."""
+    shown = display.astype(object)
+    return shown.where(shown.notna(), "–")
+
+
+def write_all(
+    stem: Path,
+    display: pd.DataFrame,
+    numeric: pd.DataFrame,
+    note: str | None = None,
+) -> None:
+    """``<stem>.md`` and ``<stem>.tex`` from the display frame rendered with the table's
+    :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table), ``<stem>.csv`` from
+    the numbers."""
+    shown = _shown(display)
+    layout = LAYOUTS.get(stem.name, Layout(caption=stem.name, label=f"tab:{stem.name}"))
     with atomic_open(stem.with_suffix(".csv")) as fh:
         numeric.to_csv(fh, index=False, float_format="%.6g")
     with atomic_open(stem.with_suffix(".md")) as fh:
-        fh.write(to_markdown(display))
+        fh.write(render.to_markdown(shown, layout, note))
     with atomic_open(stem.with_suffix(".tex")) as fh:
-        fh.write(to_latex(display))
+        fh.write(render.to_latex(shown, layout, note))
+
+
+def significance_note(pvalues: pd.DataFrame, correction: str) -> str:
+    """What † means in the main table: the test, the correction and how many tests."""
+    m = int(pvalues["p"].notna().sum()) if "p" in pvalues else 0
+    kinds = sorted(set(pvalues.get("test", pd.Series(dtype=str)).dropna()))
+    over = " / ".join({"seeds": "seeds", "users": "test users"}[k] for k in kinds) or "seeds"
+    return (
+        f"Mean ± sample std over seeds. † test {short(SIG_METRIC)} differs from the backbone "
+        f"alone by a two-sided paired t-test over {over}, p < {ALPHA} after "
+        f"{CORRECTIONS[correction]} correction across the {m} tests of this table."
+    )
 
 
 def build_tables(
@@ -235,18 +303,25 @@ def build_tables(
     plugins: Sequence[str],
     families: dict[str, str],
     out_dir: str | Path,
+    correction: str = "bh",
 ) -> None:
-    """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``, ``.tex``)."""
+    """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``,
+    ``.tex``); ``correction`` (``bh``, ``bonferroni``, ``none``) adjusts the main table's
+    p-values across its tests."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     chosen = in_config_order(selected_runs(runs, selection), runs)
     pvalues = significance(chosen, runs_root)
+    pvalues["p_adj"] = adjust(pvalues["p"], correction)
+    pvalues["correction"] = correction
     sel = in_config_order(selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
+    note = significance_note(pvalues, correction)
     write_all(out / "runs", runs_display, runs)
-    write_all(out / "selection", sel, sel)
-    write_all(out / "main", *main_table(chosen, pvalues, ks, plugins))
+    write_all(out / "selection", sel, sel, note)
+    write_all(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
     write_all(out / "table2", *table2(chosen, families))
     write_all(out / "ablation", *ablation_table(runs, ks))
     write_all(out / "cost", *cost_table(runs))
+    write_all(out / "paper_vs_ours", *paper_vs_ours(chosen))
