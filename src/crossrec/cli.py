@@ -241,9 +241,9 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from crossrec.report import FIGURE_FORMATS, FIGURES
     from crossrec.report.figures import build_figures
 
-    _, runs, selection = _plan_runs(args)
+    plan, runs, selection = _plan_runs(args)
     claim_dir(args.out, "figures", only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS))
-    build_figures(runs, selection, args.runs, args.out)
+    build_figures(runs, selection, args.runs, args.out, plan["tables"].get("correction", "bh"))
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(FIGURES)}}}.{{png,pdf}}", file=sys.stderr)
 
 

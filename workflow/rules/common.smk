@@ -9,7 +9,7 @@ import shlex
 from pathlib import Path
 
 from crossrec.experiment import Experiment
-from crossrec.report import FIGURE_FORMATS, FIGURES, TABLE_FORMATS, TABLES
+from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
 
 
 wildcard_constraints:
@@ -48,6 +48,19 @@ def all_tables():
 def all_figures():
     """Every figure file (results/figures/<name>.<format>)."""
     return expand("results/figures/{name}.{ext}", name=FIGURES, ext=FIGURE_FORMATS)
+
+
+def reported(path, kind):
+    """`path` (results/<kind>s/<name>.<ext>) as a report item: its own caption
+    (workflow/report/<kind>s/<name>.rst), the study it belongs to as category, and labels."""
+    name, ext = Path(path).stem, Path(path).suffix.lstrip(".")
+    return report(
+        path,
+        caption=f"../report/{kind}s/{name}.rst",
+        category=REPORT_STUDY[name],
+        subcategory=kind.title() + "s",
+        labels={kind: name, "format": ext},
+    )
 
 
 def _assignments(flag, mapping):

@@ -19,10 +19,7 @@ rule tables:
         metrics=all_metrics(),
         per_user=all_runs("test_per_user.csv"),
     output:
-        [
-            report(path, caption="../report/tables.rst", category="Tables")
-            for path in all_tables()
-        ],
+        [reported(path, "table") for path in all_tables()],
     log:
         "results/logs/tables.log",
     conda:
@@ -40,10 +37,7 @@ rule figures:
         metrics=all_metrics(),
         history=all_runs("history.csv"),
     output:
-        [
-            report(path, caption="../report/figures.rst", category="Figures")
-            for path in all_figures()
-        ],
+        [reported(path, "figure") for path in all_figures()],
     log:
         "results/logs/figures.log",
     conda:

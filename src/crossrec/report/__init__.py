@@ -7,3 +7,17 @@ TABLES = ("runs", "selection", "main", "table2", "ablation", "cost", "paper_vs_o
 TABLE_FORMATS = ("md", "csv", "tex")
 FIGURES = ("curves", "improvement", "sensitivity", "modality_scores")
 FIGURE_FORMATS = ("png", "pdf")
+# Where each output sits in `snakemake --report` (its category: the study it belongs to).
+REPORT_STUDY = {
+    "main": "Main study",
+    "table2": "Main study",
+    "selection": "Main study",
+    "paper_vs_ours": "Main study",
+    "curves": "Main study",
+    "improvement": "Main study",
+    "ablation": "Ablation",
+    "modality_scores": "Ablation",
+    "sensitivity": "Sensitivity",
+    "cost": "Cost",
+    "runs": "Runs",
+}

@@ -1,14 +1,20 @@
-"""The papers' figures from the runs (PNG and PDF, matplotlib's Agg backend).
+"""The papers' figures from the runs (vector PDF and 200-dpi PNG, matplotlib's Agg backend).
 
-* ``curves`` — validation Recall@20 per epoch of every main-study run of the selected variants,
-  one panel per (dataset, backbone), one colour per plug-in, one line per seed;
-* ``improvement`` — ΔImprov. of each plug-in over its backbone (test Recall@20, mean over
-  seeds), bars per backbone, one panel per dataset;
-* ``sensitivity`` — test Recall@20 against each swept parameter (one panel each, log x-axis for
-  positive values), the backbone's plain run as a dashed line (CROSS's parameter figure);
-* ``modality_scores`` — mean ± std of ILA's per-item modality scores per epoch (the
-  ``stat_score_mean_*`` / ``stat_score_std_*`` columns of ``history.csv``).
+Every figure aggregates seeds and compares like with like:
 
+* ``curves`` — validation Recall@20 per epoch of the selected variants: per plug-in the mean over
+  seeds (line) ± one sample std over seeds (band); one panel per (dataset, backbone), y shared;
+* ``improvement`` — ΔImprov. of test Recall@20 of each plug-in over its backbone alone, the main
+  table's number ``(mean plug-in − mean none) / mean none``, with ± one std of the per-seed paired
+  changes as error bars and ``*`` where the main table marks †; a plug-in a backbone was not run
+  with is a hatched, labelled gap, never a 0 bar; a backbone without its ``none`` run is an error;
+* ``sensitivity`` — test Recall@20 against each swept parameter, mean ± std over the sweep's
+  seeds, and the backbone alone averaged over **the same seeds** (dashed);
+* ``modality_scores`` — ILA's per-table modality scores per epoch, mean over seeds ± one std
+  over seeds.
+
+Each figure function returns the figure and the numbers it plots (tests compare them with the
+tables). Colours: the Okabe–Ito colour-blind-safe palette; panels sized for one column.
 A figure whose study is not configured says so in its panel instead of being left out.
 """
 
@@ -20,15 +26,33 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from crossrec.errors import DataError  # noqa: E402
 from crossrec.io import atomic_path  # noqa: E402
-from crossrec.report.stats import GROUP, selected_runs  # noqa: E402
+from crossrec.report.published import backbone_name, plugin_name  # noqa: E402
+from crossrec.report.stats import GROUP, adjust, selected_runs, significance  # noqa: E402
 from crossrec.report.summary import run_folder  # noqa: E402
-from crossrec.report.tables import in_config_order  # noqa: E402
+from crossrec.report.tables import ALPHA, in_config_order  # noqa: E402
 
 METRIC = "recall@20"
+OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+FIXED = {"none": 0, "fettle": 1, "cross": 2, "bm3": 3}
+PANEL = (3.4, 2.5)  # inches: one column of a two-column paper
+plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
+
+
+def colour(plugin: str, order: list[str]) -> str:
+    """The plug-in's colour: fixed for none/fettle/cross/bm3, else by its position."""
+    if plugin in FIXED:
+        return OKABE_ITO[FIXED[plugin]]
+    return OKABE_ITO[(len(FIXED) + order.index(plugin)) % len(OKABE_ITO)]
+
+
+def label(plugin: str) -> str:
+    """Legend text of a plug-in (``alone`` for ``none``)."""
+    return "alone" if plugin == "none" else plugin_name(plugin)
 
 
 def _history(runs_root: Path, row: dict) -> pd.DataFrame:
@@ -39,10 +63,12 @@ def _history(runs_root: Path, row: dict) -> pd.DataFrame:
         raise DataError(path, "missing (rerun the training job)") from None
 
 
-def _panels(n: int, width: float = 4.2, height: float = 3.2) -> tuple[plt.Figure, list]:
+def _panels(n: int, sharey: bool = False) -> tuple[plt.Figure, list]:
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(PANEL[0] * cols, PANEL[1] * rows), squeeze=False, sharey=sharey
+    )
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -50,7 +76,7 @@ def _panels(n: int, width: float = 4.2, height: float = 3.2) -> tuple[plt.Figure
 
 
 def _empty(message: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(5, 2))
+    fig, ax = plt.subplots(figsize=(PANEL[0], 1.2))
     ax.axis("off")
     ax.text(0.5, 0.5, message, ha="center", va="center")
     return fig
@@ -60,129 +86,231 @@ def _save(fig: plt.Figure, stem: Path) -> None:
     fig.tight_layout()
     for suffix in (".png", ".pdf"):
         with atomic_path(stem.with_suffix(suffix)) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=150)
+            fig.savefig(tmp, format=suffix[1:], dpi=200)
     plt.close(fig)
 
 
-def curves(chosen: pd.DataFrame, runs_root: Path) -> plt.Figure:
-    """Validation Recall@20 per epoch (module docstring)."""
+def _over_seeds(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
+    """Per epoch: mean, sample std (0 with one seed) and count of ``column`` over the frames."""
+    stacked = pd.concat([f[["epoch", column]] for f in frames], ignore_index=True)
+    grouped = stacked.groupby("epoch")[column]
+    out = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.size()})
+    return out.fillna({"std": 0.0}).reset_index()
+
+
+def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
+    """Validation Recall@20 per epoch, mean ± std over seeds (module docstring)."""
     groups = list(chosen.groupby(["dataset", "backbone"], sort=False))
-    fig, axes = _panels(len(groups))
+    order = list(dict.fromkeys(chosen["plugin"]))
+    fig, axes = _panels(len(groups), sharey=True)
+    rows = []
     for ax, ((dataset, backbone), sub) in zip(axes, groups, strict=True):
-        for i, (plugin, runs) in enumerate(sub.groupby("plugin", sort=False)):
-            for j, (_, row) in enumerate(runs.iterrows()):
-                hist = _history(runs_root, row.to_dict())
-                ax.plot(
-                    hist["epoch"],
-                    hist[f"valid_{METRIC}"],
-                    color=f"C{i}",
-                    lw=1,
-                    alpha=0.8,
-                    label=plugin if j == 0 else None,
-                )
-        ax.set_title(f"{dataset} · {backbone}")
+        for plugin, runs in sub.groupby("plugin", sort=False):
+            hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
+            agg = _over_seeds(hists, f"valid_{METRIC}")
+            c = colour(plugin, order)
+            ax.plot(agg["epoch"], agg["mean"], color=c, lw=1.2, label=label(plugin))
+            ax.fill_between(
+                agg["epoch"], agg["mean"] - agg["std"], agg["mean"] + agg["std"], color=c, alpha=0.2
+            )
+            rows += [
+                {"dataset": dataset, "backbone": backbone, "plugin": plugin} | r
+                for r in agg.to_dict("records")
+            ]
+        ax.set_title(f"{dataset} · {backbone_name(backbone)}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"valid {METRIC}")
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend()
+    return fig, pd.DataFrame(rows)
 
 
-def improvement(chosen: pd.DataFrame) -> plt.Figure:
-    """ΔImprov. bars (module docstring)."""
-    mean = chosen.groupby(GROUP, sort=False)[f"test_{METRIC}"].mean().reset_index()
-    datasets = list(mean["dataset"].unique())
-    fig, axes = _panels(len(datasets), width=5.5)
+def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, backbone, plug-in ≠ none): ``delta`` = (mean − mean none) / mean none of
+    test Recall@20 (the main table's ΔImprov.), ``err`` = std of the per-seed paired relative
+    changes, ``significant`` (the main table's †). DataError when a backbone lacks ``none``."""
+    column = f"test_{METRIC}"
+    padj = pvalues.set_index(GROUP)["p_adj" if "p_adj" in pvalues else "p"].to_dict()
+    rows = []
+    for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
+        base = sub[sub["plugin"] == "none"].set_index("seed")[column]
+        if base.empty:
+            raise DataError(Path(f"{dataset}/{backbone}/none"), "no `none` run to compare with")
+        for plugin, other in sub[sub["plugin"] != "none"].groupby("plugin", sort=False):
+            values = other.set_index("seed")[column]
+            seeds = sorted(set(values.index) & set(base.index))
+            paired = (values[seeds] - base[seeds]) / base[seeds]
+            p = padj.get((dataset, backbone, plugin))
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "backbone": backbone,
+                    "plugin": plugin,
+                    "delta": (values.mean() - base.mean()) / base.mean(),
+                    "err": float(paired.std(ddof=1)) if len(seeds) > 1 else 0.0,
+                    "significant": bool(p is not None and p == p and p < ALPHA),
+                }
+            )
+    return pd.DataFrame(rows, columns=[*GROUP, "delta", "err", "significant"])
+
+
+def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+    """ΔImprov. bars with error bars and significance marks (module docstring)."""
+    data = improvement_data(chosen, pvalues)
+    if data.empty:
+        return _empty("no plug-in runs to compare with their backbones"), data
+    datasets = list(data["dataset"].unique())
+    order = list(dict.fromkeys(data["plugin"]))
+    fig, axes = _panels(len(datasets))
     for ax, dataset in zip(axes, datasets, strict=True):
-        sub = mean[mean["dataset"] == dataset]
-        base = sub[sub["plugin"] == "none"].set_index("backbone")[f"test_{METRIC}"]
-        other = sub[sub["plugin"] != "none"]
-        plugins = list(other["plugin"].unique())
-        backbones = list(base.index)
-        width = 0.8 / max(len(plugins), 1)
-        for i, plugin in enumerate(plugins):
-            rows = other[other["plugin"] == plugin].set_index("backbone")
-            values = [
-                100 * (rows.loc[b, f"test_{METRIC}"] - base[b]) / base[b] if b in rows.index else 0
-                for b in backbones
-            ]
-            xs = [x + i * width for x in range(len(backbones))]
-            ax.bar(xs, values, width=width, label=plugin, color=f"C{i + 1}")
+        sub = data[data["dataset"] == dataset]
+        backbones = list(dict.fromkeys(sub["backbone"]))
+        width = 0.8 / len(order)
+        for i, plugin in enumerate(order):
+            for x, backbone in enumerate(backbones):
+                pos = x + (i - (len(order) - 1) / 2) * width
+                row = sub[(sub["backbone"] == backbone) & (sub["plugin"] == plugin)]
+                if row.empty:  # not run: a hatched, labelled gap
+                    ax.bar(pos, 0.0, width=width, hatch="//", edgecolor="grey", fill=False)
+                    ax.text(pos, 0, "n/a", ha="center", va="bottom", fontsize=6, color="grey")
+                    continue
+                r = row.iloc[0]
+                ax.bar(
+                    pos,
+                    100 * r["delta"],
+                    yerr=100 * r["err"],
+                    width=width,
+                    color=colour(plugin, order),
+                    capsize=2,
+                    label=label(plugin) if x == 0 else None,
+                )
+                if r["significant"]:
+                    top = 100 * (r["delta"] + np.sign(r["delta"] or 1) * r["err"])
+                    ax.text(pos, top, "*", ha="center", va="bottom" if top >= 0 else "top")
         ax.axhline(0, color="black", lw=0.8)
-        ax.set_xticks([x + 0.4 - width / 2 for x in range(len(backbones))], backbones)
-        ax.set_ylabel(f"Δ test {METRIC} vs none (%)")
+        ax.set_xticks(range(len(backbones)), [backbone_name(b) for b in backbones])
+        ax.set_ylabel(f"Δ test {METRIC} vs alone (%)")
         ax.set_title(dataset)
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend()
+    return fig, data
 
 
-def sensitivity(runs: pd.DataFrame, chosen: pd.DataFrame) -> plt.Figure:
-    """Sensitivity panels (module docstring)."""
+def sensitivity_data(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(points, baselines): per swept (dataset, backbone, plug-in, parameter, value) the mean,
+    std and seeds of test Recall@20; per sweep the backbone alone over the same seeds (no row
+    when those seeds have no ``none`` run)."""
+    column = f"test_{METRIC}"
     sens = runs[runs["study"] == "sensitivity"]
-    if sens.empty:
-        return _empty("no sensitivity study in this config")
-    params = list(sens["swept_param"].unique())
-    fig, axes = _panels(len(params))
+    keys = ["dataset", "backbone", "plugin", "swept_param"]
+    points, bases = [], []
+    for key, sub in sens.groupby(keys, sort=False):
+        for value, part in sub.groupby("swept_value", sort=True):
+            points.append(
+                dict(zip(keys, key, strict=True))
+                | {
+                    "value": float(value),
+                    "mean": part[column].mean(),
+                    "std": part[column].std(ddof=1) if len(part) > 1 else 0.0,
+                    "seeds": tuple(sorted(part["seed"])),
+                }
+            )
+        seeds = set(sub["seed"])
+        alone = runs[
+            (runs["study"] == "main")
+            & (runs["dataset"] == key[0])
+            & (runs["backbone"] == key[1])
+            & (runs["plugin"] == "none")
+            & (runs["seed"].isin(seeds))
+        ].drop_duplicates("seed")
+        if set(alone["seed"]) == seeds:
+            bases.append(
+                dict(zip(keys, key, strict=True))
+                | {"mean": alone[column].mean(), "seeds": tuple(sorted(seeds))}
+            )
+    return pd.DataFrame(points), pd.DataFrame(bases, columns=[*keys, "mean", "seeds"])
+
+
+def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+    """Sensitivity panels (module docstring)."""
+    points, bases = sensitivity_data(runs)
+    if points.empty:
+        return _empty("no sensitivity study in this config"), points
+    params = list(dict.fromkeys(points["swept_param"]))
+    fig, axes = _panels(len(params), sharey=True)
     for ax, param in zip(axes, params, strict=True):
-        sub = sens[sens["swept_param"] == param]
-        for i, (dataset, part) in enumerate(sub.groupby("dataset", sort=False)):
-            curve = part.groupby("swept_value")[f"test_{METRIC}"].mean().sort_index()
-            ax.plot(curve.index, curve.values, marker="o", color=f"C{i}", label=dataset)
-            backbone = part["backbone"].iloc[0]
-            base = chosen[
-                (chosen["dataset"] == dataset)
-                & (chosen["backbone"] == backbone)
-                & (chosen["plugin"] == "none")
+        sub = points[points["swept_param"] == param]
+        for i, ((dataset, backbone, plugin), part) in enumerate(
+            sub.groupby(["dataset", "backbone", "plugin"], sort=False)
+        ):
+            c = OKABE_ITO[(FIXED.get(plugin, 4) + i) % len(OKABE_ITO)]
+            name = f"{backbone_name(backbone)}{plugin_name(plugin)}"
+            ax.errorbar(
+                part["value"], part["mean"], yerr=part["std"], marker="o", ms=3, color=c,
+                capsize=2, label=f"{name} ({dataset})",
+            )  # fmt: skip
+            base = bases[
+                (bases["dataset"] == dataset)
+                & (bases["backbone"] == backbone)
+                & (bases["swept_param"] == param)
             ]
             if not base.empty:
                 ax.axhline(
-                    base[f"test_{METRIC}"].mean(),
-                    color=f"C{i}",
-                    ls="--",
-                    lw=1,
-                    label=f"{backbone} (none)",
-                )
-        if (sub["swept_value"].astype(float) > 0).all() and sub["swept_value"].nunique() >= 2:
+                    base["mean"].iloc[0], color=c, ls="--", lw=1,
+                    label=f"{backbone_name(backbone)} alone, same seeds",
+                )  # fmt: skip
+        if (sub["value"] > 0).all() and sub["value"].nunique() >= 2:
             ax.set_xscale("log")
         ax.set_xlabel(param)
         ax.set_ylabel(f"test {METRIC}")
-        ax.set_title(f"{sub['backbone'].iloc[0]} + {sub['plugin'].iloc[0]}: {param}")
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend()
+    return fig, points
 
 
-def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> plt.Figure:
-    """Per-item modality score trajectories (module docstring)."""
-    panels = []
-    for _, row in chosen.iterrows():
-        hist = _history(runs_root, row.to_dict())
-        names = [
-            c[len("stat_score_mean_") :] for c in hist.columns if c.startswith("stat_score_mean_")
-        ]
-        if names and int(row["seed"]) == int(chosen["seed"].min()):
-            panels.append((row, hist, names))
+def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
+    """Per-table modality score trajectories, mean ± std over seeds (module docstring)."""
+    rows, panels = [], []
+    for key, runs in chosen.groupby(GROUP, sort=False):
+        hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
+        prefix = "stat_score_mean_"
+        names = [c[len(prefix) :] for c in hists[0].columns if c.startswith(prefix)]
+        if names:
+            panels.append((key, hists, names))
     if not panels:
-        return _empty("no run logged ILA modality scores (fettle / cross)")
-    fig, axes = _panels(len(panels))
-    for ax, (row, hist, names) in zip(axes, panels, strict=True):
+        return _empty("no run logged ILA modality scores (fettle / cross)"), pd.DataFrame()
+    fig, axes = _panels(len(panels), sharey=True)
+    for ax, ((dataset, backbone, plugin), hists, names) in zip(axes, panels, strict=True):
         for i, name in enumerate(names):
-            mean, std = hist[f"stat_score_mean_{name}"], hist[f"stat_score_std_{name}"]
-            ax.plot(hist["epoch"], mean, color=f"C{i}", label=name)
-            ax.fill_between(hist["epoch"], mean - std, mean + std, color=f"C{i}", alpha=0.2)
-        ax.set_title(f"{row['dataset']} · {row['backbone']} + {row['plugin']}")
+            agg = _over_seeds(hists, f"stat_score_mean_{name}")
+            c = OKABE_ITO[(i + 1) % len(OKABE_ITO)]
+            ax.plot(agg["epoch"], agg["mean"], color=c, label=name)
+            ax.fill_between(
+                agg["epoch"], agg["mean"] - agg["std"], agg["mean"] + agg["std"], color=c, alpha=0.2
+            )
+            rows += [
+                {"dataset": dataset, "backbone": backbone, "plugin": plugin, "table": name} | r
+                for r in agg.to_dict("records")
+            ]
+        ax.set_title(f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("modality score")
-        ax.legend(fontsize=8)
-    return fig
+        ax.legend()
+    return fig, pd.DataFrame(rows)
 
 
 def build_figures(
-    runs: pd.DataFrame, selection: pd.DataFrame, runs_root: str | Path, out_dir: str | Path
+    runs: pd.DataFrame,
+    selection: pd.DataFrame,
+    runs_root: str | Path,
+    out_dir: str | Path,
+    correction: str = "bh",
 ) -> None:
-    """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into ``out_dir``."""
+    """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into
+    ``out_dir`` (``correction`` as for the tables' †)."""
     out, root = Path(out_dir), Path(runs_root)
     out.mkdir(parents=True, exist_ok=True)
     chosen = in_config_order(selected_runs(runs, selection), runs)
-    _save(curves(chosen, root), out / "curves")
-    _save(improvement(chosen), out / "improvement")
-    _save(sensitivity(runs, chosen), out / "sensitivity")
-    _save(modality_scores(chosen, root), out / "modality_scores")
+    pvalues = significance(chosen, root)
+    pvalues["p_adj"] = adjust(pvalues["p"], correction)
+    _save(curves(chosen, root)[0], out / "curves")
+    _save(improvement(chosen, pvalues)[0], out / "improvement")
+    _save(sensitivity(runs)[0], out / "sensitivity")
+    _save(modality_scores(chosen, root)[0], out / "modality_scores")

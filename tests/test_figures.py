@@ -1,0 +1,120 @@
+"""The figures aggregate seeds, compare like with like, and plot the tables' numbers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crossrec.errors import DataError
+from crossrec.report.figures import (
+    build_figures,
+    curves,
+    improvement,
+    modality_scores,
+    sensitivity_data,
+)
+from crossrec.report.stats import adjust, select, selected_runs, significance
+from crossrec.report.summary import load_runs
+from crossrec.report.tables import main_table
+
+FIELDS = ("dataset", "backbone", "plugin", "variant", "seed")
+
+
+def _run(root: Path, key: tuple, recall: float, study: str = "main") -> dict:
+    folder = root.joinpath(*map(str, key[:4]), f"seed{key[4]}")
+    folder.mkdir(parents=True, exist_ok=True)
+    test = {f"{m}@{k}": recall * f for m, f in (("recall", 1), ("ndcg", 0.5), ("precision", 0.1))
+            for k in (10, 20)}  # fmt: skip
+    blob = {
+        "schema": 1,
+        "identity": dict(zip(FIELDS, key, strict=True)),
+        "best_epoch": 2,
+        "epochs_run": 3,
+        "cost": {"seconds_per_epoch": 0.5, "peak_memory_mb": 100.0},
+        "valid": {"recall@20": recall},
+        "test": test,
+    }
+    (folder / "metrics.json").write_text(json.dumps(blob))
+    epochs = np.arange(1, 4)
+    history = {"epoch": epochs, "valid_recall@20": recall * epochs / 3}
+    if key[2] != "none":
+        history |= {"stat_score_mean_id": 0.1 * epochs + key[4], "stat_score_std_id": 0.5}
+    pd.DataFrame(history).to_csv(folder / "history.csv", index=False)
+    return {"study": study, **dict(zip(FIELDS, key, strict=True)), "swept": None}
+
+
+def _study(root: Path) -> pd.DataFrame:
+    plan = []
+    values = {"none": (0.20, 0.22, 0.21), "cross": (0.25, 0.26, 0.28)}
+    for backbone in ("lightgcn", "freedom"):
+        for plugin, recalls in values.items():
+            for seed, recall in zip((1, 2, 3), recalls, strict=True):
+                plan.append(_run(root, ("d", backbone, plugin, "default", seed), recall))
+    blob = {"schema": 1, "selection": "validation", "runs": plan, "tables": {}}
+    return load_runs(blob, root)
+
+
+def _chosen(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return selected_runs(runs, select(runs)), select(runs)
+
+
+def test_improvement_bars_are_the_main_tables_numbers(tmp_path: Path) -> None:
+    runs = _study(tmp_path)
+    chosen, _ = _chosen(runs)
+    pvalues = significance(chosen, tmp_path)
+    pvalues["p_adj"] = adjust(pvalues["p"], "bh")
+    _, data = improvement(chosen, pvalues)
+    shown, _ = main_table(chosen, pvalues, [20], ["none", "cross"])
+    deltas = shown[shown["model"] == "ΔImprov."]["R@20"].tolist()
+    assert [f"{100 * d:+.2f}%" for d in data["delta"]] == deltas
+    per_seed = (np.array([0.25, 0.26, 0.28]) - [0.20, 0.22, 0.21]) / [0.20, 0.22, 0.21]
+    assert data["err"].iloc[0] == pytest.approx(per_seed.std(ddof=1))
+    marked = shown[shown["model"] == "+CROSS"]["R@20"].str.endswith("†").tolist()
+    assert data["significant"].tolist() == marked
+
+
+def test_a_backbone_without_its_none_run_is_an_error(tmp_path: Path) -> None:
+    runs = _study(tmp_path)
+    chosen, _ = _chosen(runs)
+    chosen = chosen[~((chosen["backbone"] == "freedom") & (chosen["plugin"] == "none"))]
+    with pytest.raises(DataError, match="freedom/none"):
+        improvement(chosen, significance(chosen, tmp_path))
+
+
+def test_curves_and_scores_are_means_over_seeds(tmp_path: Path) -> None:
+    runs = _study(tmp_path)
+    chosen, _ = _chosen(runs)
+    _, data = curves(chosen, tmp_path)
+    last = data[(data["backbone"] == "lightgcn") & (data["plugin"] == "cross")].iloc[-1]
+    assert last["mean"] == pytest.approx(np.mean([0.25, 0.26, 0.28]))
+    assert last["std"] == pytest.approx(np.std([0.25, 0.26, 0.28], ddof=1)) and last["n"] == 3
+    _, scores = modality_scores(chosen, tmp_path)
+    first = scores[(scores["backbone"] == "lightgcn") & (scores["epoch"] == 1)].iloc[0]
+    assert first["mean"] == pytest.approx(0.1 + 2)  # seeds 1, 2, 3 offset the score by the seed
+    assert first["std"] == pytest.approx(1.0)
+
+
+def test_sensitivity_baseline_uses_the_sweeps_seeds(tmp_path: Path) -> None:
+    runs = _study(tmp_path)
+    rows = []
+    for value, recall in ((1e-4, 0.24), (1e-2, 0.27)):
+        key = ("d", "freedom", "cross", f"alpha={value}", 1)
+        rows.append(_run(tmp_path, key, recall, "sensitivity") | {"study": "sensitivity"})
+    extra = load_runs({"schema": 1, "selection": "validation", "runs": rows, "tables": {}},
+                      tmp_path)  # fmt: skip
+    extra["swept_param"], extra["swept_value"] = "alpha", [1e-4, 1e-2]
+    points, bases = sensitivity_data(pd.concat([runs, extra], ignore_index=True))
+    assert points["mean"].tolist() == [0.24, 0.27]
+    assert bases["seeds"].item() == (1,) and bases["mean"].item() == pytest.approx(0.20)
+
+
+def test_figures_written_as_pdf_and_png(tmp_path: Path) -> None:
+    runs = _study(tmp_path / "runs")
+    build_figures(runs, select(runs), tmp_path / "runs", tmp_path / "fig")
+    for name in ("curves", "improvement", "sensitivity", "modality_scores"):
+        assert (tmp_path / "fig" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 1000
