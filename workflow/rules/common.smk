@@ -52,7 +52,8 @@ def all_figures():
 
 def reported(path, kind):
     """`path` (results/<kind>s/<name>.<ext>) as a report item: its own caption
-    (workflow/report/<kind>s/<name>.rst), the study it belongs to as category, and labels."""
+    (workflow/report/<kind>s/<name>.rst), the study it belongs to as category, and labels.
+    """
     name, ext = Path(path).stem, Path(path).suffix.lstrip(".")
     return report(
         path,
