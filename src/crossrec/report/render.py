@@ -89,7 +89,10 @@ def to_markdown(display: pd.DataFrame, layout: Layout, note: str | None = None) 
         rule = "|" + "|".join("---" for _ in display.columns) + "|"
         text = f"{header}\n{rule}\n"
     else:
-        text = marked.to_markdown(index=False, tablefmt="pipe", colalign=align) + "\n"
+        text = (
+            marked.to_markdown(index=False, tablefmt="pipe", colalign=align, disable_numparse=True)
+            + "\n"
+        )
     return text + (f"\n{note}\n" if note else "")
 
 

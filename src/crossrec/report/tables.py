@@ -258,10 +258,18 @@ def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
+def _number(value: object) -> object:
+    """A float cell with fixed decimals (``0.3154``; small ones ``1.23e-05``); others as given."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return f"{value:.2e}" if value != 0 and abs(value) < 1e-3 else f"{value:.4f}"
+    return value
+
+
 def _shown(display: pd.DataFrame) -> pd.DataFrame:
-    """Missing cells (NaN, ``<NA>``, None) as ``–``."""
+    """Missing cells (NaN, ``<NA>``, None) as ``–``, floats with fixed decimals."""
     shown = display.astype(object)
-    return shown.where(shown.notna(), "–")
+    shown = shown.where(shown.notna(), "–")
+    return shown.map(_number)
 
 
 def write_all(
