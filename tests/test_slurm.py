@@ -1,0 +1,138 @@
+"""The SLURM profile submits correctly: a fake SLURM (sbatch, srun, sacct, ... on PATH, recording
+their arguments and running the jobs at once) checks the exact sbatch requests per rule, without
+a cluster."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAKE = ROOT / "tests" / "fixtures" / "fake_slurm" / "fake_slurm.py"
+COMMANDS = (
+    "sbatch",
+    "srun",
+    "sacct",
+    "squeue",
+    "scontrol",
+    "sinfo",
+    "sacctmgr",
+    "sshare",
+    "scancel",
+)
+CONFIG = """
+datasets:
+  tiny: {source: folder, path: PATH}
+backbones:
+  lightgcn: {n_layers: 1}
+plugins:
+  none: {}
+seeds: [1]
+train: {epochs: 2, batch_size: 64, topk: [5, 10, 20], device: cpu}
+resources: {train_threads: 1, train_mem_mb: 3000, train_runtime: 45}
+"""
+
+
+def _fake_slurm(bin_dir: Path) -> None:
+    bin_dir.mkdir()
+    for name in COMMANDS:
+        target = bin_dir / name
+        shim = f'exec {shlex.quote(sys.executable)} {shlex.quote(str(FAKE))} {name} "$@"\n'
+        target.write_text("#!/bin/sh\n" + shim)
+        target.chmod(0o755)
+
+
+def _calls(state: Path, cmd: str) -> list[list[str]]:
+    lines = (state / "calls.jsonl").read_text().splitlines()
+    return [c["args"] for c in map(json.loads, lines) if c["cmd"] == cmd]
+
+
+def _flag(args: list[str], name: str) -> list[str]:
+    """Every value given to option ``name`` (``--x=v`` or ``--x v``)."""
+    out = []
+    for i, arg in enumerate(args):
+        if arg.startswith(name + "="):
+            out.append(arg.split("=", 1)[1])
+        elif arg == name and i + 1 < len(args):
+            out.append(args[i + 1])
+    return out
+
+
+def _with_fake_slurm(tmp_path: Path, config: str, **env_extra: str):  # noqa: ANN202
+    """Run the workflow with the SLURM profile against the fake SLURM: (process, state, work)."""
+    state, bin_dir, work = tmp_path / "slurm", tmp_path / "bin", tmp_path / "work"
+    state.mkdir()
+    work.mkdir()
+    _fake_slurm(bin_dir)
+    (work / "config.yaml").write_text(
+        config.replace("PATH", str(ROOT / "tests" / "fixtures" / "tiny"))
+    )
+    env = dict(os.environ, FAKE_SLURM_DIR=str(state), **env_extra)
+    env["PATH"] = os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent), env["PATH"]])
+    snakemake = shutil.which("snakemake", path=env["PATH"])
+    cmd = [
+        snakemake, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work),
+        "--workflow-profile", str(ROOT / "profiles" / "slurm"),
+        "--configfile", str(work / "config.yaml"),
+        "--slurm-init-seconds-before-status-checks", "1",
+        "--latency-wait", "5",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=600)
+    return proc, state, work
+
+
+def test_slurm_profile_requests(tmp_path: Path) -> None:
+    proc, state, work = _with_fake_slurm(tmp_path, CONFIG)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert (work / "results" / "tables" / "main.md").is_file()
+
+    submitted = {}
+    for args in _calls(state, "sbatch"):
+        comment = _flag(args, "--comment")[0]
+        rule = re.match(r"rule_([a-z_]+?)(?:_wildcards_|$)", comment).group(1)
+        submitted.setdefault(rule, []).append(args)
+    # download, plan, tables, figures and all are local rules: only prepare and train reach sbatch
+    assert set(submitted) == {"prepare", "train"}, sorted(submitted)
+    (train,) = submitted["train"]
+    (prepare,) = submitted["prepare"]
+
+    # one GPU request, made one way only
+    assert _flag(train, "--gpus") == ["1"] and not _flag(train, "--gres")
+    assert not _flag(prepare, "--gpus") and not _flag(prepare, "--gres")
+    # partitions, CPUs, memory, time and job name
+    assert _flag(train, "-p") == ["gpu"] and _flag(prepare, "-p") == ["cpu"]
+    assert _flag(train, "--cpus-per-task") == ["4"] and _flag(prepare, "--cpus-per-task") == ["4"]
+    assert _flag(train, "--mem") == ["3000"] and _flag(prepare, "--mem") == ["32000"]
+    assert _flag(train, "-t") == ["45"] and _flag(prepare, "-t") == ["120"]
+    assert len(set(_flag(train, "--job-name") + _flag(prepare, "--job-name"))) == 1  # run id
+    # crossrec trains with the CPUs asked for: the job step runs snakemake with --cores all,
+    # i.e. the CPUs the job sees (its allocation on a cluster; this machine's here)
+    run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
+    threads = json.loads((run / "metrics.json").read_text())["cost"]["threads"]
+    assert threads == min(4, len(os.sched_getaffinity(0)))
+    (step,) = [a for a in _calls(state, "srun") if "train" in " ".join(a)]
+    assert "--cpus-per-task=4" in step
+
+
+def test_job_killed_for_time_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    config = CONFIG.replace("epochs: 2", "epochs: 60, patience: 1000")
+    proc, state, work = _with_fake_slurm(tmp_path, config, FAKE_SLURM_TIMEOUT="train")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    trains = [a for a in _calls(state, "sbatch") if "rule_train" in " ".join(a)]
+    assert len(trains) == 2  # killed at its time limit, then retried once (retries: 1)
+    assert "--attempt 2" in _flag(trains[1], "--wrap")[0]
+    killed = (state / "timed_out").read_text()
+    assert f"{killed}|TIMEOUT" in subprocess.run(
+        [sys.executable, str(FAKE), "sacct"], capture_output=True, text=True,
+        env=dict(os.environ, FAKE_SLURM_DIR=str(state)),
+    ).stdout  # fmt: skip
+    log = work / "results" / "logs" / "train" / "tiny" / "lightgcn" / "none" / "default"
+    assert "resumed from" in (log / "seed1.log").read_text()
+    run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 60
