@@ -88,10 +88,10 @@ def _sync(device: torch.device) -> None:
 
 def step_seconds(t: Trainer, batches: list, steps: int) -> float:
     """Median seconds of one optimiser step (after one warm-up step)."""
-    t.step(batches[0].to(t.device))
+    t.step(t.ready(batches[0]))
     times = []
     for batch in batches[1 : steps + 1]:
-        batch = batch.to(t.device)
+        batch = t.ready(batch)
         _sync(t.device)
         t0 = time.perf_counter()
         t.step(batch)
@@ -120,7 +120,7 @@ def profile_counts(t: Trainer, batches: list, steps: int) -> dict[str, float]:
     activities = [ProfilerActivity.CPU]
     if t.device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
-    moved = [b.to(t.device) for b in batches[:steps]]
+    moved = [t.ready(b) for b in batches[:steps]]
     _sync(t.device)
     with profile(activities=activities) as prof:
         for batch in moved:

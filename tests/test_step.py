@@ -145,3 +145,32 @@ def test_train_compile_switch_reaches_the_plugin(tmp_path: Path, monkeypatch) ->
     assert isinstance(compiled_trainer.plugin.terms, CompiledOrEager)
     assert seen == [{"dynamic": True}]
     assert compiled_trainer.fit(progress=False)["test"] == eager["test"]
+
+
+@pytest.mark.parametrize("plugin", ["cross", "fettle"])
+def test_prepared_batches_read_only_the_rows_they_need(plugin: str) -> None:
+    data = _data()
+    spec = DataSpec.from_data(data)
+    sampler = TrainSampler(data.train.users, data.train.items, data.n_items, 16, 0)
+    batch = next(iter(sampler.epoch()))
+    plug = build_plugin(plugin, spec, BackboneInfo(8, 8), {"cla_prototypes": 16})
+    prepared = plug.prepare(batch)
+    rows = prepared.extra["align_rows"]
+    ids = batch.pos_groups.ids
+    assert torch.equal(rows[prepared.extra["align_pos"]], ids)
+    if plugin == "cross":  # the neighbours' rows are there too, and nothing else
+        nb = plug.cna.neighbors[ids]
+        assert torch.equal(rows[prepared.extra["align_nb"]], nb)
+        assert torch.equal(rows, torch.unique(torch.cat([ids, nb.flatten()])))
+        assert len(rows) < data.n_items
+    else:
+        assert torch.equal(rows, ids)
+    g = torch.Generator().manual_seed(1)
+    enc = Encoded(
+        user=torch.randn(spec.n_users, 8, generator=g),
+        item=torch.randn(spec.n_items, 8, generator=g),
+    )
+    full, restricted = plug.loss(enc, batch), plug.loss(enc, prepared)
+    assert set(full) == set(restricted)
+    for key in full:
+        torch.testing.assert_close(restricted[key], full[key], rtol=1e-5, atol=1e-7)

@@ -279,6 +279,10 @@ class Trainer:
         """Where the per-epoch checkpoint lives."""
         return self.out_dir / "checkpoint.pt"
 
+    def ready(self, batch: Any) -> Any:  # noqa: ANN401
+        """A sampler batch prepared by the plug-in on the host, then moved to the device."""
+        return self.plugin.prepare(batch).to(self.device)
+
     def step(self, batch: Any) -> dict[str, Tensor]:  # noqa: ANN401
         """One optimiser step; returns the detached named terms and their sum ``loss``."""
         self.optimizer.zero_grad(set_to_none=True)
@@ -314,7 +318,7 @@ class Trainer:
         sums: dict[str, Tensor] = {}
         n = 0
         for batch in self.sampler.epoch():
-            terms = self.step(batch.to(self.device))
+            terms = self.step(self.ready(batch))
             for k, v in terms.items():
                 sums[k] = sums[k] + v if k in sums else v
             n += 1

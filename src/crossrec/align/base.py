@@ -47,6 +47,12 @@ class Plugin(nn.Module, ABC):
         self._stat_sums, self._stat_count = {}, 0
         return out
 
+    def prepare(self, batch: Batch) -> Batch:
+        """Host-side work on a batch before it moves to the device (index tensors derived from
+        its ids, in ``batch.extra``), so that the step needs no host synchronisation; default:
+        the batch unchanged."""
+        return batch
+
     @abstractmethod
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Named, already-weighted scalar loss terms for one batch."""

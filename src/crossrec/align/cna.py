@@ -59,16 +59,22 @@ class CNALoss(nn.Module):
         return self.compute(tables, groups.ids, anchors)
 
     def compute(
-        self, tables: list[Tensor], items: Tensor, anchors: Tensor
+        self,
+        tables: list[Tensor],
+        items: Tensor,
+        anchors: Tensor,
+        neighbors: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``(L_cl, L_reg)`` for the T = M+1 full tables [I, d], the batch's sorted unique items
         ``items`` [N] and their normalised rows ``anchors`` [T, N, d] (shared with ILA and CLA
-        through :class:`~crossrec.align.common.BatchView`).
+        through :class:`~crossrec.align.common.BatchView`). ``neighbors`` [N, K], when given,
+        are the neighbours' row positions in ``tables`` (tables restricted to the rows the batch
+        needs); by default ``self.neighbors[items]`` (full tables).
 
         All tables at once: neighbour rows [T, N, K, d], aggregates [T, N, d], and one batched
         [T, N, N] InfoNCE through :func:`crossrec.losses.nce_rows`.
         """
-        nb = self.neighbors[items]  # [N, K]
+        nb = self.neighbors[items] if neighbors is None else neighbors  # [N, K] rows of tables
         attn = torch.softmax(self.rank_weights, dim=0)  # [K]
         neighbours = l2norm(torch.stack([t[nb] for t in tables]))  # [T, N, K, d]
         agg = torch.einsum("k,tnkd->tnd", attn, neighbours)  # ẽ [T, N, d]

@@ -64,11 +64,15 @@ class ModalityInputs(nn.Module):
                 nn.init.zeros_(head.bias)
             self.frozen = FrozenFeatures(spec, self.names)
 
-    def forward(self, enc: Encoded) -> list[Tensor]:
-        """The M modality tables [I, d], in ``self.names`` order."""
+    def forward(self, enc: Encoded, rows: Tensor | None = None) -> list[Tensor]:
+        """The M modality tables, in ``self.names`` order: [I, d], or [R, d] for the item ids
+        ``rows`` [R] only (a projection head then projects just those rows)."""
         if self.from_backbone:
-            return [enc.modal[m] for m in self.names]
-        return [self.heads[m](self.frozen[m]) for m in self.names]
+            tables = [enc.modal[m] for m in self.names]
+            return tables if rows is None else [t[rows] for t in tables]
+        if rows is None:
+            return [self.heads[m](self.frozen[m]) for m in self.names]
+        return [self.heads[m](self.frozen[m][rows]) for m in self.names]
 
 
 def table_names(inputs: ModalityInputs) -> list[str]:

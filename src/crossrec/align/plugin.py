@@ -17,9 +17,11 @@ Choices where the papers are silent (docs/method.md §5.3, §8.2), each a parame
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -113,11 +115,40 @@ class AlignmentPlugin(Plugin):
                     "neighbors_k in the config, or pass --neighbors-k to crossrec prepare"
                 )
             self.cna = CNALoss(spec.neighbors[params.cna_k], params.cna_temp, params.cna_reduction)
+            self._host_neighbors = spec.neighbors[params.cna_k].long().numpy()
+
+    def prepare(self, batch: Batch) -> Batch:
+        """Host side: the item rows the losses read — the batch's unique positive items and, with
+        CNA, their neighbours — as ``extra["align_rows"]`` [R] (sorted ids), with the positions
+        of the unique items (``align_pos`` [N]) and of their neighbours (``align_nb`` [N, K]) in
+        it. Only these R rows of the item tables are formed (projection heads included)."""
+        if batch.pos_groups is None or batch.pos.device.type != "cpu":
+            return batch
+        ids = batch.pos_groups.ids.numpy()
+        extra = dict(batch.extra)
+        if self.cna is None:
+            rows, pos = ids, np.arange(len(ids))
+        else:
+            nb = self._host_neighbors[ids]  # [N, K]
+            rows = np.unique(np.concatenate([ids, nb.ravel()]))
+            pos = np.searchsorted(rows, ids)
+            extra["align_nb"] = torch.from_numpy(np.searchsorted(rows, nb))
+        extra["align_rows"] = torch.from_numpy(rows)
+        extra["align_pos"] = torch.from_numpy(pos)
+        return dataclasses.replace(batch, extra=extra)
 
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Weighted terms ``ila``, ``dt``, ``cla``, ``cna``, ``cna_reg`` (the enabled ones)."""
         users, items = batch.grouped()
-        terms, stats = self.terms(enc.user, [enc.item, *self.inputs(enc)], users, items)
+        rows = batch.extra.get("align_rows")
+        if rows is None:  # a batch not prepared on the host: full tables
+            tables = [enc.item, *self.inputs(enc)]
+            neighbors = None
+        else:  # the R rows the losses read; item ids become positions in them
+            tables = [enc.item[rows], *self.inputs(enc, rows)]
+            items = Groups(batch.extra["align_pos"], items.inverse, items.counts)
+            neighbors = batch.extra.get("align_nb")
+        terms, stats = self.terms(enc.user, tables, users, items, neighbors)
         if stats:
             self.record(stats)
         return terms
@@ -127,11 +158,17 @@ class AlignmentPlugin(Plugin):
         self.terms = CompiledOrEager(self.terms, f"plugin {self.name}", log)  # type: ignore[method-assign]
 
     def terms(
-        self, user: Tensor, tables: list[Tensor], users: Groups, items: Groups
+        self,
+        user: Tensor,
+        tables: list[Tensor],
+        users: Groups,
+        items: Groups,
+        neighbors: Tensor | None = None,
     ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-        """The weighted terms and ILA's diagnostics for full tables ``user`` [U, d] and
-        ``tables`` = [E^ID, E^1..E^M] (each [I, d]) and the batch's groups: a function of its
-        inputs and parameters only (what ``train.compile`` hands to ``torch.compile``)."""
+        """The weighted terms and ILA's diagnostics for the user table ``user`` [U, d], the item
+        tables ``tables`` = [E^ID, E^1..E^M] (each [I, d], or the same R rows of each, with
+        ``items.ids`` and ``neighbors`` [N, K] as row positions) and the batch's groups: a
+        function of its inputs and parameters only (what ``train.compile`` compiles)."""
         p = self.params
         view = BatchView.build(user, tables, users, items)  # shared by the three losses
         terms: dict[str, Tensor] = {}
@@ -146,7 +183,7 @@ class AlignmentPlugin(Plugin):
         if self.cla is not None:
             terms["cla"] = p.beta * self.cla.compute_view(view)
         if self.cna is not None:
-            cl, reg = self.cna.compute(tables, items.ids, view.e_hat)
+            cl, reg = self.cna.compute(tables, items.ids, view.e_hat, neighbors)
             terms["cna"] = p.gamma * cl
             if p.cna_reg > 0:
                 terms["cna_reg"] = p.gamma * p.cna_reg * reg

@@ -12,7 +12,7 @@ memory is O(train size) whatever the number of users and items.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,8 @@ class Batch:
     ``user_groups`` / ``pos_groups`` are the batch's unique users and positive items; the
     sampler computes them on the host (:mod:`crossrec.data.groups`) so that the plug-ins never
     call ``torch.unique`` in the step. A batch built by hand gets them from :meth:`grouped`.
+    ``extra`` holds index tensors a plug-in derives on the host before the batch moves to the
+    device (:meth:`crossrec.align.base.Plugin.prepare`).
     """
 
     users: Tensor
@@ -37,15 +39,17 @@ class Batch:
     neg: Tensor
     user_groups: Groups | None = None
     pos_groups: Groups | None = None
+    extra: dict[str, Tensor] = field(default_factory=dict)
 
     def to(self, device: torch.device | str) -> Batch:
-        """The batch (and its groups) on ``device``."""
+        """The batch (its groups and extras too) on ``device``."""
         return Batch(
             self.users.to(device),
             self.pos.to(device),
             self.neg.to(device),
             None if self.user_groups is None else self.user_groups.to(device),
             None if self.pos_groups is None else self.pos_groups.to(device),
+            {key: value.to(device) for key, value in self.extra.items()},
         )
 
     def grouped(self) -> tuple[Groups, Groups]:
