@@ -108,8 +108,13 @@ def test_unknown_param_and_missing_metrics(tiny_dir: Path, tmp_path: Path, capsy
 def test_list(capsys) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert "lightgcn" in out and "n_layers=2 [>= 0 and <= 64]" in out and "none" in out
-    assert "mm_weights={}" in out and "MISSING" not in out
+    assert "backbone lightgcn" in out and "plugin none" in out
+    lines = {" ".join(line.split()) for line in out.splitlines()}
+    assert "n_layers int [>= 0 and <= 64] default 2" in lines
+    assert "ila_mask oneway|dynamic|all default 'dynamic'" in lines  # choices from the type
+    assert "modalities list[str] | None default None" in lines
+    assert any(line.startswith("mm_weights") and "default {}" in line for line in lines)
+    assert "MISSING" not in out
 
 
 def test_python_dash_m() -> None:

@@ -91,7 +91,7 @@ def test_faiss_and_torch_give_comparable_inertia() -> None:
 def test_backend_names_checked() -> None:
     with pytest.raises(ConfigError, match="kmeans backend 'sklearn'"):
         resolve_backend("sklearn")
-    with pytest.raises(ConfigError, match="kmeans backend"):
+    with pytest.raises(ConfigError, match="kmeans: 'x' is not one of 'auto', 'faiss', 'torch'"):
         build_backbone("ncl", DataSpec(2, 2, torch.tensor([0]), torch.tensor([1])), {"kmeans": "x"})
 
 

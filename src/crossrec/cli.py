@@ -28,7 +28,7 @@ from typing import Any, NoReturn
 import yaml
 
 from crossrec import __version__
-from crossrec.config import describe_range, parse_scalar
+from crossrec.config import describe_range, describe_type, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.experiment import check_dataset_name
 
@@ -265,17 +265,19 @@ def cmd_synth(args: argparse.Namespace) -> None:
 def cmd_list(args: argparse.Namespace) -> None:
     """Print the registered backbones and plug-ins with their hyper-parameters."""
     import dataclasses
+    import typing
 
     from crossrec.align import PLUGINS
     from crossrec.models import BACKBONES
 
     for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS)):
         for name in registry:
-            params = ", ".join(
-                f"{f.name}={_default(f)}{describe_range(registry[name].Params, f.name)}"
-                for f in dataclasses.fields(registry[name].Params)
-            )
-            print(f"{kind:8s} {name:10s} {params}")
+            cls = registry[name].Params
+            hints = typing.get_type_hints(cls, include_extras=True)
+            print(f"{kind} {name}")
+            for f in dataclasses.fields(cls):
+                kind_of = describe_type(hints[f.name]) + describe_range(cls, f.name)
+                print(f"    {f.name:22s} {kind_of:34s} default {_default(f)!r}")
 
 
 def _default(f: Any) -> Any:  # noqa: ANN401

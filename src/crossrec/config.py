@@ -118,6 +118,24 @@ def _check_type(value: Any, annotation: Any, where: str) -> Any:  # noqa: ANN401
     return value
 
 
+def describe_type(annotation: Any) -> str:  # noqa: ANN401
+    """A parameter type in words: ``int``, ``float``, ``oneway|dynamic|all`` (a Literal's
+    choices), ``list[str] | None``; ranges are left to :func:`describe_range`."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return describe_type(typing.get_args(annotation)[0])
+    if origin is typing.Literal:
+        return "|".join(str(c) for c in typing.get_args(annotation))
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(describe_type(a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return "None"
+    if origin in (list, tuple, dict):
+        args = ", ".join(describe_type(a) for a in typing.get_args(annotation) if a is not ...)
+        return f"{origin.__name__}[{args}]" if args else origin.__name__
+    return getattr(annotation, "__name__", str(annotation))
+
+
 def describe_range(cls: type, name: str) -> str:
     """`` [>= 1 and <= 65536]`` for a field declared with a :class:`Range`, else ``""``."""
     hint = typing.get_type_hints(cls, include_extras=True)[name]

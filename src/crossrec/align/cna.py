@@ -16,6 +16,9 @@ Nothing is detached: gradients reach the items, their neighbours and w.
 
 from __future__ import annotations
 
+import typing
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
@@ -23,7 +26,8 @@ from crossrec.align.common import l2norm
 from crossrec.data.groups import Groups
 from crossrec.losses import nce_rows
 
-REDUCTIONS = ("mean", "param_attn")
+Reduction = Literal["mean", "param_attn"]
+REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
 
 
 class CNALoss(nn.Module):

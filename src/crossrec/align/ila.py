@@ -29,7 +29,9 @@ mean of a dot product is the dot product of the mean), and likewise ``p^{A→B}_
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -37,8 +39,10 @@ from torch import Tensor, nn
 from crossrec.align.common import BatchView, l2norm, ordered_pairs
 from crossrec.losses import nce_rows
 
-MASKS = ("oneway", "dynamic", "all")
-COMPENSATIONS = ("var", "std")
+Mask = Literal["oneway", "dynamic", "all"]
+Compensation = Literal["var", "std"]
+MASKS: tuple[str, ...] = typing.get_args(Mask)
+COMPENSATIONS: tuple[str, ...] = typing.get_args(Compensation)
 
 
 @dataclass

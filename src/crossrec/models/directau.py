@@ -15,6 +15,7 @@ The authors' defaults: gamma 1 (tuned per dataset in 0.2–10), weight_decay 1e-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,7 +23,6 @@ from torch import Tensor, nn
 
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.registry import register_backbone
@@ -34,7 +34,7 @@ class DirectAUParams:
 
     emb_size: Size = 64
     gamma: NonNegFloat = 1.0
-    encoder: str = "mf"
+    encoder: Literal["mf", "lightgcn"] = "mf"
     n_layers: Layers = 2
 
 
@@ -60,8 +60,6 @@ class DirectAU(Backbone):
     Params = DirectAUParams
 
     def __init__(self, spec: DataSpec, params: DirectAUParams) -> None:
-        if params.encoder not in ("mf", "lightgcn"):
-            raise ConfigError(f"backbone directau: encoder {params.encoder!r} (mf or lightgcn)")
         super().__init__(spec, params)
         d = params.emb_size
         self.user_emb = nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_users, d)))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +49,7 @@ class DualGNNParams:
     emb_size: Size = 64
     k: Size = 40
     reg_weight: NonNegFloat = 1e-4
-    user_fusion: str = "weighted"
+    user_fusion: Literal["weighted", "mmrec"] = "weighted"
 
 
 def pad_user_graph(
@@ -80,8 +81,6 @@ class DualGNN(Backbone):
     def __init__(self, spec: DataSpec, params: DualGNNParams) -> None:
         super().__init__(spec, params)
         self.modalities = require_modalities(spec, "dualgnn")
-        if params.user_fusion not in ("weighted", "mmrec"):
-            raise ConfigError(f"backbone dualgnn: user_fusion {params.user_fusion!r}")
         if spec.user_graph is None:
             raise ConfigError(
                 "backbone dualgnn: the dataset folder has no user_graph_idx.npy; run prepare "

@@ -29,6 +29,7 @@ plug-ins add their own heads of the full width (docs/method.md §7.3, as for VBP
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -36,13 +37,10 @@ from torch import Tensor, nn
 
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, segment_softmax
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
-
-ROUTINGS = ("paper", "mmrec")
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,7 @@ class GRCNParams:
     latent_size: Size = 64
     n_routing: Layers = 3
     reg_weight: NonNegFloat = 1e-4
-    routing: str = "paper"
+    routing: Literal["paper", "mmrec"] = "paper"
 
 
 def _xavier_normal(*shape: int) -> nn.Parameter:
@@ -71,8 +69,6 @@ class GRCN(Backbone):
     def __init__(self, spec: DataSpec, params: GRCNParams) -> None:
         super().__init__(spec, params)
         self.modalities = require_modalities(spec, "grcn")
-        if params.routing not in ROUTINGS:
-            raise ConfigError(f"backbone grcn: routing {params.routing!r} (one of {ROUTINGS})")
         n_nodes, m = spec.n_users + spec.n_items, len(self.modalities)
         self.id_emb = _xavier_normal(n_nodes, params.emb_size)
         self.preference = nn.ParameterDict(

@@ -16,6 +16,7 @@ Losses per batch (users u, positive items i):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +47,7 @@ class NCLParams:
     proto_reg: NonNegFloat = 8e-8
     num_clusters: Size = 1000
     warm_up: NonNegInt = 20
-    kmeans: str = "auto"
+    kmeans: Literal["auto", "faiss", "torch"] = "auto"
     kmeans_iters: PosInt = 25
 
 

@@ -15,6 +15,7 @@ Losses per batch (RecBole sums, not averages, the BPR term):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -22,14 +23,11 @@ from torch import Tensor
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.graph import edge_dropout, layer_mean, node_dropout, sym_spmm
 from crossrec.losses import emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
-
-AUGMENTATIONS = ("ED", "ND", "RW")
 
 
 @dataclass(frozen=True)
@@ -39,7 +37,7 @@ class SGLParams:
     emb_size: Size = 64
     n_layers: Layers = 3
     reg_weight: NonNegFloat = 1e-5
-    aug: str = "ED"
+    aug: Literal["ED", "ND", "RW"] = "ED"
     drop_ratio: Fraction = 0.1
     ssl_tau: PosFloat = 0.5
     ssl_weight: NonNegFloat = 0.05
@@ -60,8 +58,6 @@ class SGL(LightGCN):
     Params = SGLParams
 
     def __init__(self, spec: DataSpec, params: SGLParams) -> None:
-        if params.aug not in AUGMENTATIONS:
-            raise ConfigError(f"backbone sgl: aug {params.aug!r} is not one of {AUGMENTATIONS}")
         super().__init__(spec, params)
         pairs = torch.unique(torch.stack([spec.train_users, spec.train_items]), dim=1)
         self.register_buffer("edge_users", pairs[0], persistent=False)

@@ -35,6 +35,7 @@ plug-ins as ``Encoded.modal``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -42,7 +43,6 @@ from torch import Tensor, nn
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.errors import ConfigError
 from crossrec.graph import layer_mean, norm_adjacency, sym_spmm
 from crossrec.losses import in_batch_nce
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
@@ -54,9 +54,6 @@ from crossrec.models.common import (
 )
 from crossrec.models.registry import register_backbone
 
-SSL_TASKS = ("fac", "fd", "fm", "fd+fm")
-FUSIONS = ("concat", "mean")
-
 
 @dataclass(frozen=True)
 class SLMRecParams:
@@ -67,11 +64,11 @@ class SLMRecParams:
     emb_size: Size = 64
     n_layers: Layers = 3
     temp: PosFloat = 0.2
-    ssl_task: str = "fac"
+    ssl_task: Literal["fac", "fd", "fm", "fd+fm"] = "fac"
     ssl_alpha: NonNegFloat = 0.1
     ssl_temp: PosFloat = 0.1
     dropout: Fraction = 0.3
-    fusion: str = "concat"
+    fusion: Literal["concat", "mean"] = "concat"
     weight_decay: NonNegFloat = 1e-4
     fac_phantom_level: bool = True
 
@@ -93,10 +90,6 @@ class SLMRec(Backbone):
     def __init__(self, spec: DataSpec, params: SLMRecParams) -> None:
         super().__init__(spec, params)
         self.modalities = require_modalities(spec, "slmrec")
-        if params.ssl_task not in SSL_TASKS:
-            raise ConfigError(f"backbone slmrec: ssl_task {params.ssl_task!r} (one of {SSL_TASKS})")
-        if params.fusion not in FUSIONS:
-            raise ConfigError(f"backbone slmrec: fusion {params.fusion!r} (one of {FUSIONS})")
         d = params.emb_size
         self.user_emb = xavier_table(spec.n_users, d)
         self.item_emb = xavier_table(spec.n_items, d)
