@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_metrics
 
 from crossrec.errors import DataError
 from crossrec.report.figures import (
@@ -25,20 +25,9 @@ FIELDS = ("dataset", "backbone", "plugin", "variant", "seed")
 
 
 def _run(root: Path, key: tuple, recall: float, study: str = "main") -> dict:
-    folder = root.joinpath(*map(str, key[:4]), f"seed{key[4]}")
-    folder.mkdir(parents=True, exist_ok=True)
     test = {f"{m}@{k}": recall * f for m, f in (("recall", 1), ("ndcg", 0.5), ("precision", 0.1))
             for k in (10, 20)}  # fmt: skip
-    blob = {
-        "schema": 1,
-        "identity": dict(zip(FIELDS, key, strict=True)),
-        "best_epoch": 2,
-        "epochs_run": 3,
-        "cost": {"seconds_per_epoch": 0.5, "peak_memory_mb": 100.0},
-        "valid": {"recall@20": recall},
-        "test": test,
-    }
-    (folder / "metrics.json").write_text(json.dumps(blob))
+    folder = write_metrics(root, key, {"recall@20": recall}, test, best_epoch=2, epochs_run=3)
     epochs = np.arange(1, 4)
     history = {"epoch": epochs, "valid_recall@20": recall * epochs / 3}
     if key[2] != "none":

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_metrics
 from scipy import stats
 
 from crossrec.report.published import load_published, paper_vs_ours
@@ -81,24 +81,10 @@ def test_published_numbers_are_the_papers() -> None:
 
 
 def _metrics(root: Path, key: tuple, recall20: float, recall5: float) -> None:
-    dataset, backbone, plugin, variant, seed = key
-    folder = root / dataset / backbone / plugin / variant / f"seed{seed}"
-    folder.mkdir(parents=True)
     test = {"recall@20": recall20, "ndcg@20": recall20 / 2, "precision@20": recall20 / 10}
     test |= {"recall@5": recall5, "ndcg@5": recall5 / 2, "precision@5": recall5 / 5}
     test |= {"recall@10": recall5 * 1.5, "ndcg@10": recall5}
-    blob = {
-        "schema": 1,
-        "identity": dict(
-            zip(("dataset", "backbone", "plugin", "variant", "seed"), key, strict=True)
-        ),
-        "best_epoch": 3,
-        "epochs_run": 5,
-        "cost": {"seconds_per_epoch": 0.5, "peak_memory_mb": 100.0},
-        "valid": {"recall@20": recall20},
-        "test": test,
-    }
-    (folder / "metrics.json").write_text(json.dumps(blob))
+    write_metrics(root, key, {"recall@20": recall20}, test)
 
 
 def _study(root: Path, dataset: str) -> pd.DataFrame:

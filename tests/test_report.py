@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_metrics
 
 from crossrec.errors import DataError
 from crossrec.report.render import Layout, marks, to_latex, to_markdown
@@ -45,21 +45,8 @@ def test_paired_pvalue() -> None:
 
 
 def _write_run(root: Path, key: tuple, recall: float, per_user: list[float] | None = None) -> None:
-    dataset, backbone, plugin, variant, seed = key
-    folder = root / dataset / backbone / plugin / variant / f"seed{seed}"
-    folder.mkdir(parents=True)
-    blob = {
-        "schema": 1,
-        "identity": dict(
-            zip(("dataset", "backbone", "plugin", "variant", "seed"), key, strict=True)
-        ),
-        "best_epoch": 3,
-        "epochs_run": 5,
-        "cost": {"seconds_per_epoch": 0.5, "peak_memory_mb": 100.0},
-        "valid": {"recall@20": recall},
-        "test": {"recall@20": recall, "ndcg@20": recall / 2, "precision@20": recall / 10},
-    }
-    (folder / "metrics.json").write_text(json.dumps(blob))
+    test = {"recall@20": recall, "ndcg@20": recall / 2, "precision@20": recall / 10}
+    folder = write_metrics(root, key, {"recall@20": recall}, test)
     if per_user is not None:
         pd.DataFrame({"user": range(len(per_user)), "recall@20": per_user}).to_csv(
             folder / "test_per_user.csv", index=False
