@@ -75,7 +75,7 @@ def test_ablation_and_sensitivity() -> None:
     # alpha=1e-3 is the configured value: the main run (variant default) is reused
     assert {r.variant for r in sens} == {"alpha=0.0001", "default", "cna_k=1", "cna_k=5"}
     assert exp.variant("freedom", "cross", "cna_k=5").plugin_params["cna_k"] == 5
-    assert exp.neighbors_k() == [1, 3, 5]
+    assert exp.data_needs().neighbors_k == {1, 3, 5}
     plan = exp.plan()
     swept = [
         r["swept"] for r in plan["runs"] if r["study"] == "sensitivity" and r["dataset"] == "d1"
@@ -104,8 +104,20 @@ def test_studies_need_scalar_parameters() -> None:
 
 
 def test_user_graph_only_when_dualgnn_is_planned() -> None:
-    assert not Experiment(_config()).needs_user_graph()
+    assert not Experiment(_config()).data_needs().user_graph
     cfg = _config()
     cfg["backbones"]["dualgnn"] = {"reg_weight": 1e-4}
-    assert Experiment(cfg).needs_user_graph()
-    assert not Experiment({**cfg, "exclude": [{"backbone": "dualgnn"}]}).needs_user_graph()
+    assert Experiment(cfg).data_needs().user_graph
+    assert not Experiment({**cfg, "exclude": [{"backbone": "dualgnn"}]}).data_needs().user_graph
+
+
+def test_data_needs_are_declared_by_the_models() -> None:
+    cfg = _config()
+    cfg["backbones"]["freedom"] = {"knn_k": [4, 6]}  # a grid over FREEDOM's kNN graph
+    cfg["item_knn_k"] = [10]
+    needs = Experiment(cfg).data_needs()
+    assert needs.item_knn_k == {4, 6, 10}  # no hand-copying into item_knn_k
+    cfg["plugins"] = {"none": {}, "cross_no_cna": {"cna_k": 7}}  # CNA off: no neighbour file
+    assert 7 not in Experiment(cfg).data_needs().neighbors_k
+    cfg["plugins"] = {"none": {}, "cross": {"cna_k": 7}}
+    assert 7 in Experiment(cfg).data_needs().neighbors_k

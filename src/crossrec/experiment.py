@@ -23,14 +23,16 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crossrec.errors import ConfigError
+
+if TYPE_CHECKING:
+    from crossrec.models.base import DataNeeds
 
 DEFAULT_VARIANT = "default"
 STUDIES = ("main", "ablation", "sensitivity")
 SELECTIONS = ("validation", "mmrec_test")
-USER_GRAPH_BACKBONES = ("dualgnn",)  # backbones that need prepare --user-graph
 _SLUG_OK = re.compile(r"[A-Za-z0-9_.=+\-]+")
 DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 """Dataset names are identifiers: they become folder names under ``resources/`` and ``results/``."""
@@ -294,19 +296,29 @@ class Experiment:
         except KeyError:
             raise ConfigError(f"no planned variant {backbone}/{plugin}/{name}") from None
 
-    def neighbors_k(self) -> list[int]:
-        """CNA neighbour-file K values every run needs: ``neighbors_k`` ∪ any planned ``cna_k``."""
-        ks = {int(k) for k in self.config.get("neighbors_k", [3])}
-        ks.update(
-            int(v.plugin_params["cna_k"])
-            for v in self._variants.values()
-            if "cna_k" in v.plugin_params
-        )
-        return sorted(ks)
+    def data_needs(self) -> DataNeeds:
+        """What ``prepare`` must write for every planned run: the union of the needs each planned
+        backbone and plug-in declares for its resolved parameters (``data_needs``), plus the
+        config's own ``neighbors_k`` and ``item_knn_k`` lists."""
+        from crossrec.align import PLUGINS
+        from crossrec.config import from_dict
+        from crossrec.models import BACKBONES
+        from crossrec.models.base import DataNeeds
 
-    def needs_user_graph(self) -> bool:
-        """Whether a planned backbone reads the user co-occurrence graph (DualGNN)."""
-        return any(key.backbone in USER_GRAPH_BACKBONES for key in self.runs())
+        needs = DataNeeds(
+            neighbors_k=frozenset(int(k) for k in self.config.get("neighbors_k", [3])),
+            item_knn_k=frozenset(int(k) for k in self.config.get("item_knn_k", [10])),
+        )
+        planned = {(key.backbone, key.plugin, key.variant) for key in self.runs()}
+        for backbone, plugin, name in planned:
+            var = self._variants[(backbone, plugin, name)]
+            for registry, which, params in (
+                (BACKBONES, backbone, var.backbone_params),
+                (PLUGINS, plugin, var.plugin_params),
+            ):
+                cls = registry[which]
+                needs = needs | cls.data_needs(from_dict(cls.Params, params, which))
+        return needs
 
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""

@@ -87,10 +87,11 @@ def download_args(wildcards):
 def prepare_args(wildcards):
     """`--source ... --split-seed ... --neighbors-k ... --knn-k ...` for the prepare step."""
     spec = config["datasets"][wildcards.dataset]
-    ks = " ".join(str(k) for k in EXPERIMENT.neighbors_k())
-    knn = " ".join(str(k) for k in config.get("item_knn_k", [10]))
+    needs = EXPERIMENT.data_needs()  # declared by every planned backbone and plug-in
+    ks = " ".join(str(k) for k in sorted(needs.neighbors_k))
+    knn = " ".join(str(k) for k in sorted(needs.item_knn_k))
     variant = " --allow-variant" if spec.get("allow_variant") else ""
-    variant += " --user-graph" if EXPERIMENT.needs_user_graph() else ""
+    variant += " --user-graph" if needs.user_graph else ""
     return (
         f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
         f" --neighbors-k {ks} --knn-k {knn}{variant}"

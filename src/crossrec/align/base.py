@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from torch import Tensor, nn
 
 from crossrec.data.sampler import Batch
-from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
 
 
 class Plugin(nn.Module, ABC):
@@ -46,6 +46,11 @@ class Plugin(nn.Module, ABC):
         out = {k: float(v) / self._stat_count for k, v in self._stat_sums.items()}
         self._stat_sums, self._stat_count = {}, 0
         return out
+
+    @classmethod
+    def data_needs(cls, params: Any) -> DataNeeds:  # noqa: ANN401
+        """The prepared files this plug-in reads with ``params`` (default: none)."""
+        return DataNeeds()
 
     def prepare(self, batch: Batch) -> Batch:
         """Host-side work on a batch before it moves to the device (index tensors derived from

@@ -36,7 +36,7 @@ from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
 from crossrec.data.groups import Groups
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
-from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,11 @@ class AlignmentPlugin(Plugin):
                 )
             self.cna = CNALoss(spec.neighbors[params.cna_k], params.cna_temp, params.cna_reduction)
             self._host_neighbors = spec.neighbors[params.cna_k].long().numpy()
+
+    @classmethod
+    def data_needs(cls, params: AlignParams) -> DataNeeds:
+        """CNA reads ``neighbors_k{cna_k}.npy`` when it is on (γ > 0)."""
+        return DataNeeds(neighbors_k=frozenset({params.cna_k}) if params.gamma > 0 else frozenset())
 
     def prepare(self, batch: Batch) -> Batch:
         """Host side: the item rows the losses read — the batch's unique positive items and, with

@@ -20,6 +20,31 @@ from crossrec.data.sampler import Batch
 
 
 @dataclass(frozen=True)
+class DataNeeds:
+    """The prepared files a model needs beyond interactions and features, declared by the model
+    (:meth:`Backbone.data_needs`, :meth:`crossrec.align.base.Plugin.data_needs`) so that the
+    workflow prepares exactly them.
+
+    Attributes:
+        neighbors_k: K of the item-neighbour files ``neighbors_k{K}.npy`` (CNA).
+        item_knn_k: K of the feature-kNN item graphs (FREEDOM's, LATTICE's ``knn_k``).
+        user_graph: whether the user co-occurrence graph is read (DualGNN).
+    """
+
+    neighbors_k: frozenset[int] = frozenset()
+    item_knn_k: frozenset[int] = frozenset()
+    user_graph: bool = False
+
+    def __or__(self, other: DataNeeds) -> DataNeeds:
+        """Both sets of needs."""
+        return DataNeeds(
+            self.neighbors_k | other.neighbors_k,
+            self.item_knn_k | other.item_knn_k,
+            self.user_graph or other.user_graph,
+        )
+
+
+@dataclass(frozen=True)
 class DataSpec:
     """What a model may know about a dataset.
 
@@ -102,6 +127,11 @@ class Backbone(nn.Module, ABC):
 
     Params: ClassVar[type]
     uses_modalities: ClassVar[bool] = False
+
+    @classmethod
+    def data_needs(cls, params: Any) -> DataNeeds:  # noqa: ANN401
+        """The prepared files this backbone reads with ``params`` (default: none)."""
+        return DataNeeds()
 
     def __init__(self, spec: DataSpec, params: Any) -> None:  # noqa: ANN401
         super().__init__()

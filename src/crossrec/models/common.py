@@ -60,6 +60,6 @@ def item_knn(spec: DataSpec, backbone: str, modality: str, k: int) -> Tensor:
     if key not in spec.item_knn:
         raise ConfigError(
             f"backbone {backbone}: no knn_{modality}_k{k}_*.npy in the dataset folder; "
-            f"add {k} to item_knn_k in the config (prepare --knn-k)"
+            f"prepare it with --knn-k {k} (the workflow does so for every planned knn_k)"
         )
     return spec.item_knn[key]

@@ -33,7 +33,7 @@ from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
-from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
 
@@ -77,6 +77,11 @@ class DualGNN(Backbone):
 
     Params = DualGNNParams
     uses_modalities = True
+
+    @classmethod
+    def data_needs(cls, params: DualGNNParams) -> DataNeeds:
+        """The user co-occurrence graph (``prepare --user-graph``)."""
+        return DataNeeds(user_graph=True)
 
     def __init__(self, spec: DataSpec, params: DualGNNParams) -> None:
         super().__init__(spec, params)

@@ -25,7 +25,7 @@ from crossrec.config import Fraction, Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
-from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import (
     item_knn,
     modal_projections,
@@ -62,6 +62,11 @@ class FREEDOM(Backbone):
 
     Params = FREEDOMParams
     uses_modalities = True
+
+    @classmethod
+    def data_needs(cls, params: FREEDOMParams) -> DataNeeds:
+        """The feature-kNN item graphs of its ``knn_k``."""
+        return DataNeeds(item_knn_k=frozenset({params.knn_k}))
 
     def __init__(self, spec: DataSpec, params: FREEDOMParams) -> None:
         super().__init__(spec, params)

@@ -42,7 +42,7 @@ from crossrec.graph import (
     spmm,
     sym_normalize_edges,
 )
-from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
+from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import (
     item_knn,
     modal_projections,
@@ -93,6 +93,11 @@ class LATTICE(Backbone):
 
     Params = LATTICEParams
     uses_modalities = True
+
+    @classmethod
+    def data_needs(cls, params: LATTICEParams) -> DataNeeds:
+        """The feature-kNN item graphs of its ``knn_k``."""
+        return DataNeeds(item_knn_k=frozenset({params.knn_k}))
 
     def __init__(self, spec: DataSpec, params: LATTICEParams) -> None:
         super().__init__(spec, params)
