@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,16 @@ NOT_FOLLOWED = frozenset({"crossrec.models", "crossrec.align"})  # registration-
 
 
 def _file_of(module: str) -> Path | None:
-    """The source file of a ``crossrec.*`` module name (package → its ``__init__.py``)."""
+    """The source file of a ``crossrec.*`` module name (package → its ``__init__.py``); for a
+    module of another package (a backbone or plug-in added through an entry point), its file
+    as found by the import system (its parent packages are imported to find it)."""
+    if module.split(".")[0] != "crossrec":
+        try:
+            spec = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+        origin = getattr(spec, "origin", None)
+        return Path(origin) if origin and origin.endswith(".py") else None
     parts = module.split(".")[1:]
     base = PACKAGE.joinpath(*parts)
     if base.with_suffix(".py").is_file():
@@ -72,7 +82,8 @@ def module_closure(modules: list[str]) -> list[Path]:
 def _digest(files: list[Path]) -> str:
     h = hashlib.sha256()
     for path in files:
-        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+        name = path.relative_to(PACKAGE).as_posix() if path.is_relative_to(PACKAGE) else path.name
+        h.update(name.encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 

@@ -1,4 +1,5 @@
-"""The plug-in registry: ``@register_plugin("name")`` in each plug-in module."""
+"""The plug-in registry: ``@register_plugin("name")`` in each plug-in module, and the
+``crossrec.plugins`` entry points of other installed packages."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from crossrec.align.base import Plugin
 from crossrec.models.base import BackboneInfo, DataSpec
 from crossrec.registry import Registry
 
-PLUGINS: Registry[Plugin] = Registry("plugin")
+PLUGINS: Registry[Plugin] = Registry("plugin", group="crossrec.plugins")
 register_plugin = PLUGINS.register
 
 

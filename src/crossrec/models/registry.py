@@ -1,4 +1,5 @@
-"""The backbone registry: ``@register_backbone("name")`` in each model module."""
+"""The backbone registry: ``@register_backbone("name")`` in each model module, and the
+``crossrec.backbones`` entry points of other installed packages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from crossrec.models.base import Backbone, DataSpec
 from crossrec.registry import Registry
 
-BACKBONES: Registry[Backbone] = Registry("backbone")
+BACKBONES: Registry[Backbone] = Registry("backbone", group="crossrec.backbones")
 register_backbone = BACKBONES.register
 
 

@@ -1,0 +1,150 @@
+"""Backbones and plug-ins from another installed package, through entry points
+(docs/extending.md): found by name, trained, listed, and broken ones reported in one line."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from crossrec.align import PLUGINS
+from crossrec.errors import ConfigError
+from crossrec.models import BACKBONES
+from crossrec.provenance import run_code_digest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MODELS = '''
+"""A third-party package: a BPR variant and a plug-in, registered only by entry points."""
+from dataclasses import dataclass
+
+import torch
+
+from crossrec.align.base import Plugin
+from crossrec.config import NonNegFloat
+from crossrec.models.bpr import BPR, BPRParams
+
+
+@dataclass(frozen=True)
+class ScaledParams(BPRParams):
+    scale: NonNegFloat = 2.0
+
+
+class ScaledBPR(BPR):
+    Params = ScaledParams
+
+    def rec_loss(self, enc, batch):
+        terms = super().rec_loss(enc, batch)
+        return {"bpr": self.params.scale * terms["bpr"], "reg": terms["reg"]}
+
+
+@dataclass(frozen=True)
+class NormParams:
+    weight: NonNegFloat = 1e-3
+
+
+class NormPlugin(Plugin):
+    Params = NormParams
+
+    def loss(self, enc, batch):
+        return {"norm": self.params.weight * enc.item[batch.pos].pow(2).sum(1).mean()}
+'''
+
+
+def _package(root: Path, entry_points: str) -> Path:
+    """``thirdparty`` with a dist-info declaring ``entry_points`` under ``root``."""
+    (root / "thirdparty").mkdir(parents=True)
+    (root / "thirdparty" / "__init__.py").write_text(MODELS)
+    info = root / "thirdparty-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(textwrap.dedent(entry_points))
+    return root
+
+
+GOOD = """
+[crossrec.backbones]
+scaledbpr = thirdparty:ScaledBPR
+
+[crossrec.plugins]
+norm = thirdparty:NormPlugin
+"""
+
+
+@pytest.fixture
+def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = _package(tmp_path / "site", GOOD)
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    yield root
+    for registry, name in ((BACKBONES, "scaledbpr"), (PLUGINS, "norm")):
+        registry._classes.pop(name, None)
+        registry._origin.pop(name, None)
+    sys.modules.pop("thirdparty", None)
+
+
+def test_entry_points_join_the_registries(installed: Path, tiny_dir: Path, tmp_path: Path):
+    from crossrec.data.formats import load_mmrec
+    from crossrec.train import RunSpec, TrainConfig, Trainer
+
+    assert "scaledbpr" in BACKBONES and "norm" in list(PLUGINS)
+    run = RunSpec(
+        dataset="tiny",
+        backbone="scaledbpr",
+        plugin="norm",
+        backbone_params={"scale": 3.0},
+        plugin_params={"weight": 0.01},
+        train=TrainConfig(epochs=1, batch_size=64, topk=(5, 10, 20)),
+    )
+    metrics = Trainer(run, load_mmrec(tiny_dir), tmp_path / "run", log=lambda s: None).fit()
+    assert metrics["identity"]["backbone"] == "scaledbpr"
+    with pytest.raises(ConfigError, match="scaledbpr.scale: -1.0 is out of range"):
+        BACKBONES.build("scaledbpr", None, {"scale": -1.0})
+    # the external module is part of its runs' code digest
+    before = run_code_digest("thirdparty", "crossrec.align.none")
+    (installed / "thirdparty" / "__init__.py").write_text(MODELS + "\n# edited\n")
+    run_code_digest.cache_clear()  # cached per process (one workflow invocation)
+    assert run_code_digest("thirdparty", "crossrec.align.none") != before
+
+
+def test_cli_sees_installed_models(installed: Path, tiny_dir: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(installed), str(ROOT / "src")]))
+    listed = subprocess.run(
+        [sys.executable, "-m", "crossrec", "list"], capture_output=True, text=True, env=env
+    )
+    assert listed.returncode == 0 and "backbone scaledbpr" in listed.stdout
+    assert "plugin norm" in listed.stdout
+    cmd = [sys.executable, "-m", "crossrec", "train", "--data", str(tiny_dir), "--backbone",
+           "scaledbpr", "--plugin", "norm", "--train", "epochs=1", "--train", "topk=[5,10,20]",
+           "--out", str(tmp_path / "cli")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (tmp_path / "cli" / "metrics.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "entry,problem",
+    [
+        ("lightgcn = thirdparty:ScaledBPR", "already a backbone"),
+        ("broken = thirdparty_missing:Thing", r"cannot be loaded \(ModuleNotFoundError"),
+        ("notaclass = thirdparty:MODELS_TEXT", "cannot be loaded"),
+        ("plain = thirdparty:torch", "not a backbone class with a Params dataclass"),
+    ],
+)
+def test_bad_entry_points_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, problem: str
+) -> None:
+    root = _package(tmp_path / "site", f"[crossrec.backbones]\n{entry}\n")
+    monkeypatch.syspath_prepend(str(root))
+    importlib.invalidate_caches()
+    try:
+        with pytest.raises(ConfigError, match=problem) as err:
+            BACKBONES["nothing-by-this-name"]
+        assert "\n" not in str(err.value) and "crossrec.backbones:" in str(err.value)
+    finally:
+        sys.modules.pop("thirdparty", None)
