@@ -17,16 +17,15 @@ from __future__ import annotations
 import shutil
 import socket
 import tempfile
-import time
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from crossrec.data.formats import feature_files, find_inter_file, read_inter
+from crossrec.data.retry import retry
 from crossrec.errors import DataError, DownloadError
 from crossrec.outputs import atomic_dir
 
@@ -121,19 +120,6 @@ def _explain(err: Exception, dataset: str) -> DownloadError:
     return DownloadError(f"could not reach Google Drive ({first}); {manual_help(dataset)}")
 
 
-def _retry(action: Callable[[], Any], tries: int, wait: float) -> Any:  # noqa: ANN401
-    for attempt in range(tries):
-        try:
-            return action()
-        except DownloadError:
-            raise
-        except Exception:
-            if attempt == tries - 1:
-                raise
-            time.sleep(wait * (attempt + 1))
-    return None
-
-
 def install_cookies(cookies: str | Path) -> Path:
     """Copy a Netscape cookie file to where gdown reads it (``~/.cache/gdown/cookies.txt``)."""
     src = Path(cookies)
@@ -170,7 +156,7 @@ def download_amazon(
     socket.setdefaulttimeout(timeout)
     try:
         try:
-            entries = _retry(lambda: lister(DRIVE_FOLDER), tries, wait)
+            entries = retry(lambda: lister(DRIVE_FOLDER), tries, wait)
         except DownloadError:
             raise
         except Exception as err:  # network, gdown: one clear message
@@ -181,7 +167,7 @@ def download_amazon(
             for entry in chosen:
                 out = Path(tmp) / Path(entry.path.replace("\\", "/")).name
                 try:
-                    _retry(lambda e=entry, o=out: fetcher(e.id, o), tries, wait)
+                    retry(lambda e=entry, o=out: fetcher(e.id, o), tries, wait)
                 except DownloadError:
                     raise
                 except Exception as err:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import json
 import pickle
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from crossrec.data.retry import retry
 from crossrec.errors import DataError, DownloadError
 from crossrec.io import save_npy, write_json
 from crossrec.outputs import atomic_dir
@@ -92,29 +92,31 @@ def safe_load_pickle(path: str | Path) -> sp.csr_matrix:
 
 
 def _fetch(url: str, out: Path, tries: int, timeout: float, wait: float) -> None:
-    """HTTP(S) GET ``url`` to ``out`` with retries; a partial ``out.part`` is resumed."""
+    """HTTP(S) GET ``url`` to ``out`` with retries (:func:`crossrec.data.retry.retry`); a
+    partial ``out.part`` is resumed."""
     part = out.with_name(out.name + ".part")
-    for attempt in range(tries):
-        try:
-            have = part.stat().st_size if part.exists() else 0
-            req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                status = getattr(resp, "status", 200)
-                mode = "ab" if have and status == 206 else "wb"
-                with part.open(mode) as fh:
-                    while chunk := resp.read(1 << 20):
-                        fh.write(chunk)
-            part.replace(out)
-            return
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as err:
-            if attempt == tries - 1:
-                raise DownloadError(
-                    f"could not fetch {url} ({getattr(err, 'reason', err)}). Without internet, "
-                    f"download Datasets/tiktok/ of github.com/{DIFFMM_REPO} at commit "
-                    f"{DIFFMM_COMMIT} by hand and put {', '.join(PKL_FILES.values())} and "
-                    f"{', '.join(FEATURE_FILES)} in resources/tiktok/"
-                ) from None
-            time.sleep(wait * (attempt + 1))
+
+    def once() -> None:
+        have = part.stat().st_size if part.exists() else 0
+        req = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status = getattr(resp, "status", 200)
+            mode = "ab" if have and status == 206 else "wb"
+            with part.open(mode) as fh:
+                while chunk := resp.read(1 << 20):
+                    fh.write(chunk)
+        part.replace(out)
+
+    network = (urllib.error.URLError, TimeoutError, ConnectionError, OSError)
+    try:
+        retry(once, tries, wait, retry_on=network)
+    except network as err:
+        raise DownloadError(
+            f"could not fetch {url} ({getattr(err, 'reason', err)}). Without internet, "
+            f"download Datasets/tiktok/ of github.com/{DIFFMM_REPO} at commit "
+            f"{DIFFMM_COMMIT} by hand and put {', '.join(PKL_FILES.values())} and "
+            f"{', '.join(FEATURE_FILES)} in resources/tiktok/"
+        ) from None
 
 
 def download_tiktok(
