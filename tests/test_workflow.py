@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -316,3 +317,39 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     )
     assert len(metrics["provenance"]["run_code_sha256_16"]) == 16
     assert metrics["provenance"]["source"]["sha256_16"]
+
+
+MODULE_SNAKEFILE = """
+configfile: "config.yaml"
+
+
+module crossrec:
+    snakefile:
+        "{snakefile}"
+    config:
+        config
+
+
+use rule * from crossrec as crossrec_*
+"""
+
+
+def test_usable_as_a_snakemake_module(tmp_path: Path) -> None:
+    """Another project imports the workflow as a module with its own config: the DAG is the
+    study's, and a rule runs (the plan) with the outer config."""
+    _config(tmp_path, FIXTURES / "tiny")
+    outer = tmp_path / "Snakefile"
+    outer.write_text(MODULE_SNAKEFILE.format(snakefile=ROOT / "Snakefile"))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    snakemake = shutil.which("snakemake", path=env["PATH"])
+    base = [snakemake, "--snakefile", str(outer), "--cores", "1"]
+    dry = subprocess.run([*base, "-n"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    assert re.search(r"crossrec_train\s+15\b", dry.stdout), dry.stdout[-2000:]
+    plan = subprocess.run(
+        [*base, "results/plan.json"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    runs = json.loads((tmp_path / "results" / "plan.json").read_text())["runs"]
+    assert {r["backbone"] for r in runs} == {"lightgcn", "freedom"}
