@@ -127,6 +127,9 @@ def test_job_killed_for_time_resumes_from_its_checkpoint(tmp_path: Path) -> None
     trains = [a for a in _calls(state, "sbatch") if "rule_train" in " ".join(a)]
     assert len(trains) == 2  # killed at its time limit, then retried once (retries: 1)
     assert "--attempt 2" in _flag(trains[1], "--wrap")[0]
+    # the retry asks for twice the time and memory (resources × attempt)
+    assert _flag(trains[0], "-t") == ["45"] and _flag(trains[1], "-t") == ["90"]
+    assert _flag(trains[0], "--mem") == ["3000"] and _flag(trains[1], "--mem") == ["6000"]
     killed = (state / "timed_out").read_text()
     assert f"{killed}|TIMEOUT" in subprocess.run(
         [sys.executable, str(FAKE), "sacct"], capture_output=True, text=True,

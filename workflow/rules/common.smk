@@ -137,13 +137,21 @@ def run_dir(wildcards, output):
     return str(Path(output.metrics).parent)
 
 
+def train_mem_mb(wildcards, attempt):
+    """Memory of a training job (MB): `resources.train_mem_mb`, times the attempt (a job
+    retried after running out of memory or time asks for more)."""
+    return config.get("resources", {}).get("train_mem_mb", 4000) * attempt
+
+
+def train_runtime(wildcards, attempt):
+    """Wall-time limit of a training job (minutes): `resources.train_runtime` times the attempt
+    (a job killed at its limit resumes from its checkpoint with twice the time)."""
+    return config.get("resources", {}).get("train_runtime", 120) * attempt
+
+
 def train_resources():
     """Resources of one training job; a CUDA run also takes one unit of the `gpu` counter."""
-    res = config.get("resources", {})
-    out = {
-        "mem_mb": res.get("train_mem_mb", 4000),
-        "runtime": res.get("train_runtime", 120),
-    }
+    out = {"mem_mb": train_mem_mb, "runtime": train_runtime}
     if config.get("train", {}).get("device", "auto") == "cuda":
         out["gpu"] = 1
     return out
