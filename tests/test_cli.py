@@ -125,3 +125,21 @@ def test_python_dash_m() -> None:
         [sys.executable, "-m", "crossrec", "list"], capture_output=True, text=True
     )
     assert proc.returncode == 0 and "lightgcn" in proc.stdout
+
+
+def test_help_has_examples_and_defaults() -> None:
+    import subprocess
+    import sys
+
+    top = subprocess.run(
+        [sys.executable, "-m", "crossrec", "--help"], capture_output=True, text=True
+    )
+    assert top.returncode == 0 and "examples:" in top.stdout and "``" not in top.stdout
+    assert "crossrec train    --data" in top.stdout
+    train = subprocess.run(
+        [sys.executable, "-m", "crossrec", "train", "--help"], capture_output=True, text=True
+    )
+    lines = " ".join(train.stdout.split())
+    assert "--seed SEED seed of the run (default: 999)" in lines
+    assert "--plugin PLUGIN alignment plug-in name (crossrec list) (default: none)" in lines
+    assert "(default: None)" not in lines and "compile" in lines

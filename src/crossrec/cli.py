@@ -289,6 +289,16 @@ def _default(f: Any) -> Any:  # noqa: ANN401
     return f.default
 
 
+class DefaultsFormatter(argparse.HelpFormatter):
+    """Help that states an option's default when there is one worth stating (not None/False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``crossrec <command>: error: <problem>`` (exit 2); the
     usage stays available under ``--help``."""
@@ -300,7 +310,13 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    parser = Parser(prog="crossrec", description=__doc__.splitlines()[0])
+    doc = __doc__.replace("``", "")
+    parser = Parser(
+        prog="crossrec",
+        description=doc.splitlines()[0],
+        epilog="examples:\n" + doc.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"crossrec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -345,26 +361,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_prepare)
 
-    p = sub.add_parser("train", help="train one run on an MMRec-format folder")
+    p = sub.add_parser(
+        "train",
+        help="train one run on an MMRec-format folder",
+        description="Train one run; parameters are checked against the backbone's and plug-in's "
+        "types (crossrec list shows them).",
+        formatter_class=DefaultsFormatter,
+    )
     p.add_argument("--data", type=Path, required=True, help="MMRec-format dataset folder")
-    p.add_argument("--backbone", required=True)
-    p.add_argument("--plugin", default="none")
-    p.add_argument("--param", action="append", metavar="KEY=VALUE", help="backbone parameter")
-    p.add_argument("--plugin-param", action="append", metavar="KEY=VALUE")
+    p.add_argument("--backbone", required=True, help="backbone name (crossrec list)")
+    p.add_argument("--plugin", default="none", help="alignment plug-in name (crossrec list)")
+    p.add_argument(
+        "--param", action="append", metavar="KEY=VALUE", help="backbone parameter (repeatable)"
+    )
+    p.add_argument(
+        "--plugin-param",
+        action="append",
+        metavar="KEY=VALUE",
+        help="plug-in parameter (repeatable)",
+    )
     p.add_argument(
         "--train",
         action="append",
         metavar="KEY=VALUE",
-        help="trainer setting (epochs, patience, lr, batch_size, device, ...)",
+        help="trainer setting (repeatable): epochs, patience, lr, weight_decay, batch_size, "
+        "eval_batch_size, topk, valid_metric, device, compile",
     )
-    p.add_argument("--seed", type=seed_int, default=999)
+    p.add_argument("--seed", type=seed_int, default=999, help="seed of the run")
     p.add_argument("--dataset", type=dataset_name, help="dataset name recorded in metrics.json")
-    p.add_argument("--variant", default="default")
+    p.add_argument("--variant", default="default", help="variant name recorded in metrics.json")
     p.add_argument(
         "--threads", type=thread_count, default=0, help="torch threads (0: torch default)"
     )
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt if any")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="run folder to write")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("table", help="aggregate metrics.json files into a table")
@@ -406,6 +436,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=float, default=1.0, help="users and items x scale, interactions x scale^2"
     )
     p.set_defaults(func=cmd_synth)
+    for command in sub.choices.values():  # every subcommand states its defaults
+        command.formatter_class = DefaultsFormatter
     return parser
 
 
