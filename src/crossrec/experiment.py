@@ -253,29 +253,12 @@ class Experiment:
         Raises:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
         """
-        from crossrec.align import PLUGINS
         from crossrec.config import from_dict
-        from crossrec.models import BACKBONES
         from crossrec.train import TrainConfig
 
         train = from_dict(TrainConfig, self.config.get("train") or {}, "train")
-        for (backbone, plugin, name), var in self._variants.items():
-            origin = self._origin[(backbone, plugin, name)]
-            p_where = f"plugins.{plugin}"
-            if origin == "ablation":
-                p_where = f"ablation.presets.{plugin}"
-            elif origin.startswith("sensitivity"):
-                p_where = f"sensitivity.plugin.{plugin}"
-            for registry, which, params, where in (
-                (BACKBONES, backbone, var.backbone_params, f"backbones.{backbone}"),
-                (PLUGINS, plugin, var.plugin_params, p_where),
-            ):
-                if which not in registry:
-                    raise ConfigError(
-                        f"{where}: unknown {registry.kind} {which!r} "
-                        f"(available: {', '.join(registry)})"
-                    )
-                from_dict(registry[which].Params, params, where)
+        for key in self._variants:
+            self._typed(key)
         for k in (self.config.get("tables") or {}).get("k", []):
             if k not in train.topk:
                 raise ConfigError(
@@ -296,28 +279,47 @@ class Experiment:
         except KeyError:
             raise ConfigError(f"no planned variant {backbone}/{plugin}/{name}") from None
 
+    def _typed(self, key: tuple[str, str, str]) -> list[tuple[type, Any]]:
+        """``[(backbone class, its typed Params), (plug-in class, its typed Params)]`` of a
+        planned variant (backbone, plug-in, name); ConfigError naming the config key of an
+        unknown name or a bad parameter."""
+        from crossrec.align import PLUGINS
+        from crossrec.config import from_dict
+        from crossrec.models import BACKBONES
+
+        backbone, plugin, _ = key
+        var, origin = self._variants[key], self._origin[key]
+        p_where = f"plugins.{plugin}"
+        if origin == "ablation":
+            p_where = f"ablation.presets.{plugin}"
+        elif origin.startswith("sensitivity"):
+            p_where = f"sensitivity.plugin.{plugin}"
+        typed = []
+        for registry, which, params, where in (
+            (BACKBONES, backbone, var.backbone_params, f"backbones.{backbone}"),
+            (PLUGINS, plugin, var.plugin_params, p_where),
+        ):
+            if which not in registry:
+                raise ConfigError(
+                    f"{where}: unknown {registry.kind} {which!r} (available: {', '.join(registry)})"
+                )
+            cls = registry[which]
+            typed.append((cls, from_dict(cls.Params, params, where)))
+        return typed
+
     def data_needs(self) -> DataNeeds:
         """What ``prepare`` must write for every planned run: the union of the needs each planned
         backbone and plug-in declares for its resolved parameters (``data_needs``), plus the
         config's own ``neighbors_k`` and ``item_knn_k`` lists."""
-        from crossrec.align import PLUGINS
-        from crossrec.config import from_dict
-        from crossrec.models import BACKBONES
         from crossrec.models.base import DataNeeds
 
         needs = DataNeeds(
             neighbors_k=frozenset(int(k) for k in self.config.get("neighbors_k", [3])),
             item_knn_k=frozenset(int(k) for k in self.config.get("item_knn_k", [10])),
         )
-        planned = {(key.backbone, key.plugin, key.variant) for key in self.runs()}
-        for backbone, plugin, name in planned:
-            var = self._variants[(backbone, plugin, name)]
-            for registry, which, params in (
-                (BACKBONES, backbone, var.backbone_params),
-                (PLUGINS, plugin, var.plugin_params),
-            ):
-                cls = registry[which]
-                needs = needs | cls.data_needs(from_dict(cls.Params, params, which))
+        for key in {(k.backbone, k.plugin, k.variant) for k in self.runs()}:
+            for cls, params in self._typed(key):
+                needs = needs | cls.data_needs(params)
         return needs
 
     def plan(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import l2norm
+from crossrec.align.common import l2norm, normalised_rows
 from crossrec.data.groups import Groups
 from crossrec.losses import nce_rows
 
@@ -59,8 +59,7 @@ class CNALoss(nn.Module):
         *modal, items = modal_and_ids
         tables = [item_emb, *modal]
         groups = Groups.of(items)
-        anchors = l2norm(torch.stack([t[groups.ids] for t in tables]))
-        return self.compute(tables, groups.ids, anchors)
+        return self.compute(tables, groups.ids, normalised_rows(tables, groups.ids))
 
     def compute(
         self,

@@ -20,6 +20,11 @@ def l2norm(x: Tensor) -> Tensor:
     return F.normalize(x, dim=-1, eps=EPS)
 
 
+def normalised_rows(tables: list[Tensor], ids: Tensor) -> Tensor:
+    """[T, N, d]: rows ``ids`` [N] of each table [I, d], L2-normalised (``ê^m``)."""
+    return l2norm(torch.stack([t[ids] for t in tables]))
+
+
 def ordered_pairs(n: int) -> list[tuple[int, int]]:
     """All ordered pairs ``(a, b)``, ``a != b``, of ``n`` modalities, in a fixed order.
 
@@ -52,7 +57,7 @@ class BatchView:
         """Gather and normalise the rows of the full tables ``user`` [U, d] and ``tables``
         (each [I, d]) at the batch's unique users and items."""
         u_hat = l2norm(user[users.ids])
-        e_hat = l2norm(torch.stack([t[items.ids] for t in tables]))
+        e_hat = normalised_rows(tables, items.ids)
         return cls(users, items, u_hat, e_hat)
 
     @classmethod
