@@ -61,10 +61,13 @@ def synthetic_folder(shape: str, seed: int) -> Path:
     from crossrec.data.synthetic import write_synthetic
 
     cache = Path(tempfile.gettempdir()) / f"crossrec-bench-{shape}-seed{seed}"
-    prepared = cache / "prepared"
+    prepared = cache / "prepared-ug"  # with the user graph (DualGNN), for bench_cost too
     if not (prepared / "meta.json").is_file():
-        write_synthetic(cache / "raw", shape, shape, seed)
-        prepare_folder(cache / "raw", prepared, shape, neighbor_ks=[3], knn_ks=[10])
+        if not (cache / "raw").is_dir():
+            write_synthetic(cache / "raw", shape, shape, seed)
+        prepare_folder(
+            cache / "raw", prepared, shape, neighbor_ks=[3], knn_ks=[10], user_graph=True
+        )
     return prepared
 
 

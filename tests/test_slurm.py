@@ -35,7 +35,7 @@ plugins:
   none: {}
 seeds: [1]
 train: {epochs: 2, batch_size: 64, topk: [5, 10, 20], device: cpu}
-resources: {train_threads: 1, train_mem_mb: 3000, train_runtime: 45}
+resources: {train_threads: 2, train_mem_mb: 3000, train_runtime: 45}
 """
 
 
@@ -64,8 +64,11 @@ def _flag(args: list[str], name: str) -> list[str]:
     return out
 
 
-def _with_fake_slurm(tmp_path: Path, config: str, **env_extra: str):  # noqa: ANN202
+def _with_fake_slurm(  # noqa: ANN202
+    tmp_path: Path, config: str, *extra: str, **env_extra: str
+):
     """Run the workflow with the SLURM profile against the fake SLURM: (process, state, work)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     state, bin_dir, work = tmp_path / "slurm", tmp_path / "bin", tmp_path / "work"
     state.mkdir()
     work.mkdir()
@@ -81,7 +84,7 @@ def _with_fake_slurm(tmp_path: Path, config: str, **env_extra: str):  # noqa: AN
         "--workflow-profile", str(ROOT / "profiles" / "slurm"),
         "--configfile", str(work / "config.yaml"),
         "--slurm-init-seconds-before-status-checks", "1",
-        "--latency-wait", "5",
+        "--latency-wait", "5", *extra,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work, timeout=600)
     return proc, state, work
@@ -95,7 +98,8 @@ def test_slurm_profile_requests(tmp_path: Path) -> None:
     submitted = {}
     for args in _calls(state, "sbatch"):
         comment = _flag(args, "--comment")[0]
-        rule = re.match(r"rule_([a-z_]+?)(?:_wildcards_|$)", comment).group(1)
+        # a rule's job: rule_<rule>_wildcards_...; a group's: rule_<group>_<rules>
+        rule = re.match(r"rule_([a-z]+)", comment).group(1)
         submitted.setdefault(rule, []).append(args)
     # download, plan, tables, figures and all are local rules: only prepare and train reach sbatch
     assert set(submitted) == {"prepare", "train"}, sorted(submitted)
@@ -103,11 +107,11 @@ def test_slurm_profile_requests(tmp_path: Path) -> None:
     (prepare,) = submitted["prepare"]
 
     # one GPU request, made one way only
-    assert _flag(train, "--gpus") == ["1"] and not _flag(train, "--gres")
+    assert _flag(train, "--gres") == ["gpu:1"] and not _flag(train, "--gpus")
     assert not _flag(prepare, "--gpus") and not _flag(prepare, "--gres")
     # partitions, CPUs, memory, time and job name
     assert _flag(train, "-p") == ["gpu"] and _flag(prepare, "-p") == ["cpu"]
-    assert _flag(train, "--cpus-per-task") == ["4"] and _flag(prepare, "--cpus-per-task") == ["4"]
+    assert _flag(train, "--cpus-per-task") == ["2"] and _flag(prepare, "--cpus-per-task") == ["4"]
     assert _flag(train, "--mem") == ["3000"] and _flag(prepare, "--mem") == ["32000"]
     assert _flag(train, "-t") == ["45"] and _flag(prepare, "-t") == ["120"]
     assert len(set(_flag(train, "--job-name") + _flag(prepare, "--job-name"))) == 1  # run id
@@ -115,9 +119,9 @@ def test_slurm_profile_requests(tmp_path: Path) -> None:
     # i.e. the CPUs the job sees (its allocation on a cluster; this machine's here)
     run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
     threads = json.loads((run / "metrics.json").read_text())["cost"]["threads"]
-    assert threads == min(4, len(os.sched_getaffinity(0)))
+    assert threads == min(2, len(os.sched_getaffinity(0)))
     (step,) = [a for a in _calls(state, "srun") if "train" in " ".join(a)]
-    assert "--cpus-per-task=4" in step
+    assert "--cpus-per-task=2" in step
 
 
 def test_job_killed_for_time_resumes_from_its_checkpoint(tmp_path: Path) -> None:
@@ -139,3 +143,54 @@ def test_job_killed_for_time_resumes_from_its_checkpoint(tmp_path: Path) -> None
     assert "resumed from" in (log / "seed1.log").read_text()
     run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == 60
+
+
+PACKED = CONFIG.replace("seeds: [1]", "seeds: [1, 2, 3]").replace(
+    "train_threads: 2", "train_threads: 1"
+)
+
+
+def _metrics(work: Path) -> dict[str, dict]:
+    runs = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default"
+    out = {}
+    for path in sorted(runs.glob("seed*/metrics.json")):
+        m = json.loads(path.read_text())
+        per_user = (path.parent / "test_per_user.csv").read_text()  # full precision
+        out[path.parent.name] = {"valid": m["valid"], "test": m["test"], "per_user": per_user}
+    return out
+
+
+def test_packed_runs_share_one_gpu_job_and_match_separate_jobs(tmp_path: Path) -> None:
+    # two runs per GPU, as the profile's group-components does per dataset
+    packing = ("--group-components", "train-tiny=2")
+    proc, state, work = _with_fake_slurm(tmp_path / "packed", PACKED, *packing)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    trains = [a for a in _calls(state, "sbatch") if "group_train" in " ".join(a)]
+    # three runs, two per GPU: one job with two runs, one with the third
+    assert len(trains) == 2, trains
+    wraps = [_flag(a, "--wrap")[0] for a in trains]
+    targets = [re.findall(r"'train:[^']*seed=(\d+)'", w) for w in wraps]
+    assert sorted(map(len, targets)) == [1, 2] and sorted(sum(targets, [])) == ["1", "2", "3"]
+    for args in trains:
+        assert _flag(args, "--gres") == ["gpu:1"] and not _flag(args, "--gpus")
+        assert _flag(args, "-p") == ["gpu"] and _flag(args, "-t") == ["45"]
+    pair = next(a for a, t in zip(trains, targets, strict=True) if len(t) == 2)
+    # the group asks for the sum of its runs' CPUs and memory
+    assert _flag(pair, "--cpus-per-task") == ["2"] and _flag(pair, "--mem") == ["6000"]
+
+    # the same runs as separate local jobs: the same metrics, bit for bit
+    separate = tmp_path / "separate"
+    separate.mkdir()
+    (separate / "config.yaml").write_text(
+        PACKED.replace("PATH", str(ROOT / "tests" / "fixtures" / "tiny"))
+    )
+    cmd = [
+        shutil.which("snakemake"), "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(separate), "--configfile", str(separate / "config.yaml"),
+        "--cores", "2", "runs",
+    ]  # fmt: skip
+    local = subprocess.run(cmd, capture_output=True, text=True, cwd=separate, timeout=600)
+    assert local.returncode == 0, local.stderr[-4000:]
+    packed, alone = _metrics(work), _metrics(separate)
+    assert sorted(packed) == ["seed1", "seed2", "seed3"]
+    assert packed == alone

@@ -150,11 +150,21 @@ def train_runtime(wildcards, attempt):
 
 
 def train_resources():
-    """Resources of one training job; a CUDA run also takes one unit of the `gpu` counter."""
+    """Resources of one training job; a CUDA run also takes one `gpu_slot` (the local profile
+    has 1: one CUDA run at a time; GPUs × runs per GPU packs a multi-GPU box, and `crossrec
+    train` spreads the runs over the visible GPUs)."""
     out = {"mem_mb": train_mem_mb, "runtime": train_runtime}
     if config.get("train", {}).get("device", "auto") == "cuda":
-        out["gpu"] = 1
+        out["gpu_slot"] = 1
     return out
+
+
+def train_group(wildcards):
+    """The job group of a training run: `train-<dataset>`, one group per dataset. A cluster
+    profile packs N of a dataset's runs into one job that trains them side by side on one GPU
+    with `group-components: {train-<dataset>: N}` (profiles/slurm: N per dataset size); without
+    it each run is its own job. Ignored when running locally."""
+    return f"train-{wildcards.dataset}"
 
 
 def train_threads():

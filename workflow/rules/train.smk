@@ -14,6 +14,8 @@ rule train:
     conda:
         "../../envs/crossrec.yaml"
     threads: train_threads()
+    group:
+        train_group
     resources:
         **train_resources(),
     params:
