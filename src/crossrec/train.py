@@ -127,9 +127,10 @@ def _check_device_name(name: object) -> None:
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda[:N]`` and ``mps`` only when
-    present (ConfigError otherwise)."""
+    present (ConfigError otherwise). ``cuda`` with several visible GPUs takes the least-used
+    one (:func:`crossrec.gpu_slots.claim`), so concurrent runs spread over the GPUs."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     _check_device_name(name)
     device = torch.device(name)
     if device.type == "cuda":
@@ -141,6 +142,10 @@ def resolve_device(name: str) -> torch.device:
             )
         if device.index is not None and device.index >= count:
             raise ConfigError(f"train.device: {name!r} but only {count} CUDA device(s)")
+        if device.index is None and count > 1:
+            from crossrec.gpu_slots import claim
+
+            device = torch.device("cuda", claim(count))
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("train.device: 'mps' requested but MPS is not available")
     return device
