@@ -192,6 +192,18 @@ def cmd_plan(args: argparse.Namespace) -> None:
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     plan = Experiment(config).plan()
+    if args.estimate:
+        from crossrec.costs import CostTable, estimate, format_estimate
+
+        device = args.device or (
+            "cuda" if config.get("train", {}).get("device") == "cuda" else "cpu"
+        )
+        table = CostTable.load(device, args.costs)
+        print(format_estimate(estimate(config, table, args.epochs_to_stop)))
+    if args.out is None:
+        if not args.estimate:
+            raise ConfigError("plan: give --out (where to write plan.json), --estimate, or both")
+        return
     if os.path.lexists(args.out):
         try:
             old = read_json(args.out, "")
@@ -407,7 +419,25 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--config", help="workflow config YAML")
     src.add_argument("--config-json", help="the resolved config as JSON (the workflow passes it)")
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, help="where to write plan.json")
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="print jobs and GPU- or CPU-hours per dataset, study and the alpha x beta grid, "
+        "from the measured cost table (crossrec.costs)",
+    )
+    p.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="cost table to estimate with (default: cuda if train.device is cuda, else cpu)",
+    )
+    p.add_argument(
+        "--epochs-to-stop",
+        type=int,
+        help="epochs each run is assumed to train before early stopping "
+        "(default: min(train.epochs, 100))",
+    )
+    p.add_argument("--costs", type=Path, help="a cost table from benchmarks/bench_cost.py")
     p.set_defaults(func=cmd_plan)
 
     for name, func, what in (

@@ -1,0 +1,178 @@
+"""What a study costs, from measured tables: jobs, run-hours, GPU- or CPU-hours, and the memory
+and time limits of one training job.
+
+The tables ``<device>.json`` beside this module are written by ``benchmarks/bench_cost.py``: per
+dataset shape (baby, sports, clothing, tiktok, ml100k; synthetic folders with the real sizes) ×
+backbone × plug-in (``none``, ``bm3``, ``fettle``, ``cross``), the seconds to build a run
+(``build_s``), to train one epoch (``epoch_s``), to evaluate valid + test (``eval_s``) and the
+peak memory (``peak_mb``). A run that stops after ``E`` epochs costs
+
+    seconds(E) = build_s + E · (epoch_s + eval_s)
+
+(an upper bound: the trainer evaluates valid every epoch but test only when valid improves).
+A dataset is matched to a shape by its name (case-insensitive); a plug-in preset to the measured
+plug-in of its family (``cross_no_cna`` → ``cross``: an upper bound, it drops a term). Runs
+that match no measured row are counted and reported as such, never guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrec.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+FAMILIES = ("cross", "fettle", "bm3", "none")
+ASSUMED_EPOCHS = 100  # epochs-to-stop assumed by default (stated in every estimate)
+MEM_MARGIN = 1.5  # memory limit = peak × margin (+ a CUDA context on a GPU)
+CUDA_CONTEXT_MB = 2000
+RUNTIME_MARGIN = 1.5
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """One device's measured rows, keyed by (shape, backbone, plug-in family)."""
+
+    device: str
+    machine: dict[str, Any]
+    rows: dict[tuple[str, str, str], dict[str, float]]
+    source: str
+
+    @classmethod
+    def load(cls, device: str, path: str | Path | None = None) -> CostTable:
+        """The table of ``device`` (``cpu``/``cuda``) shipped with crossrec, or ``path``."""
+        file = Path(path) if path else HERE / f"{device}.json"
+        if not file.is_file():
+            other = "" if device == "cpu" else ", or estimate with --device cpu"
+            raise ConfigError(
+                f"{file}: no measured cost table for device {device!r} (measure one with "
+                f"`python benchmarks/bench_cost.py --device {device}` on such a machine{other})"
+            )
+        try:
+            blob = json.loads(file.read_text())
+            rows = {(r["shape"], r["backbone"], r["plugin"]): r for r in blob["rows"]}
+        except (json.JSONDecodeError, KeyError, TypeError) as err:
+            raise ConfigError(f"{file}: not a crossrec cost table ({err})") from None
+        return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file))
+
+    def row(self, dataset: str, backbone: str, plugin: str) -> dict[str, float] | None:
+        """The measured row for a run, or None (unknown shape, backbone or plug-in)."""
+        family = next((f for f in FAMILIES if plugin == f or plugin.startswith(f + "_")), None)
+        return self.rows.get((dataset.lower(), backbone, family or plugin))
+
+
+def run_seconds(row: Mapping[str, float], epochs: int) -> float:
+    """``build_s + epochs · (epoch_s + eval_s)`` of one measured row."""
+    return row["build_s"] + epochs * (row["epoch_s"] + row["eval_s"])
+
+
+def memory_mb(row: Mapping[str, float], cuda: bool) -> int:
+    """Memory limit of a job running this row: measured peak × 1.5 (+ 2,000 MB for a CUDA
+    context), rounded up to 500 MB."""
+    mb = row["peak_mb"] * MEM_MARGIN + (CUDA_CONTEXT_MB if cuda else 0)
+    return int(math.ceil(mb / 500) * 500)
+
+
+def runtime_minutes(row: Mapping[str, float], epochs: int) -> int:
+    """Time limit of a job running this row for at most ``epochs`` epochs: 1.5 × the estimate,
+    in whole minutes (at least 10)."""
+    return max(10, int(math.ceil(run_seconds(row, epochs) * RUNTIME_MARGIN / 60)))
+
+
+def estimate(
+    config: Mapping[str, Any], table: CostTable, epochs: int | None = None
+) -> dict[str, Any]:
+    """Jobs and hours of every planned run of ``config`` on ``table``'s device.
+
+    ``epochs``: epochs each run is assumed to train before early stopping (default
+    ``min(train.epochs, 100)``). Returns ``{device, machine, table, epochs, studies: {study:
+    {jobs, hours}}, datasets: {dataset: {jobs, hours, unmeasured}}, grid: {jobs, hours},
+    total: {jobs, hours, unmeasured}}``; ``grid`` is the main study's α×β grid (the FETTLE and
+    CROSS runs whose variant sets ``alpha`` or ``beta``). Hours are single-run hours on one
+    device (one GPU, or one CPU thread for the ``cpu`` table)."""
+    from crossrec.experiment import STUDIES, Experiment
+
+    max_epochs = int(config.get("train", {}).get("epochs", 1000))
+    epochs = epochs if epochs is not None else min(max_epochs, ASSUMED_EPOCHS)
+    if epochs < 1:
+        raise ConfigError(f"--epochs-to-stop: {epochs} must be >= 1")
+    epochs = min(epochs, max_epochs)
+    exp = Experiment(config)
+    hours: dict[str, float] = defaultdict(float)
+    jobs: Counter[str] = Counter()
+    unmeasured: Counter[str] = Counter()
+    seen = set()
+    for study in STUDIES:
+        for key in exp.runs(study):
+            jobs[f"study:{study}"] += 1
+            row = table.row(key.dataset, key.backbone, key.plugin)
+            h = run_seconds(row, epochs) / 3600 if row else 0.0
+            hours[f"study:{study}"] += h
+            if key in seen:
+                continue  # a run in two studies is trained once
+            seen.add(key)
+            jobs[key.dataset] += 1
+            hours[key.dataset] += h
+            unmeasured[key.dataset] += row is None
+            grid = study == "main" and {"alpha", "beta"} & set(
+                exp.variant(key.backbone, key.plugin, key.variant).plugin_params
+            )
+            if grid:
+                jobs["grid"] += 1
+                hours["grid"] += h
+    return {
+        "device": table.device,
+        "machine": table.machine,
+        "table": table.source,
+        "epochs": epochs,
+        "studies": {
+            s: {"jobs": jobs[f"study:{s}"], "hours": round(hours[f"study:{s}"], 1)}
+            for s in STUDIES
+            if jobs[f"study:{s}"]
+        },
+        "datasets": {
+            d: {"jobs": jobs[d], "hours": round(hours[d], 1), "unmeasured": unmeasured[d]}
+            for d in exp.datasets
+        },
+        "grid": {"jobs": jobs["grid"], "hours": round(hours["grid"], 1)},
+        "total": {
+            "jobs": len(seen),
+            "hours": round(sum(hours[d] for d in exp.datasets), 1),
+            "unmeasured": sum(unmeasured.values()),
+        },
+    }
+
+
+def format_estimate(est: Mapping[str, Any]) -> str:
+    """The estimate as plain text: the table it came from, the assumption, then one line per
+    dataset, study, the α×β grid and the total."""
+    unit = "GPU-hours" if est["device"] == "cuda" else "CPU-hours (1 thread per run)"
+    machine = est["machine"]
+    lines = [
+        f"cost estimate on {est['device']} ({machine.get('device_name') or '?'}, torch "
+        f"{machine.get('torch', '?')}, measured {machine.get('date', '?')}; {est['table']})",
+        f"assumption: every run trains {est['epochs']} epochs before it stops, evaluating "
+        "valid and test after each; one run at a time per device",
+        f"{'':<24}{'jobs':>8}{unit:>32}",
+    ]
+
+    def line(name: str, entry: Mapping[str, Any]) -> str:
+        extra = (
+            f"   ({entry['unmeasured']} runs with no measured row)"
+            if entry.get("unmeasured")
+            else ""
+        )
+        return f"{name:<24}{entry['jobs']:>8}{entry['hours']:>32,.1f}{extra}"
+
+    lines += [line(f"dataset {d}", e) for d, e in est["datasets"].items()]
+    lines += [line(f"study {s}", e) for s, e in est["studies"].items()]
+    if est["grid"]["jobs"]:
+        lines.append(line("alpha x beta grid", est["grid"]))
+    lines.append(line("total", est["total"]))
+    return "\n".join(lines)

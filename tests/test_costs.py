@@ -1,0 +1,109 @@
+"""Cost estimates from a measured table (crossrec.costs, `crossrec plan --estimate`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from crossrec.costs import CostTable, estimate, memory_mb, run_seconds, runtime_minutes
+from crossrec.errors import ConfigError
+
+CONFIG = {
+    "datasets": {"Baby": {"source": "amazon"}, "other": {"source": "amazon"}},
+    "backbones": {"lightgcn": {}, "freedom": {}},
+    "plugins": {
+        "none": {},
+        "cross": {"alpha": [0.1, 0.01], "beta": [0.1]},
+    },
+    "ablation": {
+        "backbones": ["freedom"],
+        "presets": ["cross", "cross_no_cna"],
+        "plugin_params": {"alpha": 1.0e-3, "beta": 1.0e-4},
+    },
+    "seeds": [1, 2],
+    "train": {"epochs": 50},
+}
+
+
+def _row(backbone: str, plugin: str, epoch_s: float) -> dict:
+    return {"shape": "baby", "backbone": backbone, "plugin": plugin, "build_s": 10.0,
+            "epoch_s": epoch_s, "eval_s": 2.0, "peak_mb": 1000.0}  # fmt: skip
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Path:
+    rows = [_row("lightgcn", "none", 1.0), _row("lightgcn", "cross", 4.0),
+            _row("freedom", "none", 2.0), _row("freedom", "cross", 8.0)]  # fmt: skip
+    path = tmp_path / "cpu.json"
+    path.write_text(json.dumps({"device": "cpu", "machine": {"date": "x"}, "rows": rows}))
+    return path
+
+
+def test_estimate_sums_measured_rows_per_dataset_study_and_grid(table: Path) -> None:
+    est = estimate(CONFIG, CostTable.load("cpu", table), epochs=20)
+    assert est["epochs"] == 20
+    # main: 2 backbones x (none + 2 grid points) x 2 seeds per dataset; ablation: freedom x 2
+    # presets x 2 seeds, of which `cross` at the presets' values is not a main-study variant
+    baby = est["datasets"]["Baby"]
+    per = {b: (10 + 20 * (e + 2)) / 3600 for b, e in {"ln": 1, "lc": 4, "fn": 2, "fc": 8}.items()}
+    main = 2 * (per["ln"] + 2 * per["lc"] + per["fn"] + 2 * per["fc"])
+    ablation = 2 * 2 * per["fc"]  # cross_no_cna is costed as cross (its family)
+    assert est["studies"]["main"]["jobs"] == 2 * 12
+    assert est["studies"]["ablation"]["jobs"] == 2 * 4
+    assert baby["jobs"] == 12 + 4 and baby["unmeasured"] == 0
+    assert baby["hours"] == pytest.approx(main + ablation, abs=0.05)
+    # a dataset no shape matches: counted, not guessed
+    assert est["datasets"]["other"] == {"jobs": 16, "hours": 0.0, "unmeasured": 16}
+    assert est["total"]["unmeasured"] == 16 and est["total"]["jobs"] == 32
+    # the grid: the runs whose variant sets alpha or beta (both datasets)
+    assert est["grid"]["jobs"] == 2 * 2 * 2 * 2
+    # epochs default to min(train.epochs, 100) and never exceed train.epochs
+    assert estimate(CONFIG, CostTable.load("cpu", table))["epochs"] == 50
+    assert estimate(CONFIG, CostTable.load("cpu", table), epochs=500)["epochs"] == 50
+
+
+def test_job_limits_from_a_row() -> None:
+    row = _row("freedom", "cross", 8.0)
+    assert run_seconds(row, 100) == 10 + 100 * 10
+    assert runtime_minutes(row, 100) == 26  # ceil(1010 s x 1.5 / 60)
+    assert memory_mb(row, cuda=False) == 1500 and memory_mb(row, cuda=True) == 3500
+
+
+def test_missing_table_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no measured cost table for device 'cuda'"):
+        CostTable.load("cuda", tmp_path / "cuda.json")
+
+
+def test_shipped_table_covers_every_paper_backbone_and_plugin() -> None:
+    table = CostTable.load("cpu")
+    paper = yaml.safe_load((Path(__file__).parents[1] / "config" / "paper.yaml").read_text())
+    shapes = {shape for shape, _, _ in table.rows}
+    assert "tiktok" in shapes
+    for shape in shapes:
+        for backbone in paper["backbones"]:
+            for plugin in ("none", "bm3", "fettle", "cross"):
+                row = table.row(shape, backbone, plugin)
+                assert row is not None, (shape, backbone, plugin)
+                assert row["epoch_s"] > 0 and row["peak_mb"] > 0
+
+
+def test_cli_prints_the_estimate_without_writing_a_plan(tmp_path: Path, table: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(CONFIG))
+    cmd = [sys.executable, "-m", "crossrec", "plan", "--config", str(config), "--estimate",
+           "--costs", str(table), "--epochs-to-stop", "20"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "every run trains 20 epochs" in proc.stdout
+    assert "(16 runs with no measured row)" in proc.stdout
+    assert "alpha x beta grid" in proc.stdout
+    assert sorted(tmp_path.iterdir()) == sorted([config, table])  # no plan written
+    missing = [*cmd[:-4], "--device", "cuda", "--costs", str(tmp_path / "cuda.json")]
+    cuda = subprocess.run(missing, capture_output=True, text=True, cwd=tmp_path)
+    assert cuda.returncode == 2 and cuda.stdout == ""
+    assert len(cuda.stderr.strip().splitlines()) == 1 and "cuda.json" in cuda.stderr
