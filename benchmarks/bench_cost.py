@@ -120,6 +120,15 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
     }
 
 
+def _cpu_name() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "cpu"
+
+
 def main() -> None:
     """Measure every row in a subprocess and write the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -155,9 +164,7 @@ def main() -> None:
                     sys.exit(f"{shape} {backbone} {plugin}: failed\n{proc.stderr[-2000:]}")
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
-    device_name = (
-        torch.cuda.get_device_name(0) if args.device == "cuda" else platform.processor() or "cpu"
-    )
+    device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else _cpu_name()
     report = {
         "benchmark": "crossrec cost table: synthetic dataset shapes, paper.yaml backbones, "
         "batch 2048, 1 torch thread",

@@ -137,16 +137,36 @@ def run_dir(wildcards, output):
     return str(Path(output.metrics).parent)
 
 
+def _job_limits(wildcards):
+    """(MB, minutes) of a training job from the measured cost tables (crossrec.costs), None
+    where there is no measured row for the dataset's shape, backbone and plug-in."""
+    from crossrec.costs import job_limits
+
+    train = config.get("train", {})
+    device = "cuda" if train.get("device", "auto") == "cuda" else "cpu"
+    return job_limits(
+        wildcards.dataset,
+        wildcards.backbone,
+        wildcards.plugin,
+        device,
+        int(train.get("epochs", 1000)),
+    )
+
+
 def train_mem_mb(wildcards, attempt):
-    """Memory of a training job (MB): `resources.train_mem_mb`, times the attempt (a job
-    retried after running out of memory or time asks for more)."""
-    return config.get("resources", {}).get("train_mem_mb", 4000) * attempt
+    """Memory of a training job (MB), times the attempt (a job retried after running out of
+    memory or time asks for more): `resources.train_mem_mb` when set, else from the measured
+    cost table (peak x 1.5), else 4000."""
+    mb = config.get("resources", {}).get("train_mem_mb") or _job_limits(wildcards)[0]
+    return (mb or 4000) * attempt
 
 
 def train_runtime(wildcards, attempt):
-    """Wall-time limit of a training job (minutes): `resources.train_runtime` times the attempt
-    (a job killed at its limit resumes from its checkpoint with twice the time)."""
-    return config.get("resources", {}).get("train_runtime", 120) * attempt
+    """Wall-time limit of a training job (minutes), times the attempt (a job killed at its limit
+    resumes from its checkpoint with twice the time): `resources.train_runtime` when set, else
+    from the measured cost table (1.5 x train.epochs epochs), else 120."""
+    minutes = config.get("resources", {}).get("train_runtime") or _job_limits(wildcards)[1]
+    return (minutes or 120) * attempt
 
 
 def train_resources():

@@ -17,6 +17,7 @@ that match no measured row are counted and reported as such, never guessed.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter, defaultdict
@@ -83,6 +84,28 @@ def runtime_minutes(row: Mapping[str, float], epochs: int) -> int:
     """Time limit of a job running this row for at most ``epochs`` epochs: 1.5 × the estimate,
     in whole minutes (at least 10)."""
     return max(10, int(math.ceil(run_seconds(row, epochs) * RUNTIME_MARGIN / 60)))
+
+
+def job_limits(
+    dataset: str, backbone: str, plugin: str, device: str, epochs: int
+) -> tuple[int | None, int | None]:
+    """Memory (MB) and time (minutes) limits of one training job from the shipped tables:
+    memory from the CPU table's peak (host memory, plus a CUDA context on ``cuda``), time from
+    ``device``'s table for ``epochs`` epochs; None where no measured row exists."""
+    host, own = _shipped("cpu"), _shipped(device)
+    row = host.row(dataset, backbone, plugin) if host else None
+    mem = memory_mb(row, cuda=device == "cuda") if row else None
+    row = own.row(dataset, backbone, plugin) if own else None
+    return mem, runtime_minutes(row, epochs) if row else None
+
+
+@functools.cache
+def _shipped(device: str) -> CostTable | None:
+    """The shipped table of ``device``, read once per process; None when there is none."""
+    try:
+        return CostTable.load(device)
+    except ConfigError:
+        return None
 
 
 def estimate(
