@@ -127,6 +127,7 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
     [
         ("config/config.yaml", []),
         ("config/paper.yaml", []),
+        ("config/paper_lite.yaml", []),
         ("config/ml100k_full.yaml", []),
         ("config/ml100k_backbones.yaml", []),
         ("config/smoke.yaml", []),
@@ -140,24 +141,27 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
-    if "slurm" in extra:  # train's threads are the CPUs the profile asks for
+    if "slurm" in extra:  # train's threads are the CPUs asked for (resources.train_threads)
         train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
         assert train_cmds and all("--threads 4 " in line for line in train_cmds)
 
 
 def test_slurm_profile_requests() -> None:
-    """One GPU request per training job (``gpu``, never also ``gres``), CPUs only through the
-    rules' threads, and the rules that must not be submitted declared local."""
+    """One GPU request per training job (``gres``, a string a packed group keeps at one; never
+    also ``gpu``), CPUs only through the rules' threads, every paper dataset packed, and the
+    rules that must not be submitted declared local."""
     import re
 
     import yaml
 
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
     train = profile["set-resources"]["train"]
-    assert train["gpu"] == 1 and "gres" not in train and "gpus" not in train
+    assert train["gres"] == "gpu:1" and "gpu" not in train and "gpus" not in train
     for resources in (profile["default-resources"], *profile["set-resources"].values()):
         assert "cpus_per_task" not in resources
-    assert profile["set-threads"]["train"] == 4
+    assert "train" not in profile["set-threads"]  # the config's resources.train_threads
+    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    assert {f"train-{d}" for d in paper["datasets"]} == set(profile["group-components"])
     block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
     assert block is not None
     local = set(re.findall(r"(\w+),", block.group(1)))

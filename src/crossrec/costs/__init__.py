@@ -116,8 +116,8 @@ def estimate(
     ``epochs``: epochs each run is assumed to train before early stopping (default
     ``min(train.epochs, 100)``). Returns ``{device, machine, table, epochs, studies: {study:
     {jobs, hours}}, datasets: {dataset: {jobs, hours, unmeasured}}, grid: {jobs, hours},
-    total: {jobs, hours, unmeasured}}``; ``grid`` is the main study's α×β grid (the FETTLE and
-    CROSS runs whose variant sets ``alpha`` or ``beta``). Hours are single-run hours on one
+    total: {jobs, hours, unmeasured}}``; ``grid`` is the main study's α×β grid (the runs of
+    the plug-ins configured with a list of ``alpha`` or ``beta`` values). Hours are single-run hours on one
     device (one GPU, or one CPU thread for the ``cpu`` table)."""
     from crossrec.experiment import STUDIES, Experiment
 
@@ -127,6 +127,11 @@ def estimate(
         raise ConfigError(f"--epochs-to-stop: {epochs} must be >= 1")
     epochs = min(epochs, max_epochs)
     exp = Experiment(config)
+    gridded = {  # plug-ins whose alpha or beta is a list of values in the main study
+        name
+        for name, params in config["plugins"].items()
+        if any(isinstance((params or {}).get(k), list) for k in ("alpha", "beta"))
+    }
     hours: dict[str, float] = defaultdict(float)
     jobs: Counter[str] = Counter()
     unmeasured: Counter[str] = Counter()
@@ -143,9 +148,7 @@ def estimate(
             jobs[key.dataset] += 1
             hours[key.dataset] += h
             unmeasured[key.dataset] += row is None
-            grid = study == "main" and {"alpha", "beta"} & set(
-                exp.variant(key.backbone, key.plugin, key.variant).plugin_params
-            )
+            grid = study == "main" and key.plugin in gridded
             if grid:
                 jobs["grid"] += 1
                 hours["grid"] += h
