@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from crossrec.losses import bpr_loss, emb_loss
+from crossrec.losses import bpr_loss, bpr_rows, emb_loss
 from crossrec.metrics import per_user_metrics, summarise
 
 
@@ -15,6 +15,28 @@ def test_bpr_golden() -> None:
     loss = bpr_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]))
     expected = -(math.log(1 / (1 + math.exp(-1))) + math.log(0.5)) / 2  # 0.5032044
     assert loss.item() == pytest.approx(expected, abs=1e-7)
+
+
+def test_bpr_forms_and_reductions() -> None:
+    """Each model's published BPR: MMRec's log(1e-10 + σ), log σ (FREEDOM, LATTICE, GRCN),
+    summed (SGL) and base 2 (DualGNN)."""
+    pos, neg = torch.tensor([2.0, -1.0, 30.0]), torch.tensor([0.0, 1.0, -30.0])
+    x = [2.0, -2.0, 60.0]
+    log_sig = [-math.log1p(math.exp(-v)) for v in x]
+    assert bpr_loss(pos, neg, "logsigmoid").item() == pytest.approx(-sum(log_sig) / 3, abs=1e-6)
+    assert bpr_loss(pos, neg, "logsigmoid", "sum").item() == pytest.approx(-sum(log_sig), abs=1e-6)
+    assert bpr_loss(pos, neg, "log2").item() == pytest.approx(
+        -sum(v / math.log(2) for v in log_sig) / 3, abs=1e-6
+    )
+    mmrec = [-math.log(1e-10 + 1 / (1 + math.exp(-v))) for v in x]
+    assert bpr_loss(pos, neg).item() == pytest.approx(sum(mmrec) / 3, abs=1e-6)
+    # far in the tail the forms differ: MMRec's floors at -log(1e-10), log σ keeps growing
+    far = bpr_loss(torch.tensor([-40.0]), torch.tensor([0.0]))
+    assert far.item() == pytest.approx(-math.log(1e-10), rel=1e-3)
+    assert bpr_loss(torch.tensor([-40.0]), torch.tensor([0.0]), "logsigmoid").item() > 39
+    u = torch.randn(4, 3)
+    p, n = torch.randn(4, 3), torch.randn(4, 3)
+    assert torch.equal(bpr_rows(u, p, n, "log2"), bpr_loss((u * p).sum(1), (u * n).sum(1), "log2"))
 
 
 def test_emb_loss_is_unsquared_frobenius_over_batch() -> None:

@@ -2,13 +2,50 @@
 
 from __future__ import annotations
 
+import math
+from typing import Literal
+
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
+BprForm = Literal["mmrec", "logsigmoid", "log2"]
 
-def bpr_loss(pos: Tensor, neg: Tensor, gamma: float = 1e-10) -> Tensor:
-    """BPR: ``-mean(log(gamma + sigmoid(pos - neg)))`` over scores [B] (MMRec's ``BPRLoss``)."""
-    return -torch.log(gamma + torch.sigmoid(pos - neg)).mean()
+
+def bpr_loss(
+    pos: Tensor,
+    neg: Tensor,
+    form: BprForm = "mmrec",
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Tensor:
+    """BPR over a batch's scores pos, neg [B] with x = pos − neg, in each model's published form:
+
+    * ``mmrec`` — ``-reduce log(1e-10 + σ(x))`` (MMRec's ``BPRLoss``: BPR, LightGCN, VBPR);
+    * ``logsigmoid`` — ``-reduce log σ(x)`` (FREEDOM, LATTICE, GRCN, SGL; no underflow);
+    * ``log2`` — ``-reduce log₂ σ(x)`` = the ``logsigmoid`` form / ln 2 (DualGNN's reference).
+
+    ``reduction``: ``mean`` over B, or ``sum`` (RecBole's SGL).
+    """
+    x = pos - neg
+    if form == "mmrec":
+        terms = torch.log(1e-10 + torch.sigmoid(x))
+    elif form in ("logsigmoid", "log2"):
+        terms = F.logsigmoid(x)
+    else:
+        raise ValueError(f"bpr_loss: unknown form {form!r}")
+    value = -(terms.mean() if reduction == "mean" else terms.sum())
+    return value / math.log(2) if form == "log2" else value
+
+
+def bpr_rows(
+    u: Tensor,
+    pos: Tensor,
+    neg: Tensor,
+    form: BprForm = "mmrec",
+    reduction: Literal["mean", "sum"] = "mean",
+) -> Tensor:
+    """:func:`bpr_loss` of dot-product scores: rows u, pos, neg [B, d] → ``u·pos``, ``u·neg``."""
+    return bpr_loss((u * pos).sum(1), (u * neg).sum(1), form, reduction)
 
 
 def emb_loss(*embeddings: Tensor) -> Tensor:
@@ -25,7 +62,7 @@ def mf_terms(u: Tensor, pos: Tensor, neg: Tensor, reg_weight: float) -> dict[str
     """Matrix-factorisation terms of a batch's rows u, pos, neg [B, d]:
     ``{"bpr": BPR(u·pos, u·neg), "reg": reg_weight · EmbLoss(u, pos, neg)}``."""
     return {
-        "bpr": bpr_loss((u * pos).sum(1), (u * neg).sum(1)),
+        "bpr": bpr_rows(u, pos, neg),
         "reg": reg_weight * emb_loss(u, pos, neg),
     }
 

@@ -21,7 +21,6 @@ are exposed to the plug-ins.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +32,7 @@ from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
+from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
@@ -157,10 +157,9 @@ class DualGNN(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean log2 σ(pos − neg), "reg": reg_weight · (...)}`` (module docstring)."""
         u = enc.user[batch.users]
-        diff = (u * enc.item[batch.pos]).sum(1) - (u * enc.item[batch.neg]).sum(1)
         reg = sum((self.preference[name][batch.users] ** 2).mean() for name in self.modalities)
         reg = reg + (self.weight_u**2).mean() + (self.weight_i**2).mean()
         return {
-            "bpr": -F.logsigmoid(diff).mean() / math.log(2),  # = -mean log2 σ, without underflow
+            "bpr": bpr_rows(u, enc.item[batch.pos], enc.item[batch.neg], "log2"),
             "reg": self.params.reg_weight * reg,
         }

@@ -18,13 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from crossrec.config import Fraction, Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
+from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import (
     item_knn,
@@ -50,10 +50,6 @@ class FREEDOMParams:
     dropout: Fraction = 0.8
     reg_weight: NonNegFloat = 0.0
     mm_weights: dict[str, float] = field(default_factory=dict)
-
-
-def _bpr(u: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
-    return -F.logsigmoid((u * pos).sum(1) - (u * neg).sum(1)).mean()
 
 
 @register_backbone("freedom")
@@ -139,8 +135,10 @@ class FREEDOM(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR(u, i⁺, i⁻), "modal_bpr": reg_weight · Σ_m BPR(u, f_m(i⁺), f_m(i⁻))}``."""
         u = enc.user[batch.users]
-        terms = {"bpr": _bpr(u, enc.item[batch.pos], enc.item[batch.neg])}
+        terms = {"bpr": bpr_rows(u, enc.item[batch.pos], enc.item[batch.neg], "logsigmoid")}
         if self.params.reg_weight > 0:
-            modal = sum(_bpr(u, f[batch.pos], f[batch.neg]) for f in enc.modal.values())
+            modal = sum(
+                bpr_rows(u, f[batch.pos], f[batch.neg], "logsigmoid") for f in enc.modal.values()
+            )
             terms["modal_bpr"] = self.params.reg_weight * modal
         return terms

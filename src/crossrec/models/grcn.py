@@ -38,6 +38,7 @@ from torch import Tensor, nn
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import EdgeGraph, segment_softmax
+from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities
 from crossrec.models.registry import register_backbone
@@ -134,7 +135,6 @@ class GRCN(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean log σ(pos − neg), "reg": reg_weight · (...)}`` (module docstring)."""
         u = enc.user[batch.users]
-        diff = (u * enc.item[batch.pos]).sum(1) - (u * enc.item[batch.neg]).sum(1)
         n_users = self.spec.n_users
         ids = self.id_emb
         reg = (ids[batch.users] ** 2).mean() + 0.5 * (
@@ -142,4 +142,5 @@ class GRCN(Backbone):
         )
         reg = reg + sum((self.preference[m][batch.users] ** 2).mean() for m in self.modalities)
         reg = reg + (self.preference[self.modalities[0]] ** 2).mean()
-        return {"bpr": -F.logsigmoid(diff).mean(), "reg": self.params.reg_weight * reg}
+        bpr = bpr_rows(u, enc.item[batch.pos], enc.item[batch.neg], "logsigmoid")
+        return {"bpr": bpr, "reg": self.params.reg_weight * reg}

@@ -42,6 +42,7 @@ from crossrec.graph import (
     spmm,
     sym_normalize_edges,
 )
+from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import (
     item_knn,
@@ -178,7 +179,7 @@ class LATTICE(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean logsigmoid(u·i⁺ − u·i⁻), "reg": reg_weight · ½ Σ squares / B}``."""
         u, pos, neg = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
-        bpr = -F.logsigmoid((u * pos).sum(1) - (u * neg).sum(1)).mean()
+        bpr = bpr_rows(u, pos, neg, "logsigmoid")
         terms = {"bpr": bpr}
         if self.params.reg_weight > 0:
             squares = u.pow(2).sum() + pos.pow(2).sum() + neg.pow(2).sum()

@@ -15,7 +15,7 @@ from torch import Tensor
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
-from crossrec.losses import bpr_loss, emb_loss
+from crossrec.losses import bpr_rows, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
@@ -62,6 +62,6 @@ class LightGCN(Backbone):
             enc.extra["item_ego"][batch.neg],
         )
         return {
-            "bpr": bpr_loss((u * p).sum(1), (u * n).sum(1)),
+            "bpr": bpr_rows(u, p, n),
             "reg": self.params.reg_weight * reg,
         }

@@ -18,13 +18,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import edge_dropout, layer_mean, node_dropout, sym_spmm
-from crossrec.losses import emb_loss, info_nce_sum
+from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
@@ -99,7 +98,7 @@ class SGL(LightGCN):
         p = self.params
         u, pos, neg = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
         terms = {
-            "bpr": -F.logsigmoid((u * pos).sum(1) - (u * neg).sum(1)).sum(),
+            "bpr": bpr_rows(u, pos, neg, "logsigmoid", reduction="sum"),
             "reg": p.reg_weight
             * emb_loss(
                 enc.extra["user_ego"][batch.users],
