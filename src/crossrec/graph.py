@@ -11,8 +11,10 @@ exactly as LightGCN in MMRec (duplicate train pairs count once; no self-loops).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -159,11 +161,29 @@ def prune_edges(
     return to_csr(adj)
 
 
-def propagate_layers(adj: Tensor, ego: Tensor, n_layers: int) -> list[Tensor]:
-    """Layer outputs ``[E_0, Â E_0, ..., Â^L E_0]``, each [(U+I), d]; ``adj`` symmetric."""
+def propagate_layers(
+    adj: Tensor | Sequence[Tensor],
+    ego: Tensor,
+    n_layers: int | None = None,
+    adj_t: Tensor | None = None,
+    dropout: float = 0.0,
+) -> list[Tensor]:
+    """Layer outputs ``[E_0, Â E_0, ..., Â^L E_0]``, each [(U+I), d] — the one LightGCN
+    propagation loop of every graph backbone.
+
+    Args:
+        adj: the symmetric CSR adjacency Â [(U+I), (U+I)] applied ``n_layers`` times, or one
+            adjacency per layer (SGL's per-epoch graph views; ``n_layers`` then unused).
+        ego: E_0 [(U+I), d].
+        adj_t: Â's stored transpose, for the product with a separate backward matrix
+            (:func:`spmm`, LATTICE); default the symmetric product (:func:`sym_spmm`).
+        dropout: dropout after each layer's product (SLMRec), in training mode.
+    """
+    adjs = list(adj) if isinstance(adj, Sequence) else [adj] * int(n_layers or 0)
     layers = [ego]
-    for _ in range(n_layers):
-        layers.append(sym_spmm(adj, layers[-1]))
+    for a in adjs:
+        out = sym_spmm(a, layers[-1]) if adj_t is None else spmm(a, adj_t, layers[-1])
+        layers.append(F.dropout(out, dropout, training=True) if dropout else out)
     return layers
 
 

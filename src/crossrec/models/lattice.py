@@ -38,6 +38,7 @@ from crossrec.graph import (
     edges_to_csr,
     knn_neighbors,
     layer_mean,
+    propagate_layers,
     row_norm_adjacency,
     spmm,
     sym_normalize_edges,
@@ -169,9 +170,8 @@ class LATTICE(Backbone):
                 self._cached = edges_to_csr(s.rows, s.cols, s.values, self.spec.n_items)
             for _ in range(p.n_layers):
                 h = edge_spmm(s.rows, s.cols, s.values, h)
-        layers = [torch.cat([self.user_emb, self.item_emb])]
-        for _ in range(p.n_ui_layers):
-            layers.append(spmm(self.adj, self.adj_t, layers[-1]))
+        ego = torch.cat([self.user_emb, self.item_emb])
+        layers = propagate_layers(self.adj, ego, p.n_ui_layers, adj_t=self.adj_t)
         user, item = layer_mean(layers).split([self.spec.n_users, self.spec.n_items])
         modal = projected if self.training else {}
         return Encoded(user=user, item=item + F.normalize(h, dim=1), modal=modal)

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.graph import edge_dropout, layer_mean, node_dropout, sym_spmm
+from crossrec.graph import edge_dropout, layer_mean, node_dropout, propagate_layers
 from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
@@ -44,10 +44,7 @@ class SGLParams:
 
 def readout(adjs: list[Tensor], ego: Tensor) -> Tensor:
     """LightGCN readout with one (symmetric) adjacency per layer: mean of E_0 … E_L."""
-    layers = [ego]
-    for adj in adjs:
-        layers.append(sym_spmm(adj, layers[-1]))
-    return layer_mean(layers)
+    return layer_mean(propagate_layers(adjs, ego))
 
 
 @register_backbone("sgl")

@@ -43,7 +43,7 @@ from torch import Tensor, nn
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.graph import layer_mean, norm_adjacency, sym_spmm
+from crossrec.graph import layer_mean, norm_adjacency, propagate_layers
 from crossrec.losses import in_batch_nce
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import (
@@ -134,11 +134,8 @@ class SLMRec(Backbone):
 
     def _tower(self, items: Tensor, dropout: float = 0.0) -> Tensor:
         """LightGCN readout [(U+I), d] of ``[user_emb ; items]``, dropout after each layer."""
-        layers = [torch.cat([self.user_emb, items])]
-        for _ in range(self.params.n_layers):
-            out = sym_spmm(self.adj, layers[-1])
-            layers.append(F.dropout(out, dropout, training=True) if dropout else out)
-        return layer_mean(layers)
+        ego = torch.cat([self.user_emb, items])
+        return layer_mean(propagate_layers(self.adj, ego, self.params.n_layers, dropout=dropout))
 
     def _fuse(self, towers: list[Tensor]) -> tuple[Tensor, Tensor]:
         """Fused user [U, d] and item [I, d] rows of the tower readouts."""
