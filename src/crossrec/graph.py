@@ -18,10 +18,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
+def unique_pairs(users: Tensor, items: Tensor) -> tuple[Tensor, Tensor]:
+    """The distinct (user, item) pairs of parallel id arrays [N] → (users [E], items [E]),
+    sorted by user then item (``torch.unique`` over the stacked pairs)."""
+    pairs = torch.unique(torch.stack([users, items]), dim=1)
+    return pairs[0], pairs[1]
+
+
 def bipartite_edges(users: Tensor, items: Tensor, n_users: int) -> tuple[Tensor, Tensor]:
     """Both directions of the unique (user, item) train pairs as node-index arrays [2E]."""
-    pairs = torch.unique(torch.stack([users, items]), dim=1)
-    u, i = pairs[0], pairs[1] + n_users
+    u, i = unique_pairs(users, items)
+    i = i + n_users
     return torch.cat([u, i]), torch.cat([i, u])
 
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, DataSpec, Encoded
+from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -35,8 +35,8 @@ class BPR(Backbone):
     def __init__(self, spec: DataSpec, params: BPRParams) -> None:
         super().__init__(spec, params)
         d = params.emb_size
-        self.user_emb = nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_users, d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_items, d)))
+        self.user_emb = xavier_table(spec.n_users, d, normal=True)
+        self.item_emb = xavier_table(spec.n_items, d, normal=True)
 
     def encode(self) -> Encoded:
         """Return the raw embedding tables (user [U, d], item [I, d])."""

@@ -10,9 +10,11 @@ from crossrec.errors import ConfigError
 from crossrec.models.base import DataSpec
 
 
-def xavier_table(n: int, d: int) -> nn.Parameter:
-    """A trainable [n, d] embedding table, xavier-uniform initialised (MMRec's default)."""
-    return nn.Parameter(nn.init.xavier_uniform_(torch.empty(n, d)))
+def xavier_table(*shape: int, normal: bool = False) -> nn.Parameter:
+    """A trainable table of ``shape`` (e.g. [n, d]), xavier-uniform initialised (MMRec's
+    default), or xavier-normal with ``normal=True`` (MMRec's BPR, DirectAU, DualGNN, GRCN)."""
+    init = nn.init.xavier_normal_ if normal else nn.init.xavier_uniform_
+    return nn.Parameter(init(torch.empty(*shape)))
 
 
 def require_modalities(spec: DataSpec, backbone: str) -> list[str]:

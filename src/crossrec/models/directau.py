@@ -19,12 +19,13 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.models.base import Backbone, DataSpec, Encoded
+from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -62,8 +63,8 @@ class DirectAU(Backbone):
     def __init__(self, spec: DataSpec, params: DirectAUParams) -> None:
         super().__init__(spec, params)
         d = params.emb_size
-        self.user_emb = nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_users, d)))
-        self.item_emb = nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_items, d)))
+        self.user_emb = xavier_table(spec.n_users, d, normal=True)
+        self.item_emb = xavier_table(spec.n_items, d, normal=True)
         if params.encoder == "lightgcn":
             adj = norm_adjacency(spec.train_users, spec.train_items, spec.n_users, spec.n_items)
             self.register_buffer("adj", adj, persistent=False)

@@ -34,7 +34,7 @@ from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
 from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
-from crossrec.models.common import FrozenFeatures, require_modalities
+from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -93,10 +93,7 @@ class DualGNN(Backbone):
             )
         d, m = params.emb_size, len(self.modalities)
         self.preference = nn.ParameterDict(
-            {
-                name: nn.Parameter(nn.init.xavier_normal_(torch.empty(spec.n_users, d)))
-                for name in self.modalities
-            }
+            {name: xavier_table(spec.n_users, d, normal=True) for name in self.modalities}
         )
         self.mlp = nn.ModuleDict(
             {

@@ -37,10 +37,10 @@ from torch import Tensor, nn
 
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.graph import EdgeGraph, segment_softmax
+from crossrec.graph import EdgeGraph, segment_softmax, unique_pairs
 from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import FrozenFeatures, require_modalities
+from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -56,10 +56,6 @@ class GRCNParams:
     routing: Literal["paper", "mmrec"] = "paper"
 
 
-def _xavier_normal(*shape: int) -> nn.Parameter:
-    return nn.Parameter(nn.init.xavier_normal_(torch.empty(*shape)))
-
-
 @register_backbone("grcn")
 class GRCN(Backbone):
     """Modality-aware edge refinement, a weighted ID GCN and concatenated content GCNs."""
@@ -71,9 +67,12 @@ class GRCN(Backbone):
         super().__init__(spec, params)
         self.modalities = require_modalities(spec, "grcn")
         n_nodes, m = spec.n_users + spec.n_items, len(self.modalities)
-        self.id_emb = _xavier_normal(n_nodes, params.emb_size)
+        self.id_emb = xavier_table(n_nodes, params.emb_size, normal=True)
         self.preference = nn.ParameterDict(
-            {name: _xavier_normal(spec.n_users, params.latent_size) for name in self.modalities}
+            {
+                name: xavier_table(spec.n_users, params.latent_size, normal=True)
+                for name in self.modalities
+            }
         )
         self.mlp = nn.ModuleDict(
             {
@@ -84,9 +83,9 @@ class GRCN(Backbone):
         for name in self.modalities:
             nn.init.xavier_normal_(self.mlp[name].weight)
         self.frozen = FrozenFeatures(spec, self.modalities)
-        self.confidence = _xavier_normal(n_nodes, m)
-        pairs = torch.unique(torch.stack([spec.train_users, spec.train_items]), dim=1)
-        self.edges = EdgeGraph(pairs[0], pairs[1], spec.n_users, spec.n_items)
+        self.confidence = xavier_table(n_nodes, m, normal=True)
+        users, items = unique_pairs(spec.train_users, spec.train_items)
+        self.edges = EdgeGraph(users, items, spec.n_users, spec.n_items)
 
     def info(self) -> BackboneInfo:
         """Users and items ``emb_size + M · latent_size`` wide; no per-modality outputs."""

@@ -22,7 +22,7 @@ from torch import Tensor
 
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.graph import edge_dropout, layer_mean, node_dropout, propagate_layers
+from crossrec.graph import edge_dropout, layer_mean, node_dropout, propagate_layers, unique_pairs
 from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
@@ -55,9 +55,9 @@ class SGL(LightGCN):
 
     def __init__(self, spec: DataSpec, params: SGLParams) -> None:
         super().__init__(spec, params)
-        pairs = torch.unique(torch.stack([spec.train_users, spec.train_items]), dim=1)
-        self.register_buffer("edge_users", pairs[0], persistent=False)
-        self.register_buffer("edge_items", pairs[1], persistent=False)
+        users, items = unique_pairs(spec.train_users, spec.train_items)
+        self.register_buffer("edge_users", users, persistent=False)
+        self.register_buffer("edge_items", items, persistent=False)
         self.views: list[list[Tensor]] | None = None
 
     def _view(self) -> list[Tensor]:
