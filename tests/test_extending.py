@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crossrec.align import PLUGINS
+from crossrec.data.sources import SOURCES
 from crossrec.errors import ConfigError
 from crossrec.models import BACKBONES
 from crossrec.provenance import run_code_digest
@@ -53,6 +54,30 @@ class NormPlugin(Plugin):
 
     def loss(self, enc, batch):
         return {"norm": self.params.weight * enc.item[batch.pos].pow(2).sum(1).mean()}
+
+
+from crossrec.data.sources import Source  # noqa: E402
+
+
+@dataclass(frozen=True)
+class CopyParams:
+    folder: str
+
+
+class CopySource(Source):
+    Params = CopyParams
+    description = "a folder copied as it is"
+
+    def download(self, dataset, out, params):
+        from crossrec.data.download import copy_mmrec_folder
+
+        copy_mmrec_folder(params.folder, out)
+
+    def prepare(self, raw, out, dataset, params, needs):
+        from crossrec.data.prepare import prepare_folder
+
+        ks, knn = sorted(needs.neighbors_k), sorted(needs.item_knn_k)
+        return prepare_folder(raw, out, dataset, ks, knn, user_graph=needs.user_graph)
 '''
 
 
@@ -73,6 +98,9 @@ scaledbpr = thirdparty:ScaledBPR
 
 [crossrec.plugins]
 norm = thirdparty:NormPlugin
+
+[crossrec.sources]
+copied = thirdparty:CopySource
 """
 
 
@@ -82,7 +110,7 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.syspath_prepend(str(root))
     importlib.invalidate_caches()
     yield root
-    for registry, name in ((BACKBONES, "scaledbpr"), (PLUGINS, "norm")):
+    for registry, name in ((BACKBONES, "scaledbpr"), (PLUGINS, "norm"), (SOURCES, "copied")):
         registry._classes.pop(name, None)
         registry._origin.pop(name, None)
     sys.modules.pop("thirdparty", None)
@@ -148,3 +176,45 @@ def test_bad_entry_points_are_one_line_errors(
         assert "\n" not in str(err.value) and "crossrec.backbones:" in str(err.value)
     finally:
         sys.modules.pop("thirdparty", None)
+
+
+WORKFLOW = """
+datasets:
+  ext: {source: copied, folder: FOLDER}
+backbones:
+  scaledbpr: {scale: [1.0, 2.0]}
+plugins:
+  none: {}
+  norm: {weight: 0.01}
+seeds: [1]
+train: {epochs: 2, batch_size: 64, topk: [5, 10, 20], device: cpu}
+tables: {k: [5, 10]}
+"""
+
+
+@pytest.mark.workflow
+def test_external_package_runs_through_the_workflow(installed: Path, tmp_path: Path) -> None:
+    """A source, a backbone (with a grid) and a plug-in of another package, end to end."""
+    work = tmp_path / "work"
+    work.mkdir()
+    config = work / "config.yaml"
+    config.write_text(WORKFLOW.replace("FOLDER", str(ROOT / "tests" / "fixtures" / "tiny")))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(installed), str(ROOT / "src")]))
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(work), "--configfile", str(config), "--cores", "2"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = sorted(p.parent.relative_to(work / "results" / "runs") for p in
+                  (work / "results" / "runs").rglob("metrics.json"))  # fmt: skip
+    assert [str(r) for r in runs] == [
+        "ext/scaledbpr/none/scale=1/seed1", "ext/scaledbpr/none/scale=2/seed1",
+        "ext/scaledbpr/norm/scale=1/seed1", "ext/scaledbpr/norm/scale=2/seed1",
+    ]  # fmt: skip
+    meta = (work / "results" / "data" / "ext" / "meta.json").read_text()
+    assert '"dataset": "ext"' in meta
+    assert "scaledbpr" in (work / "results" / "tables" / "main.md").read_text().lower()
+    # a misspelled option of the external source fails the dry run with its path
+    config.write_text(config.read_text().replace("folder:", "foldr:"))
+    dry = subprocess.run([*cmd, "-n"], capture_output=True, text=True, env=env, cwd=work)
+    assert dry.returncode != 0
+    assert "datasets.ext: unknown key(s) 'foldr'" in dry.stderr

@@ -270,13 +270,14 @@ tables: {k: [5]}
 
 
 def _train_jobs(dry_run_stdout: str) -> list[str]:
-    """The wildcards line of every train job in a dry run's listing."""
+    """The wildcards line of every train job in a dry run's listing (train jobs are listed
+    inside their job group, indented)."""
     jobs, in_train = [], False
-    for line in dry_run_stdout.splitlines():
+    for line in map(str.strip, dry_run_stdout.splitlines()):
         if line.startswith(("rule ", "localrule ")):
             in_train = line.startswith("rule train:")
-        elif in_train and line.strip().startswith("wildcards:"):
-            jobs.append(line.strip())
+        elif in_train and line.startswith("wildcards:"):
+            jobs.append(line)
     return jobs
 
 

@@ -32,8 +32,6 @@ from crossrec.config import describe_range, describe_type, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.experiment import check_dataset_name
 
-SOURCES = ("ml100k", "folder", "amazon", "tiktok")
-
 
 def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
     """``["a=1", "b=[1, 2]"]`` → ``{"a": 1, "b": [1, 2]}`` (values parsed as YAML)."""
@@ -77,53 +75,37 @@ seed_int = _int_in(0, 2**32 - 1)  # numpy's seeding range
 k_int = _int_in(1, 1 << 16)
 
 
+def _source(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The ``--source`` and its typed options from the flags given (``--path``, ``--cookies``,
+    ``--split-seed``, ``--allow-variant``, ``--option KEY=VALUE``; crossrec.data.sources)."""
+    from crossrec.data.sources import source_params
+
+    options = parse_assignments(args.option, "--option")
+    for key in ("path", "cookies", "split_seed"):
+        if getattr(args, key) is not None:
+            options[key] = str(getattr(args, key)) if key != "split_seed" else args.split_seed
+    if args.allow_variant:
+        options["allow_variant"] = True
+    return source_params(args.source, options, f"--source {args.source}")
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     """Fetch a dataset's raw files into ``--out``."""
-    from crossrec.data.download import copy_mmrec_folder, download_ml100k
-
-    if args.source == "ml100k":
-        download_ml100k(args.out)
-    elif args.source == "amazon":
-        from crossrec.data.amazon import download_amazon, install_cookies
-
-        if args.cookies:
-            install_cookies(args.cookies)
-        download_amazon(args.dataset, args.out, allow_variant=args.allow_variant)
-    elif args.source == "tiktok":
-        from crossrec.data.tiktok import download_tiktok
-
-        download_tiktok(args.out)
-    else:
-        if not args.path:
-            raise ConfigError("--source folder needs --path")
-        copy_mmrec_folder(args.path, args.out)
+    source, params = _source(args)
+    source.download(args.dataset, args.out, params)
     print(f"{args.dataset}: raw files in {args.out}", file=sys.stderr)
 
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     """Turn the raw files into an MMRec-format folder and print its counts."""
-    from crossrec.data import prepare
+    from crossrec.data.prepare import describe
+    from crossrec.models.base import DataNeeds
 
-    ks, knn = args.neighbors_k or [], args.knn_k or []
-    if args.source == "ml100k":
-        meta = prepare.prepare_ml100k(
-            args.raw,
-            args.out,
-            args.dataset,
-            args.split_seed,
-            neighbor_ks=ks,
-            knn_ks=knn,
-            user_graph=args.user_graph,
-            allow_variant=args.allow_variant,
-        )
-    elif args.source in ("amazon", "tiktok"):
-        func = prepare.prepare_amazon if args.source == "amazon" else prepare.prepare_tiktok
-        meta = func(args.raw, args.out, args.dataset, ks, knn, args.allow_variant, args.user_graph)
-    else:
-        meta = prepare.prepare_folder(
-            args.raw, args.out, args.dataset, ks, knn, user_graph=args.user_graph
-        )
-    print(prepare.describe(meta))
+    source, params = _source(args)
+    needs = DataNeeds(
+        frozenset(args.neighbors_k or ()), frozenset(args.knn_k or ()), args.user_graph
+    )
+    print(describe(source.prepare(args.raw, args.out, args.dataset, params, needs)))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -160,12 +142,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def cmd_table(args: argparse.Namespace) -> None:
-    """Aggregate ``metrics.json`` files into ``<out>.md`` and ``<out>.csv``."""
-    from crossrec.report.aggregate import collect, write_table
+    """Aggregate ``metrics.json`` files into ``<out>.md``, ``<out>.csv`` and ``<out>.tex`` (the
+    writer of ``crossrec tables``)."""
+    from crossrec.report.aggregate import collect
+    from crossrec.report.tables import write_all
 
     df = collect(args.metrics, ks=args.k)
-    write_table(df, args.out)
-    print(f"{len(df)} runs -> {args.out}.md, {args.out}.csv", file=sys.stderr)
+    write_all(Path(args.out), df, df)
+    print(f"{len(df)} runs -> {args.out}.md, {args.out}.csv, {args.out}.tex", file=sys.stderr)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -275,18 +259,20 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    """Print the registered backbones and plug-ins with their hyper-parameters."""
+    """Print the registered backbones, plug-ins and dataset sources with their parameters."""
     import dataclasses
     import typing
 
     from crossrec.align import PLUGINS
+    from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
 
-    for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS)):
+    for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS), ("source", SOURCES)):
         for name in registry:
             cls = registry[name].Params
             hints = typing.get_type_hints(cls, include_extras=True)
-            print(f"{kind} {name}")
+            about = getattr(registry[name], "description", "")
+            print(f"{kind} {name}" + (f"  — {about}" if about and kind == "source" else ""))
             for f in dataclasses.fields(cls):
                 kind_of = describe_type(hints[f.name]) + describe_range(cls, f.name)
                 print(f"    {f.name:22s} {kind_of:34s} default {_default(f)!r}")
@@ -332,28 +318,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"crossrec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("download", help="fetch a dataset's raw files")
-    p.add_argument("--dataset", required=True, type=dataset_name)
-    p.add_argument("--source", choices=SOURCES, required=True)
-    p.add_argument("--path", help="source folder (for --source folder)")
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument(
-        "--cookies", help="Netscape cookie file for Google Drive (--source amazon), see README"
-    )
-    p.add_argument(
-        "--allow-variant",
-        action="store_true",
-        help="accept data whose statistics differ from the published ones",
-    )
-    p.set_defaults(func=cmd_download)
-
-    p = sub.add_parser("prepare", help="raw files -> MMRec-format folder")
-    p.add_argument("--dataset", required=True, type=dataset_name)
-    p.add_argument("--source", choices=SOURCES, required=True)
-    p.add_argument("--raw", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--split-seed", type=seed_int, default=999)
-    p.add_argument("--allow-variant", action="store_true")
+    for name, func, what in (
+        ("download", cmd_download, "fetch a dataset's raw files"),
+        ("prepare", cmd_prepare, "raw files -> MMRec-format folder"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--dataset", required=True, type=dataset_name)
+        p.add_argument(
+            "--source",
+            required=True,
+            help="ml100k, amazon, tiktok, folder, or one an installed package registers "
+            "(crossrec list)",
+        )
+        if name == "prepare":
+            p.add_argument("--raw", type=Path, required=True, help="the downloaded raw files")
+        p.add_argument("--out", type=Path, required=True)
+        p.add_argument("--path", help="the MMRec-format folder (source folder)")
+        p.add_argument(
+            "--cookies",
+            help="Netscape cookie file for Google Drive (source amazon), see docs/datasets.md",
+        )
+        p.add_argument(
+            "--split-seed", type=seed_int, help="seed of the per-user split (source ml100k)"
+        )
+        p.add_argument(
+            "--allow-variant",
+            action="store_true",
+            help="accept data whose statistics differ from the published ones",
+        )
+        p.add_argument(
+            "--option",
+            action="append",
+            metavar="KEY=VALUE",
+            help="any option of the source (repeatable; the workflow passes the dataset's "
+            "config entry this way)",
+        )
+        p.set_defaults(func=func)
+    p = sub.choices["prepare"]  # what the planned models need (the workflow derives it)
     p.add_argument(
         "--user-graph", action="store_true", help="write DualGNN's user co-occurrence graph"
     )
@@ -371,7 +372,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="K",
         help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
     )
-    p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser(
         "train",

@@ -9,7 +9,8 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
 2. **Schema** (``crossrec/schemas/config.schema.yaml``, JSON Schema 2020-12, checked with
    ``jsonschema``): an error is one line naming the key's path (``train.topk[0]``) and the
    reason, never a dump of the schema.
-3. **Meaning** (:meth:`crossrec.experiment.Experiment.validate`): backbone, plug-in and preset
+3. **Meaning**: each dataset's source and its options (:mod:`crossrec.data.sources`); then
+   (:meth:`crossrec.experiment.Experiment.validate`) backbone, plug-in and preset
    names, every planned variant's parameters against its dataclass (types and ranges), the
    trainer settings, and ``tables.k`` against ``train.topk`` — so a typo fails ``snakemake -n``,
    not a training job an hour later.
@@ -73,8 +74,18 @@ def checked(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"<config>: expected a mapping of keys, got {type(config).__name__}")
     out = coerce(dict(config), schemas.load("config"))
     check_schema(out)
+    check_sources(out)
     Experiment(out).validate()
     return out
+
+
+def check_sources(config: Mapping[str, Any]) -> None:
+    """Each dataset's source is registered and its options fit the source's ``Params``."""
+    from crossrec.data.sources import source_params
+
+    for name, spec in config["datasets"].items():
+        options = {k: v for k, v in spec.items() if k != "source"}
+        source_params(spec["source"], options, f"datasets.{name}")
 
 
 def fail(err: CrossrecError, source: str) -> NoReturn:

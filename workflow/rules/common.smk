@@ -71,31 +71,22 @@ def _assignments(flag, mapping):
     )
 
 
-def download_args(wildcards):
-    """`--source ... [--path ...]` for the dataset's configured source."""
-    spec = config["datasets"][wildcards.dataset]
-    args = f"--source {spec['source']}"
-    if spec["source"] == "folder":
-        args += f" --path {shlex.quote(str(spec['path']))}"
-    if spec.get("cookies"):
-        args += f" --cookies {shlex.quote(str(spec['cookies']))}"
-    if spec.get("allow_variant"):
-        args += " --allow-variant"
-    return args
+def source_args(wildcards):
+    """`--source NAME --option KEY=VALUE ...`: the dataset's config entry, for the download and
+    prepare steps alike (each source's Params say which options it takes)."""
+    spec = dict(config["datasets"][wildcards.dataset])
+    source = spec.pop("source")
+    return f"--source {source} {_assignments('--option', spec)}".rstrip()
 
 
 def prepare_args(wildcards):
-    """`--source ... --split-seed ... --neighbors-k ... --knn-k ...` for the prepare step."""
-    spec = config["datasets"][wildcards.dataset]
-    needs = EXPERIMENT.data_needs()  # declared by every planned backbone and plug-in
+    """`--neighbors-k ... --knn-k ... [--user-graph]`: the files the planned backbones and
+    plug-ins declare (Backbone.data_needs / Plugin.data_needs)."""
+    needs = EXPERIMENT.data_needs()
     ks = " ".join(str(k) for k in sorted(needs.neighbors_k))
     knn = " ".join(str(k) for k in sorted(needs.item_knn_k))
-    variant = " --allow-variant" if spec.get("allow_variant") else ""
-    variant += " --user-graph" if needs.user_graph else ""
-    return (
-        f"--source {spec['source']} --split-seed {spec.get('split_seed', 999)}"
-        f" --neighbors-k {ks} --knn-k {knn}{variant}"
-    )
+    graph = " --user-graph" if needs.user_graph else ""
+    return f"--neighbors-k {ks} --knn-k {knn}{graph}"
 
 
 def train_args(wildcards):

@@ -7,9 +7,9 @@ rule download:
     conda:
         "../../envs/crossrec.yaml"
     params:
-        args=download_args,
+        source=source_args,
     shell:
-        "crossrec download --dataset {wildcards.dataset} {params.args} --out {output} > {log} 2>&1"
+        "crossrec download --dataset {wildcards.dataset} {params.source} --out {output} > {log} 2>&1"
 
 
 rule prepare:
@@ -23,6 +23,7 @@ rule prepare:
     conda:
         "../../envs/crossrec.yaml"
     params:
-        args=prepare_args,
+        source=source_args,
+        needs=prepare_args,
     shell:
-        "crossrec prepare --dataset {wildcards.dataset} {params.args} --raw {input} --out {output} > {log} 2>&1"
+        "crossrec prepare --dataset {wildcards.dataset} {params.source} {params.needs} --raw {input} --out {output} > {log} 2>&1"

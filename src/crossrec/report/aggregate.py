@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.io import atomic_open, read_json
+from crossrec.io import read_json
 from crossrec.schemas import check_document
 from crossrec.train import METRICS_SCHEMA_VERSION
 
@@ -48,27 +48,3 @@ def collect(paths: Sequence[str | Path], ks: Sequence[int] = (5, 10, 20)) -> pd.
     if not rows:
         raise ValueError("no metrics files given")
     return pd.DataFrame(rows).sort_values(list(IDENTITY), kind="stable").reset_index(drop=True)
-
-
-def to_markdown(df: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (metrics to 4 decimals)."""
-    header = "| " + " | ".join(df.columns) + " |"
-    rule = (
-        "|"
-        + "|".join("---:" if pd.api.types.is_float_dtype(df[c]) else "---" for c in df.columns)
-        + "|"
-    )
-    lines = [header, rule]
-    for _, row in df.iterrows():
-        cells = [f"{v:.4f}" if isinstance(v, float) else str(v) for v in row]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def write_table(df: pd.DataFrame, stem: str | Path) -> None:
-    """Write ``<stem>.md`` and ``<stem>.csv`` atomically."""
-    stem = Path(stem)
-    with atomic_open(stem.with_suffix(".csv")) as fh:
-        df.to_csv(fh, index=False, float_format="%.4f")
-    with atomic_open(stem.with_suffix(".md")) as fh:
-        fh.write(to_markdown(df))
