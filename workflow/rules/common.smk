@@ -156,7 +156,9 @@ def train_runtime(wildcards, attempt):
     """Wall-time limit of a training job (minutes), times the attempt (a job killed at its limit
     resumes from its checkpoint with twice the time): `resources.train_runtime` when set, else
     from the measured cost table (1.5 x train.epochs epochs), else 120."""
-    minutes = config.get("resources", {}).get("train_runtime") or _job_limits(wildcards)[1]
+    minutes = (
+        config.get("resources", {}).get("train_runtime") or _job_limits(wildcards)[1]
+    )
     return (minutes or 120) * attempt
 
 

@@ -11,11 +11,11 @@ rule train:
         f"results/logs/train/{RUN_NAME}.log",
     benchmark:
         f"results/benchmarks/train/{RUN_NAME}.tsv"
+    group:
+        train_group
     conda:
         "../../envs/crossrec.yaml"
     threads: train_threads()
-    group:
-        train_group
     resources:
         **train_resources(),
     params:
