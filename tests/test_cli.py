@@ -144,3 +144,32 @@ def test_help_has_examples_and_defaults() -> None:
     assert "--seed SEED seed of the run (default: 999)" in lines
     assert "--plugin PLUGIN alignment plug-in name (crossrec list) (default: none)" in lines
     assert "(default: None)" not in lines and "compile" in lines
+    assert "--run RUN the whole run as a YAML file" in lines
+
+
+def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+    """`crossrec train --run config.yaml` (the run file an earlier run wrote) gives the same run
+    bit for bit; the run is given one way only; a bad key in the file is one line."""
+    first = tmp_path / "first"
+    flags = ["train", "--data", str(tiny_dir), "--backbone", "lightgcn", "--plugin", "cross",
+             "--plugin-param", "cla_prototypes=16", "--plugin-param", "gamma=0", "--train", "epochs=2",
+             "--train", "batch_size=64", "--train", "topk=[5, 10, 20]", "--seed", "3",
+             "--threads", "1", "--out"]  # fmt: skip
+    assert main([*flags, str(first)]) == 0
+    again = tmp_path / "again"
+    cmd = ["train", "--data", str(tiny_dir), "--run", str(first / "config.yaml"), "--threads", "1"]
+    assert main([*cmd, "--out", str(again)]) == 0
+    for name in ("config.yaml", "test_per_user.csv"):
+        assert (first / name).read_bytes() == (again / name).read_bytes()
+    capsys.readouterr()
+
+    assert main([*cmd, "--backbone", "bpr", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--backbone: give the run either with --run" in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((first / "config.yaml").read_text().replace("backbone_params", "backbone_parms"))
+    cmd[cmd.index(str(first / "config.yaml"))] = str(bad)
+    assert main([*cmd, "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "bad.yaml: unknown key(s) 'backbone_parms'" in err
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()

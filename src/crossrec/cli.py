@@ -108,30 +108,66 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     print(describe(source.prepare(args.raw, args.out, args.dataset, params, needs)))
 
 
+RUN_FLAGS = ("backbone", "plugin", "param", "plugin_param", "train", "seed", "dataset", "variant")
+
+
+def _run_from_args(args: argparse.Namespace) -> tuple[Any, bool]:  # (RunSpec, named)
+    """The run of ``crossrec train``: from ``--run FILE`` / ``--run-json`` (a run's plain-data
+    form, e.g. an earlier run's ``config.yaml``), or from the flags; both through
+    :meth:`crossrec.train.RunSpec.from_dict`. ``named``: False when the dataset name is to be
+    the folder's (flags without ``--dataset``)."""
+    from crossrec.io import regular_file
+    from crossrec.train import RunSpec
+
+    if args.run is not None or args.run_json is not None:
+        given = [f"--{f.replace('_', '-')}" for f in RUN_FLAGS if getattr(args, f) is not None]
+        if given:
+            raise ConfigError(f"{given[0]}: give the run either with --run/--run-json or as flags")
+        if args.run is not None:
+            where = str(args.run)
+            try:
+                blob = yaml.safe_load(regular_file(args.run).read_text())
+            except (yaml.YAMLError, UnicodeDecodeError) as err:
+                raise ConfigError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
+        else:
+            where = "--run-json"
+            try:
+                blob = json.loads(args.run_json)
+            except json.JSONDecodeError as err:
+                raise ConfigError(f"--run-json: not valid JSON ({err})") from None
+        return RunSpec.from_dict(blob, where), True
+    if args.backbone is None:
+        raise ConfigError("--backbone: required (or give the whole run with --run FILE)")
+    blob = {
+        "dataset": args.dataset or "",
+        "backbone": args.backbone,
+        "plugin": args.plugin or "none",
+        "variant": args.variant or "default",
+        "seed": 999 if args.seed is None else args.seed,
+        "backbone_params": parse_assignments(args.param, "--param"),
+        "plugin_params": parse_assignments(args.plugin_param, "--plugin-param"),
+        "train": parse_assignments(args.train, "--train"),
+    }
+    return RunSpec.from_dict(blob, "train"), args.dataset is not None
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train one backbone × plug-in run and write its outputs."""
+    import dataclasses
+
     import torch
 
-    from crossrec.config import from_dict
     from crossrec.data.formats import load_mmrec
     from crossrec.outputs import check_replaceable, only_names
-    from crossrec.train import RUN_FILES, RunSpec, TrainConfig, Trainer
+    from crossrec.train import RUN_FILES, Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
+    run, named = _run_from_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     data = load_mmrec(args.data)
-    train_cfg = from_dict(TrainConfig, parse_assignments(args.train, "--train"), "train")
-    run = RunSpec(
-        dataset=args.dataset or data.name,
-        backbone=args.backbone,
-        plugin=args.plugin,
-        variant=args.variant,
-        seed=args.seed,
-        backbone_params=parse_assignments(args.param, "--param"),
-        plugin_params=parse_assignments(args.plugin_param, "--plugin-param"),
-        train=train_cfg,
-    )
+    if not named:
+        run = dataclasses.replace(run, dataset=data.name)
     metrics = Trainer(run, data, args.out).fit(resume=args.resume)
     test = metrics["test"]
     print(
@@ -381,8 +417,15 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=DefaultsFormatter,
     )
     p.add_argument("--data", type=Path, required=True, help="MMRec-format dataset folder")
-    p.add_argument("--backbone", required=True, help="backbone name (crossrec list)")
-    p.add_argument("--plugin", default="none", help="alignment plug-in name (crossrec list)")
+    p.add_argument(
+        "--run",
+        type=Path,
+        help="the whole run as a YAML file (an earlier run's config.yaml works), instead of "
+        "the flags below",
+    )
+    p.add_argument("--run-json", help="the whole run as JSON (the workflow passes it)")
+    p.add_argument("--backbone", help="backbone name (crossrec list)")
+    p.add_argument("--plugin", help="alignment plug-in name (crossrec list) (default: none)")
     p.add_argument(
         "--param", action="append", metavar="KEY=VALUE", help="backbone parameter (repeatable)"
     )
@@ -399,9 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="trainer setting (repeatable): epochs, patience, lr, weight_decay, batch_size, "
         "eval_batch_size, topk, valid_metric, device, compile",
     )
-    p.add_argument("--seed", type=seed_int, default=999, help="seed of the run")
-    p.add_argument("--dataset", type=dataset_name, help="dataset name recorded in metrics.json")
-    p.add_argument("--variant", default="default", help="variant name recorded in metrics.json")
+    p.add_argument("--seed", type=seed_int, help="seed of the run (default: 999)")
+    p.add_argument(
+        "--dataset",
+        type=dataset_name,
+        help="dataset name recorded in metrics.json (default: the folder's)",
+    )
+    p.add_argument("--variant", help="variant name recorded in metrics.json (default: default)")
     p.add_argument(
         "--threads", type=thread_count, default=0, help="torch threads (0: torch default)"
     )

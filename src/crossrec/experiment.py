@@ -322,6 +322,22 @@ class Experiment:
                 needs = needs | cls.data_needs(params)
         return needs
 
+    def run_definition(self, key: RunKey) -> dict[str, Any]:
+        """The plain-data run of ``key`` (:meth:`crossrec.train.RunSpec.from_dict` reads it):
+        identity, the variant's resolved parameters and the config's trainer settings — what
+        the workflow hands to ``crossrec train --run-json``."""
+        var = self.variant(key.backbone, key.plugin, key.variant)
+        return {
+            "dataset": key.dataset,
+            "backbone": key.backbone,
+            "plugin": key.plugin,
+            "variant": key.variant,
+            "seed": key.seed,
+            "backbone_params": dict(var.backbone_params),
+            "plugin_params": dict(var.plugin_params),
+            "train": dict(self.config.get("train", {}) or {}),
+        }
+
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""
         rows = []

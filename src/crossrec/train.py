@@ -30,7 +30,7 @@ import re
 import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,7 +43,15 @@ from torch.profiler import record_function
 
 from crossrec import __version__
 from crossrec.align import build_plugin
-from crossrec.config import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value
+from crossrec.config import (
+    NonNegFloat,
+    NonNegInt,
+    PosFloat,
+    PosInt,
+    Seed,
+    check_value,
+    from_dict,
+)
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError, CrossrecError, DataError, NonFiniteLossError
@@ -109,6 +117,32 @@ class RunSpec:
 
     def __post_init__(self) -> None:
         check_value(self.seed, Seed, "seed")
+
+    @classmethod
+    def from_dict(cls, blob: Any, where: str = "run") -> RunSpec:  # noqa: ANN401
+        """A run from its plain-data form (:meth:`to_dict`, a run's ``config.yaml``, the
+        workflow's ``--run-json``): keys and the trainer settings checked here, the backbone's
+        and plug-in's parameters when the run is built (ConfigError naming ``where``)."""
+        if not isinstance(blob, Mapping):
+            raise ConfigError(f"{where}: expected a mapping of run keys, got {type(blob).__name__}")
+        allowed = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(blob) - set(allowed))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {', '.join(map(repr, unknown))} "
+                f"(allowed: {', '.join(allowed)})"
+            )
+        for key in ("dataset", "backbone"):
+            if not isinstance(blob.get(key), str):
+                raise ConfigError(f"{where}.{key}: missing (a name)")
+        for key in ("backbone_params", "plugin_params"):
+            if not isinstance(blob.get(key, {}) or {}, Mapping):
+                raise ConfigError(f"{where}.{key}: expected a mapping of parameters")
+        values = {k: v for k, v in blob.items() if k in allowed}
+        for key in ("backbone_params", "plugin_params"):
+            values[key] = dict(values.get(key) or {})
+        values["train"] = from_dict(TrainConfig, blob.get("train"), f"{where}.train")
+        return cls(**values)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (tuples as lists), as written to ``config.yaml``."""

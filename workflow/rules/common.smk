@@ -8,7 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
-from crossrec.experiment import Experiment
+from crossrec.experiment import Experiment, RunKey
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
 
 
@@ -89,20 +89,18 @@ def prepare_args(wildcards):
     return f"--neighbors-k {ks} --knn-k {knn}{graph}"
 
 
-def train_args(wildcards):
-    """The variant's backbone and plug-in parameters and the trainer settings, as CLI flags."""
-    variant = EXPERIMENT.variant(
-        wildcards.backbone, wildcards.plugin, wildcards.variant
+def train_run(wildcards):
+    """The whole run — identity, the variant's parameters, the trainer settings — as one
+    shell-quoted JSON argument for `crossrec train --run-json` (read by RunSpec.from_dict; the
+    run also lands in the run folder as config.yaml)."""
+    key = RunKey(
+        wildcards.dataset,
+        wildcards.backbone,
+        wildcards.plugin,
+        wildcards.variant,
+        int(wildcards.seed),
     )
-    return " ".join(
-        part
-        for part in (
-            _assignments("--param", variant.backbone_params),
-            _assignments("--plugin-param", variant.plugin_params),
-            _assignments("--train", config.get("train", {})),
-        )
-        if part
-    )
+    return shlex.quote(json.dumps(EXPERIMENT.run_definition(key)))
 
 
 def plan_config():

@@ -19,11 +19,9 @@ rule train:
     resources:
         **train_resources(),
     params:
-        args=train_args,
+        run=train_run,
         out=run_dir,
         code=train_code,
     shell:
-        "crossrec train --data {input.data} --dataset {wildcards.dataset}"
-        " --backbone {wildcards.backbone} --plugin {wildcards.plugin}"
-        " --variant {wildcards.variant} --seed {wildcards.seed} {params.args}"
+        "crossrec train --data {input.data} --run-json {params.run}"
         " --threads {threads} --resume --out {params.out} > {log} 2>&1"
