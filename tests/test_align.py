@@ -75,7 +75,7 @@ def naive_ila(loss: ILALoss, user, tables, users, items, mask: str, comp: str = 
 @pytest.mark.parametrize("m", [1, 2, 3])
 def test_ila_matches_the_specification(mask: str, comp: str, m: int) -> None:
     user, tables, users, items = _inputs(seed=m, m=m)
-    loss = ILALoss(5, gamma=0.1, n_modalities=m, mask=mask, compensation=comp)
+    loss = ILALoss(5, temp=0.1, n_modalities=m, mask=mask, compensation=comp)
     out = loss.compute(user, tables, users, items)
     ila, dt = naive_ila(loss, user, tables, users, items, mask, comp)
     torch.testing.assert_close(out.ila, ila)
@@ -136,7 +136,7 @@ def test_ila_normalises_by_unique_items() -> None:
 
 def test_temperature_clamps_after_a_step() -> None:
     user, tables, users, items = _inputs(seed=6)
-    ila, cla = ILALoss(5, gamma=0.1), CLALoss(16, 5, gamma=0.3)
+    ila, cla = ILALoss(5, temp=0.1), CLALoss(16, 5, temp=0.3)
     opt = torch.optim.SGD([ila.temperature, cla.temperature], lr=1e6)
     (ila(user, *tables, users, items) + cla(user, *tables, users, items)).backward()
     opt.step()
@@ -195,7 +195,7 @@ def naive_cla(loss: CLALoss, user, tables, users, items):
 @pytest.mark.parametrize("m", [1, 2, 3])
 def test_cla_matches_the_specification(m: int) -> None:
     user, tables, users, items = _inputs(seed=20 + m, m=m)
-    loss = CLALoss(K=16, D=5, gamma=0.3, n_modalities=m)
+    loss = CLALoss(K=16, D=5, temp=0.3, n_modalities=m)
     got = loss(user, *tables, users, items)  # renormalises the codebooks in place first
     torch.testing.assert_close(loss.ui_codebook.weight.norm(dim=1), torch.ones(16))
     torch.testing.assert_close(got, naive_cla(loss, user, tables, users, items))
@@ -254,7 +254,7 @@ def test_ila_golden_by_hand() -> None:
     user = torch.tensor([[1.0, 0.0]])
     ident = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     v = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
-    loss = ILALoss(2, gamma=0.5, n_modalities=1, mask="oneway")
+    loss = ILALoss(2, temp=0.5, n_modalities=1, mask="oneway")
     with torch.no_grad():
         loss.maps.zero_()
     out = loss.compute(user, [ident, v], torch.tensor([0, 0]), torch.tensor([0, 1]))
@@ -267,3 +267,14 @@ def test_ila_golden_by_hand() -> None:
     # DT: p = <u, mapped>: V→ID item 0: <e_x, e_y> = 0 minus s̄^V_0 = 0 → 0;
     #     ID→V item 1: <e_x, e_y> = 0 minus s̄^ID_1 = 0 → 0. DT = 0.
     assert out.dt.item() == pytest.approx(0.0)
+
+
+def test_old_temperature_keyword_still_works_with_a_warning() -> None:
+    """The ILA/CLA temperatures were named gamma (like the CNA weight); the old keyword keeps
+    working, with a DeprecationWarning, and sets the same temperature."""
+    with pytest.warns(DeprecationWarning, match="ILALoss\\(gamma=...\\) is deprecated"):
+        old = ILALoss(5, gamma=0.2)
+    with pytest.warns(DeprecationWarning, match="CLALoss"):
+        cla = CLALoss(16, 5, gamma=0.4)
+    assert old.temperature.item() == ILALoss(5, temp=0.2).temperature.item()
+    assert cla.temperature.item() == CLALoss(16, 5, temp=0.4).temperature.item()

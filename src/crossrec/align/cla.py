@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import BatchView, l2norm
+from crossrec.align.common import BatchView, l2norm, renamed
 from crossrec.losses import logsumexp_rows, matmul, soft_cross_entropy_rows
 
 
@@ -67,7 +67,7 @@ def sinkhorn(
 
 
 class CLALoss(nn.Module):
-    """Cluster-level alignment. Call shape: ``CLALoss(K, D, gamma)(user_emb, item_emb, v_emb,
+    """Cluster-level alignment. Call shape: ``CLALoss(K, D, temp)(user_emb, item_emb, v_emb,
     t_emb, users, pos_items)`` with full tables and batch ids [B]; returns L_CLA (scalar).
 
     Computed over the batch's unique users and items with their multiplicities as weights
@@ -79,7 +79,8 @@ class CLALoss(nn.Module):
     Args:
         K: prototypes per codebook (the paper: 10,240).
         D: embedding size.
-        gamma: initial temperature γ₀ (the experiments: 0.3).
+        temp: initial temperature γ₀ (the experiments: 0.3); ``gamma=`` is accepted with a
+            DeprecationWarning.
         n_modalities: M item modalities besides ID.
         eps, iters: Sinkhorn settings (0.05, 3 in the reference).
     """
@@ -88,19 +89,22 @@ class CLALoss(nn.Module):
         self,
         K: int = 10240,  # noqa: N803  (the paper's symbol)
         D: int = 64,  # noqa: N803
-        gamma: float = 0.3,
+        temp: float = 0.3,
         n_modalities: int = 2,
         eps: float = 0.05,
         iters: int = 3,
+        *,
+        gamma: float | None = None,
     ) -> None:
         super().__init__()
+        temp = renamed(temp, gamma, "CLALoss")
         self.n_tables = n_modalities + 1
         self.eps, self.iters = eps, iters
         self.ui_codebook = nn.Linear(D, K, bias=False)  # C^UI, weight [K, D]
         self.item_codebook = nn.Linear(D, K, bias=False)  # C^ITV, weight [K, D]
         nn.init.xavier_uniform_(self.ui_codebook.weight)
         nn.init.xavier_uniform_(self.item_codebook.weight)
-        self.temperature = nn.Parameter(torch.tensor(float(gamma)))
+        self.temperature = nn.Parameter(torch.tensor(float(temp)))
 
     def forward(self, user_emb: Tensor, item_emb: Tensor, *modal_and_ids: Tensor) -> Tensor:
         """``L_UI / 2 + L_ITV / ((M+1) M)`` for ``(user_emb, item_emb, *modal_embs, users, items)``."""

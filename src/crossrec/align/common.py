@@ -14,6 +14,21 @@ from crossrec.data.groups import Groups
 EPS = 1e-12
 
 
+def renamed(value: float, old: float | None, owner: str) -> float:
+    """``value``, or the deprecated keyword ``gamma`` when a caller still passes it (the
+    temperatures were called ``gamma`` like the CNA and DirectAU weights; now ``temp``)."""
+    if old is None:
+        return value
+    import warnings
+
+    warnings.warn(
+        f"{owner}(gamma=...) is deprecated: the temperature is now `temp`",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return old
+
+
 def l2norm(x: Tensor) -> Tensor:
     """Row-wise L2 normalisation ``x / max(||x||, 1e-12)`` (the reference divides without eps;
     the results are identical unless a row is zero, docs/method.md §6, item 1)."""

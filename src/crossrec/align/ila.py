@@ -36,7 +36,7 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import BatchView, l2norm, ordered_pairs
+from crossrec.align.common import BatchView, l2norm, ordered_pairs, renamed
 from crossrec.losses import nce_rows
 
 Mask = Literal["oneway", "dynamic", "all"]
@@ -71,7 +71,8 @@ class ILALoss(nn.Module):
 
     Args:
         dim: embedding size d.
-        gamma: initial temperature τ₀ (the experiments used 0.1; the reference default 0.007).
+        temp: initial temperature τ₀ (the experiments used 0.1; the reference default 0.007);
+            ``gamma=`` is accepted with a DeprecationWarning.
         leaky_bi: True → the ILDA dynamic mask (same as ``mask="dynamic"``).
         n_modalities: M, the item modalities besides ID.
         mask: ``oneway`` | ``dynamic`` | ``all`` (overrides ``leaky_bi`` when given).
@@ -82,15 +83,18 @@ class ILALoss(nn.Module):
     def __init__(
         self,
         dim: int = 64,
-        gamma: float = 0.1,
+        temp: float = 0.1,
         leaky_bi: bool = False,
         n_modalities: int = 2,
         mask: str | None = None,
         compensation: str = "var",
         use_ila: bool = True,
         use_dt: bool = True,
+        *,
+        gamma: float | None = None,
     ) -> None:
         super().__init__()
+        temp = renamed(temp, gamma, "ILALoss")
         mask = mask or ("dynamic" if leaky_bi else "oneway")
         if mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
@@ -115,7 +119,7 @@ class ILALoss(nn.Module):
         for w in weight:
             nn.init.xavier_uniform_(w)
         self.maps = nn.Parameter(weight)  # W_{A→B}, bias-free, [P, d, d], in `pairs` order
-        self.temperature = nn.Parameter(torch.tensor(float(gamma)))
+        self.temperature = nn.Parameter(torch.tensor(float(temp)))
 
     def directions(self, scores: Tensor) -> Tensor:
         """Direction masks [P, N] from per-item scores s̄ [M+1, N], rows grouped by target
