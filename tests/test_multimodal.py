@@ -120,8 +120,8 @@ def test_vbpr_definition(spec: DataSpec) -> None:
     model = build_backbone("vbpr", spec, {"emb_size": 8, "reg_weight": 0.5})
     enc = model.encode()
     assert enc.user.shape == (spec.n_users, 16) and enc.item.shape == (spec.n_items, 16)
-    assert model.raw_features.shape == (spec.n_items, 16 + 8)  # image ⊕ text, fixed
-    assert all(p is not model.raw_features for p in model.parameters())
+    assert model.frozen.joint.shape == (spec.n_items, 16 + 8)  # image ⊕ text, fixed
+    assert all(p is not model.frozen.joint for p in model.parameters())
     torch.testing.assert_close(enc.item[:, :8], model.item_emb)
     batch = Batch(torch.tensor([0, 1]), torch.tensor([0, 1]), torch.tensor([2, 3]))
     terms = model.rec_loss(enc, batch)

@@ -27,23 +27,40 @@ def require_modalities(spec: DataSpec, backbone: str) -> list[str]:
 class FrozenFeatures(nn.Module):
     """Fixed item feature matrices [I, d_m] as non-persistent buffers (they follow ``.to()`` and
     stay out of checkpoints), shared with ``spec`` on the CPU; ``frozen[m]`` is modality m's
-    matrix.
+    matrix, or with ``concat`` ``frozen.joint`` is their concatenation [I, Σ d_m] (VBPR), built
+    once rather than each step.
 
     Args:
         spec: the dataset.
-        modalities: which matrices to keep.
+        modalities: which matrices to keep (in this order when concatenated).
         normalize: L2-normalise each row first (SLMRec).
+        concat: keep one concatenated matrix instead of one per modality.
     """
 
-    def __init__(self, spec: DataSpec, modalities: list[str], normalize: bool = False) -> None:
+    def __init__(
+        self,
+        spec: DataSpec,
+        modalities: list[str],
+        normalize: bool = False,
+        concat: bool = False,
+    ) -> None:
         super().__init__()
-        for m in modalities:
-            feat = spec.features[m]
-            feat = torch.nn.functional.normalize(feat, dim=1) if normalize else feat
+        feats = {m: spec.features[m] for m in modalities}
+        if normalize:
+            feats = {m: torch.nn.functional.normalize(f, dim=1) for m, f in feats.items()}
+        if concat:
+            self.register_buffer("feat_joint", torch.cat(list(feats.values()), dim=1), False)
+            return
+        for m, feat in feats.items():
             self.register_buffer(f"feat_{m}", feat, persistent=False)
 
     def __getitem__(self, modality: str) -> Tensor:
         return getattr(self, f"feat_{modality}")
+
+    @property
+    def joint(self) -> Tensor:
+        """The concatenated matrix [I, Σ d_m] (``concat=True``)."""
+        return self.feat_joint
 
 
 def trainable_features(spec: DataSpec, modalities: list[str]) -> nn.ParameterDict:

@@ -20,7 +20,7 @@ from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import require_modalities, xavier_table
+from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
 
 
@@ -43,11 +43,10 @@ class VBPR(Backbone):
         super().__init__(spec, params)
         modalities = require_modalities(spec, "vbpr")
         d = params.emb_size
-        raw = torch.cat([spec.features[m] for m in modalities], dim=1)
-        self.register_buffer("raw_features", raw, persistent=False)  # fixed, not trained
+        self.frozen = FrozenFeatures(spec, modalities, concat=True)  # fixed, not trained
         self.user_emb = xavier_table(spec.n_users, 2 * d)
         self.item_emb = xavier_table(spec.n_items, d)
-        self.item_linear = nn.Linear(raw.shape[1], d)
+        self.item_linear = nn.Linear(self.frozen.joint.shape[1], d)
         nn.init.xavier_normal_(self.item_linear.weight)
         nn.init.zeros_(self.item_linear.bias)
 
@@ -57,7 +56,7 @@ class VBPR(Backbone):
 
     def encode(self) -> Encoded:
         """User [U, 2d] and item [I, 2d] = [ID ; projected features]."""
-        item = torch.cat([self.item_emb, self.item_linear(self.raw_features)], dim=1)
+        item = torch.cat([self.item_emb, self.item_linear(self.frozen.joint)], dim=1)
         return Encoded(user=self.user_emb, item=item)
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
