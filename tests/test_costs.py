@@ -83,7 +83,7 @@ def test_shipped_table_covers_every_paper_backbone_and_plugin() -> None:
     table = CostTable.load("cpu")
     paper = yaml.safe_load((Path(__file__).parents[1] / "config" / "paper.yaml").read_text())
     shapes = {shape for shape, _, _ in table.rows}
-    assert {"baby", "tiktok"} <= shapes
+    assert {"baby", "sports", "clothing", "tiktok"} <= shapes
     for shape in shapes:
         for backbone in paper["backbones"]:
             for plugin in ("none", "bm3", "fettle", "cross"):
