@@ -117,8 +117,8 @@ def estimate(
     ``min(train.epochs, 100)``). Returns ``{device, machine, table, epochs, studies: {study:
     {jobs, hours}}, datasets: {dataset: {jobs, hours, unmeasured}}, grid: {jobs, hours},
     total: {jobs, hours, unmeasured}}``; ``grid`` is the main study's α×β grid (the runs of
-    the plug-ins configured with a list of ``alpha`` or ``beta`` values). Hours are single-run hours on one
-    device (one GPU, or one CPU thread for the ``cpu`` table)."""
+    the plug-ins configured with a list of ``alpha`` or ``beta`` values). Hours are single-run
+    hours on one device (one GPU, or one CPU thread for the ``cpu`` table)."""
     from crossrec.experiment import STUDIES, Experiment
 
     max_epochs = int(config.get("train", {}).get("epochs", 1000))
