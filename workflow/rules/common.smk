@@ -174,7 +174,7 @@ def train_group(wildcards):
     """The job group of a training run: `train-<dataset>`, one group per dataset. A cluster
     profile packs N of a dataset's runs into one job that trains them side by side on one GPU
     with `group-components: {train-<dataset>: N}` (profiles/slurm: N per dataset size); without
-    it each run is its own job. Ignored when running locally."""
+    it each run is a group of its own (a local dry run lists each as "Group job")."""
     return f"train-{wildcards.dataset}"
 
 
