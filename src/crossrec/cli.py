@@ -314,6 +314,13 @@ def cmd_list(args: argparse.Namespace) -> None:
                 print(f"    {f.name:22s} {kind_of:34s} default {_default(f)!r}")
 
 
+def cmd_schema(args: argparse.Namespace) -> None:
+    """Print the config's JSON Schema with every registered parameter (crossrec.params_schema)."""
+    from crossrec.params_schema import config_schema
+
+    print(json.dumps(config_schema(), indent=1))
+
+
 def _default(f: Any) -> Any:  # noqa: ANN401
     """A dataclass field's default value, ``default_factory`` included."""
     import dataclasses
@@ -497,8 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", type=Path, required=True, help="output folder")
         p.set_defaults(func=func)
 
-    p = sub.add_parser("list", help="registered backbones and plug-ins")
+    p = sub.add_parser("list", help="registered backbones, plug-ins and sources")
     p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser(
+        "schema",
+        help="the config's JSON Schema, every registered parameter included (for editors)",
+    )
+    p.set_defaults(func=cmd_schema)
 
     from crossrec.data.synthetic import SHAPES
 
