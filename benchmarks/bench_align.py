@@ -43,7 +43,7 @@ from pathlib import Path
 import torch
 
 from crossrec.data.formats import load_mmrec
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.train import RunSpec, TrainConfig, Trainer, device_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("none", "fettle", "cross", "cross_no_ilda", "cross_no_cla", "cross_no_cna", "bm3")
@@ -210,7 +210,7 @@ def main() -> None:
         "benchmark": f"alignment plug-in cost over {args.backbone}, {label}, batch 2048",
         "data": {"users": data.n_users, "items": data.n_items, "train": len(data.train)},
         "device": str(t.device),
-        "device_name": torch.cuda.get_device_name(t.device) if t.device.type == "cuda" else None,
+        "device_name": device_name(t.device),
         "threads": args.threads,
         "cla_prototypes": k,
         "machine": {

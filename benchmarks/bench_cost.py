@@ -26,10 +26,10 @@ already in the file that this call does not measure.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_align import synthetic_folder  # noqa: E402
+from bench_align import _sync, step_seconds, synthetic_folder  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ("none", "bm3", "fettle", "cross")
@@ -49,13 +49,6 @@ LATE_EPOCH = 100
 def paper_backbones() -> dict[str, dict]:
     """Backbone → parameters, as config/paper.yaml sets them."""
     return yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["backbones"]
-
-
-def _sync(device) -> None:  # noqa: ANN001
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> dict:
@@ -91,17 +84,8 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
     _sync(trainer.device)
     hooks = time.perf_counter() - t0
 
-    batches = trainer.sampler.epoch()
-    trainer.step(trainer.ready(next(batches)))  # warm-up
-    times = []
-    for _ in range(steps):
-        batch = trainer.ready(next(batches))
-        _sync(trainer.device)
-        t0 = time.perf_counter()
-        trainer.step(batch)
-        _sync(trainer.device)
-        times.append(time.perf_counter() - t0)
-    step = statistics.median(times)
+    # median of `steps` optimiser steps after one warm-up step
+    step = step_seconds(trainer, list(itertools.islice(trainer.sampler.epoch(), steps + 1)), steps)
 
     t0 = time.perf_counter()
     trainer.evaluate("valid")
@@ -121,15 +105,6 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
         "eval_s": round(evaluation, 3),
         "peak_mb": round(peak_memory_mb(trainer.device), 1),
     }
-
-
-def _cpu_name() -> str:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "cpu"
 
 
 def main() -> None:
@@ -170,13 +145,14 @@ def main() -> None:
                     sys.exit(f"{shape} {backbone} {plugin}: failed\n{proc.stderr[-2000:]}")
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
-    device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else _cpu_name()
+    from crossrec.train import device_name
+
     report = {
         "benchmark": "crossrec cost table: synthetic dataset shapes, paper.yaml backbones, "
         "batch 2048, 1 torch thread",
         "device": args.device,
         "machine": {
-            "device_name": device_name,
+            "device_name": device_name(torch.device(args.device)),
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "torch": torch.__version__,

@@ -80,11 +80,13 @@ def main() -> None:
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "cost_per_run"}))
     import torch
 
+    from crossrec.train import device_name
+
     report = {
         "benchmark": f"crossrec runs packed on one {args.device}: {args.backbone}+{args.plugin}, "
         f"{args.shape} shape, {args.epochs} epochs per run, 1 thread per run",
         "machine": {
-            "device_name": torch.cuda.get_device_name(0) if args.device == "cuda" else "cpu",
+            "device_name": device_name(torch.device(args.device)),
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
             "torch": torch.__version__,

@@ -83,7 +83,7 @@ def _source(args: argparse.Namespace) -> tuple[Any, Any]:
     options = parse_assignments(args.option, "--option")
     for key in ("path", "cookies", "split_seed"):
         if getattr(args, key) is not None:
-            options[key] = str(getattr(args, key)) if key != "split_seed" else args.split_seed
+            options[key] = getattr(args, key)
     if args.allow_variant:
         options["allow_variant"] = True
     return source_params(args.source, options, f"--source {args.source}")

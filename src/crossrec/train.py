@@ -121,28 +121,13 @@ class RunSpec:
     @classmethod
     def from_dict(cls, blob: Any, where: str = "run") -> RunSpec:  # noqa: ANN401
         """A run from its plain-data form (:meth:`to_dict`, a run's ``config.yaml``, the
-        workflow's ``--run-json``): keys and the trainer settings checked here, the backbone's
-        and plug-in's parameters when the run is built (ConfigError naming ``where``)."""
+        workflow's ``--run-json``): keys, types and the trainer settings checked by
+        :func:`crossrec.config.from_dict`, the backbone's and plug-in's parameters when the run
+        is built (ConfigError naming ``where``)."""
         if not isinstance(blob, Mapping):
             raise ConfigError(f"{where}: expected a mapping of run keys, got {type(blob).__name__}")
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(blob) - set(allowed))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {', '.join(map(repr, unknown))} "
-                f"(allowed: {', '.join(allowed)})"
-            )
-        for key in ("dataset", "backbone"):
-            if not isinstance(blob.get(key), str):
-                raise ConfigError(f"{where}.{key}: missing (a name)")
-        for key in ("backbone_params", "plugin_params"):
-            if not isinstance(blob.get(key, {}) or {}, Mapping):
-                raise ConfigError(f"{where}.{key}: expected a mapping of parameters")
-        values = {k: v for k, v in blob.items() if k in allowed}
-        for key in ("backbone_params", "plugin_params"):
-            values[key] = dict(values.get(key) or {})
-        values["train"] = from_dict(TrainConfig, blob.get("train"), f"{where}.train")
-        return cls(**values)
+        train = from_dict(TrainConfig, blob.get("train"), f"{where}.train")
+        return from_dict(cls, {**blob, "train": train}, where)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form (tuples as lists), as written to ``config.yaml``."""
@@ -203,6 +188,19 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+def device_name(device: torch.device) -> str:
+    """What ran a job: the CUDA device's name, else the CPU's model (``/proc/cpuinfo``), else
+    the platform's processor or machine type."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -554,11 +552,7 @@ class Trainer:
                 "torch_version": torch.__version__,
                 "numpy_version": np.__version__,
                 "device": str(self.device),
-                "device_name": (
-                    torch.cuda.get_device_name(self.device)
-                    if self.device.type == "cuda"
-                    else platform.processor() or platform.machine()
-                ),
+                "device_name": device_name(self.device),
                 "config_hash": run.config_hash(),
                 "data": self.data_summary,
             },
