@@ -116,6 +116,13 @@ def test_list(capsys) -> None:
     assert "modalities list[str] | None default None" in lines
     assert any(line.startswith("mm_weights") and "default {}" in line for line in lines)
     assert "MISSING" not in out
+    rows = out.splitlines()  # each parameter's description on the line below it
+    dropout = rows.index(next(r for r in rows if r.split()[:1] == ["dropout"] and "0.8" in r))
+    assert (
+        rows[dropout + 1].strip()
+        == "share of train edges pruned each epoch (degree-sensitive sampling)."
+    )
+    assert "train  (a config's train: section" in out and "Adam's learning rate." in lines
 
 
 def test_python_dash_m() -> None:

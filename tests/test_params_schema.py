@@ -3,6 +3,7 @@ shipped config and rejects what the dataclasses reject, at the same key path."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -61,3 +62,62 @@ def test_ranges_choices_and_defaults_come_from_the_dataclasses(validator) -> Non
     folder = {"datasets": {"x": {"source": "folder", "paht": "/tmp"}}, "backbones": {"bpr": {}},
               "plugins": {"none": {}}, "seeds": [1]}  # fmt: skip
     assert not validator.is_valid(folder)
+
+
+def test_every_parameter_is_described_once_in_its_docstring() -> None:
+    """Each backbone's, plug-in's and source's parameter and each trainer setting has a
+    one-line description (the ``Attributes:`` section of its dataclass), which the schema
+    carries; presets inherit the plug-in's."""
+    import dataclasses
+
+    from crossrec.align import PLUGINS
+    from crossrec.config import field_docs
+    from crossrec.data.sources import SOURCES
+    from crossrec.models import BACKBONES
+    from crossrec.params_schema import params_schema
+    from crossrec.train import TrainConfig
+
+    classes = [r[n].Params for r in (BACKBONES, PLUGINS, SOURCES) for n in r] + [TrainConfig]
+    for cls in classes:
+        docs = field_docs(cls)
+        missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]
+        assert missing == [], f"{cls.__name__}: no description for {missing}"
+        props = params_schema(cls, grid=True)["properties"]
+        assert all(props[name]["description"] == text for name, text in docs.items())
+    assert field_docs(PLUGINS["fettle"].Params)["beta"] == "β, weight of CLA."
+
+
+def test_field_docs_reads_google_style_attributes() -> None:
+    from crossrec.config import field_docs
+
+    @dataclasses.dataclass
+    class Base:
+        """Base.
+
+        Attributes:
+            a, b: shared ``text``
+                that continues.
+            c: one.
+
+        Note:
+            c: not an attribute.
+        """
+
+        a: int = 0
+        b: int = 0
+        c: int = 0
+
+    @dataclasses.dataclass
+    class Child(Base):
+        """Child.
+
+        Attributes:
+            c: the child's.
+        """
+
+    assert field_docs(Base) == {
+        "a": "shared text that continues.",
+        "b": "shared text that continues.",
+        "c": "one.",
+    }
+    assert field_docs(Child)["c"] == "the child's." and field_docs(Child)["a"].startswith("shared")

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import sys
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -28,7 +29,7 @@ from typing import Any, NoReturn
 import yaml
 
 from crossrec import __version__
-from crossrec.config import describe_range, describe_type, parse_scalar
+from crossrec.config import describe_range, describe_type, field_docs, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.experiment import check_dataset_name
 
@@ -295,23 +296,36 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    """Print the registered backbones, plug-ins and dataset sources with their parameters."""
-    import dataclasses
-    import typing
-
+    """Print the registered backbones, plug-ins and dataset sources with their parameters, and
+    the trainer's settings: name, type and range, default, description."""
     from crossrec.align import PLUGINS
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
+    from crossrec.train import TrainConfig
 
     for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS), ("source", SOURCES)):
         for name in registry:
-            cls = registry[name].Params
-            hints = typing.get_type_hints(cls, include_extras=True)
             about = getattr(registry[name], "description", "")
             print(f"{kind} {name}" + (f"  — {about}" if about and kind == "source" else ""))
-            for f in dataclasses.fields(cls):
-                kind_of = describe_type(hints[f.name]) + describe_range(cls, f.name)
-                print(f"    {f.name:22s} {kind_of:34s} default {_default(f)!r}")
+            _print_fields(registry[name].Params)
+    print("train  (a config's train: section; crossrec train --train KEY=VALUE)")
+    _print_fields(TrainConfig)
+
+
+def _print_fields(cls: type) -> None:
+    """One line per field of dataclass ``cls`` (name, type and range, default), its description
+    below it."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(cls, include_extras=True)
+    docs = field_docs(cls)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        kind_of = describe_type(hints[f.name]) + describe_range(cls, f.name)
+        print(f"    {f.name:22s} {kind_of:34s} default {_default(f)!r}")
+        if f.name in docs:
+            print(textwrap.fill(docs[f.name], 96, initial_indent=" " * 8,
+                                subsequent_indent=" " * 8))  # fmt: skip
 
 
 def cmd_schema(args: argparse.Namespace) -> None:
@@ -447,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         metavar="KEY=VALUE",
         help="trainer setting (repeatable): epochs, patience, lr, weight_decay, batch_size, "
-        "eval_batch_size, topk, valid_metric, device, compile",
+        "eval_batch_size, topk, valid_metric, device, compile (crossrec list describes them)",
     )
     p.add_argument("--seed", type=seed_int, help="seed of the run (default: 999)")
     p.add_argument(

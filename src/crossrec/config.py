@@ -9,7 +9,9 @@ A parameter's valid range is declared once, in its type: ``emb_size: PosInt = 64
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -143,6 +145,51 @@ def describe_range(cls: type, name: str) -> str:
         if isinstance(extra, Range):
             return f" [{extra.rule()}]"
     return ""
+
+
+_ENTRY = re.compile(r"(\w+(?:\s*,\s*\w+)*)\s*:\s*(.*)")
+
+
+def _attributes(doc: str) -> dict[str, str]:
+    """The ``Attributes:`` section of a Google-style docstring as ``{name: one line}``; an entry
+    ``a, b: text`` describes both, indented continuation lines are joined."""
+    lines = inspect.cleandoc(doc).splitlines()
+    try:
+        start = lines.index("Attributes:") + 1
+    except ValueError:
+        return {}
+    out: dict[str, str] = {}
+    names: list[str] = []
+    indent = None
+    for line in lines[start:]:
+        if line.strip() and not line.startswith(" "):
+            break  # the section ends at the next unindented line
+        if not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        match = _ENTRY.fullmatch(line.strip())
+        if indent is None:
+            indent = depth
+        if depth == indent and match:
+            names = [n.strip() for n in match.group(1).split(",")]
+            for name in names:
+                out[name] = match.group(2).strip()
+        elif names:
+            for name in names:
+                out[name] = f"{out[name]} {line.strip()}".strip()
+    return out
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """One-line descriptions of dataclass ``cls``'s fields, ``{name: text}``, from the
+    ``Attributes:`` section of its docstring or a base class's (a subclass's entry wins), so a
+    parameter is described once, next to its type and default, and ``crossrec list`` and
+    ``crossrec schema`` read it from there. Plain text: RST literals lose their backticks."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        docs.update(_attributes(klass.__dict__.get("__doc__") or ""))
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return {f.name: docs[f.name].replace("``", "") for f in fields if f.name in docs}
 
 
 def parse_scalar(text: str) -> Any:  # noqa: ANN401

@@ -19,7 +19,7 @@ import types
 import typing
 from typing import Annotated, Any
 
-from crossrec.config import Range
+from crossrec.config import Range, field_docs
 
 _SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
@@ -59,15 +59,19 @@ def type_schema(annotation: Any) -> dict[str, Any]:  # noqa: ANN401
 
 
 def params_schema(cls: type, grid: bool = False) -> dict[str, Any]:
-    """An object schema of dataclass ``cls``'s fields (defaults included where JSON-able);
+    """An object schema of dataclass ``cls``'s fields (descriptions from its docstring's
+    ``Attributes:``, defaults where JSON-able);
     ``grid``: each value may also be a non-empty list of values (a grid in the main study)."""
     hints = typing.get_type_hints(cls, include_extras=True)
+    docs = field_docs(cls)
     props: dict[str, Any] = {}
     required = []
     for f in dataclasses.fields(cls):
         schema = type_schema(hints[f.name])
         if grid:
             schema = {"anyOf": [schema, {"type": "array", "items": schema, "minItems": 1}]}
+        if f.name in docs:
+            schema["description"] = docs[f.name]
         default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
         if default is dataclasses.MISSING:
             required.append(f.name)

@@ -76,7 +76,23 @@ _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation and evaluation settings (MMRec defaults)."""
+    """Optimisation and evaluation settings (MMRec defaults).
+
+    Attributes:
+        epochs: the most epochs trained.
+        patience: evaluations in a row without a better ``valid_metric`` that are tolerated;
+            the next one stops training.
+        lr: Adam's learning rate.
+        weight_decay: Adam's weight decay (on every parameter).
+        batch_size: training triples per step.
+        eval_batch_size: users scored at once in evaluation.
+        topk: cut-offs of the ranking metrics.
+        valid_metric: the validation metric that selects the best epoch (``recall@20``, ...).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        compile: torch.compile the plug-in's losses (eager if compilation fails). Off by
+            default: on the CPU (ml100k, lightgcn+cross, 1 thread) it cost ~30 s of
+            compilation for ~11 % per step.
+    """
 
     epochs: PosInt = 1000
     patience: NonNegInt = 20
@@ -87,8 +103,6 @@ class TrainConfig:
     topk: tuple[PosInt, ...] = (5, 10, 20, 50)
     valid_metric: str = "recall@20"
     device: str = "auto"
-    # torch.compile the plug-in's losses. Off by default: measured on the CPU (ml100k,
-    # lightgcn+cross, 1 thread) it costs ~30 s of compilation for ~11 % per step.
     compile: bool = False
 
     def __post_init__(self) -> None:

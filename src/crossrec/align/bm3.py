@@ -30,7 +30,14 @@ from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 
 @dataclass(frozen=True)
 class BM3Params:
-    """Hyper-parameters of the BM3 plug-in."""
+    """Hyper-parameters of the BM3 plug-in.
+
+    Attributes:
+        ui_weight: weight of the user–item term L_ui.
+        cl_weight: weight of the modality term L_mm.
+        dropout: dropout of the target views.
+        modalities: modalities used (default: all of the dataset's).
+    """
 
     ui_weight: NonNegFloat = 1.0
     cl_weight: NonNegFloat = 2.0

@@ -41,25 +41,47 @@ from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
 
 @dataclass(frozen=True)
 class AlignParams:
-    """Hyper-parameters of the alignment plug-in (defaults: CROSS, docs/method.md §8.3)."""
+    """Hyper-parameters of the alignment plug-in (defaults: CROSS, docs/method.md §8.3).
 
-    alpha: NonNegFloat = 1e-3  # ILA/ILDA (+DT) weight
-    beta: NonNegFloat = 1e-4  # CLA weight
-    gamma: NonNegFloat = 1e-3  # CNA weight
-    modalities: list[str] | None = None  # default: all
-    ila_mask: Mask = "dynamic"  # oneway (FETTLE) | dynamic (ILDA) | all (bidirectional)
-    ila_compensation: Compensation = "var"  # ILDA margin: var (the reference code) | std
-    ila_temp: PosFloat = 0.1  # τ₀, learnable, clamped [1e-3, 0.5]
+    Attributes:
+        alpha: α, weight of ILA/ILDA and DT.
+        beta: β, weight of CLA.
+        gamma: γ, weight of CNA (the papers' symbol; not a temperature).
+        modalities: item modalities aligned with the ID table (default: all of the dataset's).
+        ila_mask: ILA's direction mask: ``oneway`` (FETTLE), ``dynamic`` (CROSS's ILDA) or
+            ``all`` (every direction).
+        ila_compensation: ILDA's compensation of the target's score: ``var`` (the reference
+            code) or ``std``.
+        ila_temp: τ₀, ILA's initial temperature (learnable, clamped to [1e-3, 0.5]).
+        use_ila: include ILA's contrastive term.
+        use_dt: include the direction-tuning term DT.
+        cla_prototypes: K, CLA's number of prototypes.
+        cla_temp: γ₀, CLA's initial temperature (learnable, clamped to [0.01, 0.99]).
+        sinkhorn_eps: ε of CLA's Sinkhorn–Knopp assignment.
+        sinkhorn_iters: Sinkhorn–Knopp iterations.
+        cna_k: neighbours per item in CNA.
+        cna_temp: τ_n, CNA's temperature.
+        cna_reduction: how CNA weighs a row's neighbours: ``mean`` or ``param_attn`` (learned).
+        cna_reg: λ_reg, weight of CNA's regulariser.
+    """
+
+    alpha: NonNegFloat = 1e-3
+    beta: NonNegFloat = 1e-4
+    gamma: NonNegFloat = 1e-3
+    modalities: list[str] | None = None
+    ila_mask: Mask = "dynamic"
+    ila_compensation: Compensation = "var"
+    ila_temp: PosFloat = 0.1
     use_ila: bool = True
     use_dt: bool = True
     cla_prototypes: Size = 10240
-    cla_temp: PosFloat = 0.3  # γ₀, learnable, clamped [0.01, 0.99]
+    cla_temp: PosFloat = 0.3
     sinkhorn_eps: PosFloat = 0.05
     sinkhorn_iters: PosInt = 3
     cna_k: Size = 3
-    cna_temp: PosFloat = 0.1  # τ_n
+    cna_temp: PosFloat = 0.1
     cna_reduction: Reduction = "mean"
-    cna_reg: NonNegFloat = 1e-4  # λ_reg
+    cna_reg: NonNegFloat = 1e-4
 
 
 class AlignmentPlugin(Plugin):

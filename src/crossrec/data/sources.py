@@ -57,8 +57,12 @@ def _ks(needs: DataNeeds) -> tuple[list[int], list[int]]:
 
 @dataclass(frozen=True)
 class ML100kParams:
-    """``split_seed``: seed of the per-user random split; ``allow_variant``: accept files whose
-    checksums differ from recbole 1.2.1's."""
+    """Options of the ``ml100k`` source.
+
+    Attributes:
+        split_seed: seed of the per-user random train/valid/test split.
+        allow_variant: accept files whose checksums differ from recbole 1.2.1's.
+    """
 
     split_seed: Seed = 999
     allow_variant: bool = False
@@ -98,8 +102,12 @@ class ML100k(Source):
 
 @dataclass(frozen=True)
 class AmazonParams:
-    """``cookies``: a Netscape cookie file for Google Drive; ``allow_variant``: accept data
-    whose statistics differ from the published ones."""
+    """Options of the ``amazon`` source.
+
+    Attributes:
+        cookies: a Netscape cookie file for Google Drive (when Drive asks for a login).
+        allow_variant: accept data whose statistics differ from the published ones.
+    """
 
     cookies: str | None = None
     allow_variant: bool = False
@@ -132,7 +140,11 @@ class Amazon(Source):
 
 @dataclass(frozen=True)
 class TikTokParams:
-    """``allow_variant``: accept data whose statistics differ from the published ones."""
+    """Options of the ``tiktok`` source.
+
+    Attributes:
+        allow_variant: accept data whose statistics differ from the published ones.
+    """
 
     allow_variant: bool = False
 
@@ -162,7 +174,11 @@ class TikTok(Source):
 
 @dataclass(frozen=True)
 class FolderParams:
-    """``path``: the MMRec-format folder on disk (needed to download, not to prepare)."""
+    """Options of the ``folder`` source.
+
+    Attributes:
+        path: the MMRec-format folder on disk (needed to download, not to prepare).
+    """
 
     path: str | None = None
 

@@ -20,7 +20,12 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class BPRParams:
-    """Hyper-parameters of BPR-MF (MMRec grid for reg_weight: 2.0 … 1e-5)."""
+    """Hyper-parameters of BPR-MF (MMRec grid for reg_weight: 2.0 … 1e-5).
+
+    Attributes:
+        emb_size: width d of the user and item embeddings.
+        reg_weight: weight of the EmbLoss (squared norms) of the batch's user and item rows.
+    """
 
     emb_size: Size = 64
     reg_weight: NonNegFloat = 1e-4

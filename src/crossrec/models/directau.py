@@ -31,7 +31,14 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class DirectAUParams:
-    """Hyper-parameters (DirectAU's RecBole config)."""
+    """Hyper-parameters (DirectAU's RecBole config).
+
+    Attributes:
+        emb_size: width d of the user and item embeddings.
+        gamma: weight of the uniformity term (loss = align + gamma · uniform; the paper's γ).
+        encoder: ``mf`` (the ID tables) or ``lightgcn`` (the tables propagated ``n_layers``).
+        n_layers: LightGCN layers when ``encoder`` is ``lightgcn``.
+    """
 
     emb_size: Size = 64
     gamma: NonNegFloat = 1.0

@@ -42,9 +42,14 @@ from crossrec.models.registry import register_backbone
 class DualGNNParams:
     """Hyper-parameters (MMRec DualGNN.yaml: grid reg_weight and learning_rate 1e-1 … 1e-5).
 
-    ``user_fusion``: ``weighted`` (the paper: Σ_m w_{u,m} X̂_m) or ``mmrec`` (MMRec's code, whose
-    in-place ``representation += t_rep`` turns the first modality's user part into the sum of
-    all modalities before the weighting: w_1 Σ_m X̂_m + Σ_{m>1} w_m X̂_m)."""
+    Attributes:
+        emb_size: width of each modality's user preference table and item projection.
+        k: co-occurring neighbours per user in the user–user graph.
+        reg_weight: weight of the squared-norm regulariser (preference tables, modality weights).
+        user_fusion: ``weighted`` (the paper: Σ_m w_{u,m} X̂_m) or ``mmrec`` (MMRec's code, whose
+            in-place ``representation += t_rep`` turns the first modality's user part into the
+            sum of all modalities before the weighting: w_1 Σ_m X̂_m + Σ_{m>1} w_m X̂_m).
+    """
 
     emb_size: Size = 64
     k: Size = 40

@@ -39,8 +39,19 @@ from crossrec.models.registry import register_backbone
 @dataclass(frozen=True)
 class FREEDOMParams:
     """Hyper-parameters (MMRec FREEDOM.yaml; grid dropout {0.8, 0.9} × reg_weight {0, 1e-5,
-    1e-4, 1e-3}). ``mm_weights``: modality → weight of its kNN graph; default 0.1 image + 0.9
-    text when the dataset has exactly those, otherwise equal weights."""
+    1e-4, 1e-3}).
+
+    Attributes:
+        emb_size: width d of the user and item ID embeddings.
+        feat_embed_dim: width of each modality's projected features.
+        knn_k: neighbours per item in each modality's feature-kNN graph.
+        n_mm_layers: propagations over the frozen item–item graph.
+        n_ui_layers: LightGCN layers on the (pruned) user–item graph.
+        dropout: share of train edges pruned each epoch (degree-sensitive sampling).
+        reg_weight: weight of the per-modality BPR on the projected features.
+        mm_weights: modality → weight of its kNN graph; empty: 0.1 image + 0.9 text when the
+            dataset has exactly those, otherwise equal weights.
+    """
 
     emb_size: Size = 64
     feat_embed_dim: Size = 64

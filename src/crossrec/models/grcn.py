@@ -47,7 +47,16 @@ from crossrec.models.registry import register_backbone
 @dataclass(frozen=True)
 class GRCNParams:
     """Hyper-parameters (MMRec GRCN.yaml: embedding_size 64, latent_embedding 64, n_layers 3 —
-    the routing rounds —, grid reg_weight 1e-1 … 1e-5 and learning_rate 1 … 1e-4)."""
+    the routing rounds —, grid reg_weight 1e-1 … 1e-5 and learning_rate 1 … 1e-4).
+
+    Attributes:
+        emb_size: width d of the ID embeddings.
+        latent_size: width d_c of each modality's content representation.
+        n_routing: routing rounds that refine the users' preferences.
+        reg_weight: weight of the squared-norm regulariser of the batch's rows.
+        routing: ``paper`` (routing updates the preferences) or ``mmrec`` (MMRec's code, where
+            the rounds change nothing and are skipped).
+    """
 
     emb_size: Size = 64
     latent_size: Size = 64

@@ -58,7 +58,19 @@ from crossrec.models.registry import register_backbone
 @dataclass(frozen=True)
 class LATTICEParams:
     """Hyper-parameters (MMRec LATTICE.yaml; grid reg_weight {0, 1e-5, 1e-4, 1e-3} ×
-    learning_rate {1e-4, 5e-4, 1e-3, 5e-3})."""
+    learning_rate {1e-4, 5e-4, 1e-3, 5e-3}).
+
+    Attributes:
+        emb_size: width d of the user and item ID embeddings.
+        feat_embed_dim: width of each modality's projected features.
+        n_ui_layers: LightGCN layers on the user–item graph.
+        n_layers: propagations of the item embeddings over the learned item graph.
+        knn_k: neighbours per item in the original and learned feature-kNN graphs.
+        lambda_coeff: λ, the original graphs' share in S = (1 − λ) learned + λ original.
+        reg_weight: weight of the squared-norm regulariser of the batch's final embeddings.
+        lr_decay: learning-rate factor applied every ``lr_decay_every`` epochs.
+        lr_decay_every: epochs per ``lr_decay`` factor (applied smoothly, once per epoch).
+    """
 
     emb_size: Size = 64
     feat_embed_dim: Size = 64

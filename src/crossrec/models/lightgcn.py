@@ -23,7 +23,13 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class LightGCNParams:
-    """Hyper-parameters (MMRec grid: n_layers 1–4 × reg_weight 1e-2 … 1e-6)."""
+    """Hyper-parameters (MMRec grid: n_layers 1–4 × reg_weight 1e-2 … 1e-6).
+
+    Attributes:
+        emb_size: width d of the user and item embeddings.
+        n_layers: propagation layers; the readout is the mean of layers 0..n_layers.
+        reg_weight: weight of the EmbLoss of the batch's ego (layer-0) rows.
+    """
 
     emb_size: Size = 64
     n_layers: Layers = 2

@@ -34,8 +34,22 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class NCLParams:
-    """Hyper-parameters (RecBole NCL.yaml). ``num_clusters`` is capped at the number of rows;
-    ``kmeans`` picks the backend: auto (faiss if installed), faiss or torch."""
+    """Hyper-parameters (RecBole NCL.yaml).
+
+    Attributes:
+        emb_size: width d of the user and item embeddings.
+        n_layers: LightGCN layers of the readout.
+        reg_weight: weight of the EmbLoss of the batch's ego rows.
+        ssl_temp: temperature of both contrastive terms.
+        ssl_reg: weight of the structural-neighbour term.
+        hyper_layers: h; a node's structural neighbour is its own layer-2h embedding.
+        alpha: weight of the items' half of the structural term.
+        proto_reg: weight of the prototype (semantic-neighbour) term.
+        num_clusters: k-means centroids per table (capped at the number of rows).
+        warm_up: epochs before the prototype term (and k-means) starts.
+        kmeans: k-means backend: ``auto`` (faiss if installed), ``faiss`` or ``torch``.
+        kmeans_iters: Lloyd iterations of each epoch's k-means.
+    """
 
     emb_size: Size = 64
     n_layers: Layers = 3

@@ -31,7 +31,18 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class SGLParams:
-    """Hyper-parameters (RecBole SGL.yaml)."""
+    """Hyper-parameters (RecBole SGL.yaml).
+
+    Attributes:
+        emb_size: width d of the user and item embeddings.
+        n_layers: LightGCN layers.
+        reg_weight: weight of the EmbLoss of the batch's ego rows.
+        aug: view augmentation: ``ED`` edge dropout, ``ND`` node dropout, ``RW`` a fresh edge
+            dropout per layer.
+        drop_ratio: share of edges (or nodes) each view drops.
+        ssl_tau: temperature of the contrastive term.
+        ssl_weight: weight of the contrastive term.
+    """
 
     emb_size: Size = 64
     n_layers: Layers = 3

@@ -59,7 +59,21 @@ from crossrec.models.registry import register_backbone
 class SLMRecParams:
     """Hyper-parameters (MMRec SLMRec.yaml: recdim 64, layer_num 3, temp 0.2, dropout_rate 0.3,
     ssl_task FAC, concat fusion, weight_decay 1e-4; grids ssl_alpha 0.01 … 1.0, ssl_temp 0.1 … 1.0,
-    learning_rate 1e-4 … 1e-1 — ssl_alpha and ssl_temp default to a point of that grid)."""
+    learning_rate 1e-4 … 1e-1 — ssl_alpha and ssl_temp default to a point of that grid).
+
+    Attributes:
+        emb_size: width d of every tower.
+        n_layers: LightGCN layers per tower.
+        temp: temperature of the main in-batch InfoNCE.
+        ssl_task: ``fac`` (fine and coarse), ``fd`` (feature dropout), ``fm`` (feature
+            masking) or ``fd+fm``.
+        ssl_alpha: weight of the self-supervised task.
+        ssl_temp: temperature of the self-supervised task.
+        dropout: dropout after each propagation in the ``fd`` views.
+        fusion: how towers are fused: ``concat`` (then a linear map) or ``mean``.
+        weight_decay: Adam weight decay on the backbone's parameters only.
+        fac_phantom_level: keep MMRec's loss-less audio level of ``fac`` with two modalities.
+    """
 
     emb_size: Size = 64
     n_layers: Layers = 3

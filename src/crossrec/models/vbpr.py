@@ -26,7 +26,12 @@ from crossrec.models.registry import register_backbone
 
 @dataclass(frozen=True)
 class VBPRParams:
-    """Hyper-parameters (MMRec grid for reg_weight: 2.0 … 1e-5)."""
+    """Hyper-parameters (MMRec grid for reg_weight: 2.0 … 1e-5).
+
+    Attributes:
+        emb_size: d; users are 2d wide, items an ID part and a projected-feature part of d each.
+        reg_weight: weight of the EmbLoss (squared norms) of the batch's user and item rows.
+    """
 
     emb_size: Size = 64
     reg_weight: NonNegFloat = 1e-4
