@@ -40,6 +40,7 @@ localrules:
     data,
     runs,
     download,
+    define,
     plan,
     tables,
     figures,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -95,7 +96,7 @@ def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "results" / "data" / "tiny"
     assert (data / "neighbors_k2.npy").is_file() and (data / "neighbors_k3.npy").is_file()
     run = tmp_path / "results" / "runs" / "tiny" / "freedom" / "none" / "default" / "seed1"
-    assert {"metrics.json", "history.csv", "config.yaml", "test_per_user.csv"} <= {
+    assert {"run.yaml", "metrics.json", "history.csv", "config.yaml", "test_per_user.csv"} <= {
         p.name for p in run.iterdir()
     }
     logs = tmp_path / "results" / "logs" / "train" / "tiny" / "freedom" / "none" / "default"
@@ -165,7 +166,7 @@ def test_slurm_profile_requests() -> None:
     block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
     assert block is not None
     local = set(re.findall(r"(\w+),", block.group(1)))
-    assert local == {"all", "data", "runs", "download", "plan", "tables", "figures"}
+    assert local == {"all", "data", "runs", "download", "define", "plan", "tables", "figures"}
 
 
 def test_lint(tmp_path: Path) -> None:
@@ -284,7 +285,8 @@ def _train_jobs(dry_run_stdout: str) -> list[str]:
 def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     """The train rule carries the digest of the code behind each run (crossrec.provenance):
     editing FREEDOM's module reruns the FREEDOM runs and nothing else; editing report code
-    reruns no training."""
+    reruns no training; editing a run's run.yaml, or the config's entry of one backbone, reruns
+    that run only."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("Snakefile", "workflow", "profiles", "src", "envs"):
@@ -322,6 +324,24 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     )
     assert len(metrics["provenance"]["run_code_sha256_16"]) == 16
     assert metrics["provenance"]["source"]["sha256_16"]
+
+    # The run file is the run: editing one reruns that run only, with what the file says.
+    report.write_text(report.read_text().replace("\n# an edit\n", ""))
+    run_file = work / "results/runs/tiny/lightgcn/none/default/seed1/run.yaml"
+    run = yaml.safe_load(run_file.read_text())
+    assert run["backbone_params"] == {"n_layers": 1} and run["train"]["epochs"] == 1
+    run["train"]["epochs"] = 2
+    run_file.write_text(yaml.safe_dump(run, sort_keys=False))
+    jobs = _train_jobs(snakemake("-n").stdout)
+    assert len(jobs) == 1 and "backbone=lightgcn" in jobs[0], jobs
+    assert snakemake().returncode == 0
+    history = work / "results/runs/tiny/lightgcn/none/default/seed1/history.csv"
+    assert len(pd.read_csv(history)) == 2
+    # a config change rewrites exactly the run files it changes, and those runs retrain
+    config = (work / "config.yaml").read_text()
+    (work / "config.yaml").write_text(config.replace("n_layers: 1}", "n_layers: 2}"))
+    jobs = _train_jobs(snakemake("-n").stdout)
+    assert len(jobs) == 1 and "backbone=lightgcn" in jobs[0], jobs
 
 
 MODULE_SNAKEFILE = """

@@ -3,8 +3,10 @@
     crossrec download --dataset ml100k --source ml100k --out resources/ml100k
     crossrec prepare  --dataset ml100k --source ml100k --raw resources/ml100k --out results/data/ml100k
     crossrec train    --data results/data/ml100k --backbone lightgcn --param n_layers=2 --out DIR
+    crossrec train    --data results/data/ml100k --run results/runs/ml100k/.../seed1/run.yaml --out DIR
+    crossrec define   --run-json '{"dataset": "ml100k", ...}' --out RUN/run.yaml
     crossrec table    --out results/tables/main  RUN/metrics.json ...
-    crossrec plan     --config config/config.yaml --out results/plan.json
+    crossrec plan     --config config/config.yaml --out results/plan.json --runs-dir results/runs
     crossrec tables   --plan results/plan.json --runs results/runs --out results/tables
     crossrec figures  --plan results/plan.json --runs results/runs --out results/figures
     crossrec list     (registered backbones and plug-ins)
@@ -160,7 +162,8 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from crossrec.data.formats import load_mmrec
     from crossrec.outputs import check_replaceable, only_names
-    from crossrec.train import RUN_FILES, Trainer
+    from crossrec.runfile import RUN_FILES
+    from crossrec.train import Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
     run, named = _run_from_args(args)
@@ -221,9 +224,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
         )
         table = CostTable.load(device, args.costs)
         print(format_estimate(estimate(config, table, args.epochs_to_stop)))
+    if args.runs_dir is not None:
+        _write_run_files(Experiment(config), args.runs_dir)
     if args.out is None:
-        if not args.estimate:
-            raise ConfigError("plan: give --out (where to write plan.json), --estimate, or both")
+        if not args.estimate and args.runs_dir is None:
+            raise ConfigError(
+                "plan: give --out (where to write plan.json), --runs-dir, --estimate, or several"
+            )
         return
     if os.path.lexists(args.out):
         try:
@@ -237,6 +244,33 @@ def cmd_plan(args: argparse.Namespace) -> None:
             )
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
+
+
+def _write_run_files(experiment: Any, root: Path) -> None:  # noqa: ANN401
+    """``<root>/<run folder>/run.yaml`` for every planned run (crossrec.runfile); every folder
+    is checked before the first file is written, and files that already hold their run are
+    left untouched."""
+    from crossrec.outputs import check_replaceable, only_names
+    from crossrec.runfile import RUN_FILE, RUN_FILES, write_run_file
+
+    keys = experiment.runs()
+    for key in keys:
+        check_replaceable(root / key.path(), only_names(RUN_FILES), flag="--runs-dir")
+    written = sum(
+        write_run_file(experiment.run_definition(key), root / key.path() / RUN_FILE) for key in keys
+    )
+    print(f"{len(keys)} runs ({written} run files written) -> {root}/", file=sys.stderr)
+
+
+def cmd_define(args: argparse.Namespace) -> None:
+    """Write one run's definition file (the workflow's train rule reads it)."""
+    from crossrec.runfile import write_run_file
+
+    try:
+        definition = json.loads(args.run_json)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"--run-json: not valid JSON ({err})") from None
+    write_run_file(definition, args.out)
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
@@ -441,10 +475,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--run",
         type=Path,
-        help="the whole run as a YAML file (an earlier run's config.yaml works), instead of "
-        "the flags below",
+        help="the whole run as a YAML file (a run folder's run.yaml, which the workflow trains "
+        "from, or its config.yaml), instead of the flags below",
     )
-    p.add_argument("--run-json", help="the whole run as JSON (the workflow passes it)")
+    p.add_argument("--run-json", help="the whole run as JSON, instead of the flags below")
     p.add_argument("--backbone", help="backbone name (crossrec list)")
     p.add_argument("--plugin", help="alignment plug-in name (crossrec list) (default: none)")
     p.add_argument(
@@ -506,7 +540,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: min(train.epochs, 100))",
     )
     p.add_argument("--costs", type=Path, help="a cost table from benchmarks/bench_cost.py")
+    p.add_argument(
+        "--runs-dir",
+        type=Path,
+        help="also write every run's run.yaml under this folder "
+        "(<dataset>/<backbone>/<plugin>/<variant>/seed<seed>/run.yaml; crossrec train --run)",
+    )
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("define", help="write one run's run.yaml (the workflow's train input)")
+    p.add_argument("--run-json", required=True, help="the run as JSON (the workflow passes it)")
+    p.add_argument("--out", type=Path, required=True, help="the run.yaml to write")
+    p.set_defaults(func=cmd_define)
 
     for name, func, what in (
         ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),

@@ -61,16 +61,10 @@ from crossrec.metrics import metric_names
 from crossrec.models import DataSpec, build_backbone
 from crossrec.outputs import claim_dir, only_names
 from crossrec.provenance import package_digest, run_code_digest
+from crossrec.runfile import RUN_FILES
 
 METRICS_SCHEMA_VERSION = 1
 CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
-RUN_FILES = (
-    "metrics.json",
-    "history.csv",
-    "config.yaml",
-    "test_per_user.csv",
-    "checkpoint.pt",
-)  # what a run folder holds; a folder of only these is an earlier crossrec run
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 

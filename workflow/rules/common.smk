@@ -91,8 +91,9 @@ def prepare_args(wildcards):
 
 def train_run(wildcards):
     """The whole run — identity, the variant's parameters, the trainer settings — as one
-    shell-quoted JSON argument for `crossrec train --run-json` (read by RunSpec.from_dict; the
-    run also lands in the run folder as config.yaml)."""
+    shell-quoted JSON argument for `crossrec define`, which writes it to the run's run.yaml
+    (read by `crossrec train --run`, RunSpec.from_dict). A `params:` value, so a config change
+    rewrites exactly the run files it changes, and those runs retrain."""
     key = RunKey(
         wildcards.dataset,
         wildcards.backbone,

@@ -1,7 +1,24 @@
+rule define:
+    """One run's definition file: identity, the variant's parameters, the trainer settings
+    (crossrec.runfile). Rewritten when the config changes what the run is; edit it to change
+    one run."""
+    output:
+        f"{RUN_DIR}/run.yaml",
+    log:
+        f"results/logs/define/{RUN_NAME}.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        run=train_run,
+    shell:
+        "crossrec define --run-json {params.run} --out {output} > {log} 2>&1"
+
+
 rule train:
-    """One run: dataset x backbone x plug-in x variant x seed."""
+    """One run: dataset x backbone x plug-in x variant x seed, as its run.yaml says."""
     input:
         data="results/data/{dataset}",
+        run=f"{RUN_DIR}/run.yaml",
     output:
         metrics=f"{RUN_DIR}/metrics.json",
         history=f"{RUN_DIR}/history.csv",
@@ -19,9 +36,8 @@ rule train:
     resources:
         **train_resources(),
     params:
-        run=train_run,
         out=run_dir,
         code=train_code,
     shell:
-        "crossrec train --data {input.data} --run-json {params.run}"
+        "crossrec train --data {input.data} --run {input.run}"
         " --threads {threads} --resume --out {params.out} > {log} 2>&1"
