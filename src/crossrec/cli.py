@@ -161,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
     from crossrec.data.formats import load_mmrec
+    from crossrec.experiment import IDENTITY, RunKey
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.runfile import RUN_FILES
     from crossrec.train import Trainer
@@ -174,9 +175,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         run = dataclasses.replace(run, dataset=data.name)
     metrics = Trainer(run, data, args.out).fit(resume=args.resume)
     test = metrics["test"]
+    name = RunKey(**{k: getattr(run, k) for k in IDENTITY}).path()
     print(
-        f"{run.dataset}/{run.backbone}/{run.plugin}/{run.variant}/seed{run.seed}: best epoch "
-        f"{metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
+        f"{name}: best epoch {metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
         f"ndcg@20 {test['ndcg@20']:.4f}"
     )
 

@@ -49,6 +49,13 @@ def check_dataset_name(name: str, where: str = "--dataset") -> str:
     return name
 
 
+RUN_PATH = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
+"""A run's folder below the runs root, as a pattern of its identity: :meth:`RunKey.path` fills
+it in, the workflow's rules use it as their wildcard pattern — one mapping from run to folder."""
+IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
+"""The keys that name a run (:class:`RunKey`'s fields; ``metrics.json``'s ``identity``)."""
+
+
 @dataclass(frozen=True, order=True)
 class RunKey:
     """One training run's identity (the run folder's path components)."""
@@ -60,8 +67,8 @@ class RunKey:
     seed: int
 
     def path(self) -> str:
-        """``{dataset}/{backbone}/{plugin}/{variant}/seed{seed}``."""
-        return f"{self.dataset}/{self.backbone}/{self.plugin}/{self.variant}/seed{self.seed}"
+        """The run folder below the runs root, :data:`RUN_PATH` filled in."""
+        return RUN_PATH.format(**{k: getattr(self, k) for k in IDENTITY})
 
 
 @dataclass(frozen=True)

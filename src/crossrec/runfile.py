@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from crossrec.errors import ConfigError
+from crossrec.experiment import IDENTITY
 from crossrec.io import write_yaml
 from crossrec.outputs import claim_dir, only_names
 
@@ -31,7 +32,6 @@ RUN_FILES = (
     "test_per_user.csv",
     "checkpoint.pt",
 )  # what a run folder holds; a folder of only these is an earlier crossrec run
-IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
 
 
 def write_run_file(definition: Mapping[str, Any], path: str | Path) -> bool:

@@ -8,7 +8,7 @@ import json
 import shlex
 from pathlib import Path
 
-from crossrec.experiment import Experiment, RunKey
+from crossrec.experiment import RUN_PATH, Experiment, RunKey
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
 
 
@@ -20,8 +20,8 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-RUN_DIR = "results/runs/{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
-RUN_NAME = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
+RUN_NAME = RUN_PATH  # {dataset}/{backbone}/{plugin}/{variant}/seed{seed}, as RunKey.path()
+RUN_DIR = f"results/runs/{RUN_NAME}"
 EXPERIMENT = Experiment(config)
 
 

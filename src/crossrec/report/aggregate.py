@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 
 from crossrec.errors import DataError
+from crossrec.experiment import IDENTITY
 from crossrec.io import read_json
 from crossrec.schemas import check_document
 from crossrec.train import METRICS_SCHEMA_VERSION
 
-IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
 TABLE_METRICS = ("recall", "ndcg", "precision")
 
 

@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.experiment import RunKey
+from crossrec.experiment import IDENTITY, RunKey
 from crossrec.io import read_json, regular_file
-from crossrec.report.aggregate import IDENTITY, read_metrics
+from crossrec.report.aggregate import read_metrics
 from crossrec.schemas import check_document
 
 
