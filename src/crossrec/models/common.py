@@ -1,13 +1,16 @@
 """Building blocks several backbones share: ID tables, modality checks, feature tables,
-per-modality projections and the prepared kNN item graphs."""
+per-modality projections, the prepared kNN item graphs, and the base of the backbones built
+from those (FREEDOM, LATTICE)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from crossrec.errors import ConfigError
-from crossrec.models.base import DataSpec
+from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec
 
 
 def xavier_table(*shape: int, normal: bool = False) -> nn.Parameter:
@@ -82,3 +85,34 @@ def item_knn(spec: DataSpec, backbone: str, modality: str, k: int) -> Tensor:
             f"prepare it with --knn-k {k} (the workflow does so for every planned knn_k)"
         )
     return spec.item_knn[key]
+
+
+class FeatureGraphBackbone(Backbone):
+    """Base of the backbones with an item–item graph from the features' kNN (FREEDOM, LATTICE):
+    ID tables ``user_emb`` [U, d] and ``item_emb`` [I, d] (xavier-uniform), the raw features as
+    trainable tables ``features[m]`` [I, d_m], each projected by ``proj[m]`` (d_m →
+    ``feat_embed_dim``), and the prepared feature-kNN graphs of ``knn_k``. ``Params`` has
+    ``emb_size``, ``feat_embed_dim`` and ``knn_k``."""
+
+    uses_modalities = True
+    modalities: list[str]
+
+    @classmethod
+    def data_needs(cls, params: Any) -> DataNeeds:  # noqa: ANN401  (the subclass's Params)
+        """The feature-kNN item graphs of its ``knn_k``."""
+        return DataNeeds(item_knn_k=frozenset({params.knn_k}))
+
+    def _feature_tables(self, spec: DataSpec, modalities: list[str]) -> None:
+        """Create the ID tables, trainable feature tables and projections of ``modalities``
+        (in this order: the parameters' order, hence the optimiser's and the RNG draws')."""
+        p = self.params
+        self.modalities = modalities
+        self.user_emb = xavier_table(spec.n_users, p.emb_size)
+        self.item_emb = xavier_table(spec.n_items, p.emb_size)
+        self.features = trainable_features(spec, modalities)
+        self.proj = modal_projections(spec, modalities, p.feat_embed_dim)
+
+    def info(self) -> BackboneInfo:
+        """ID embeddings of width emb_size; each modality projected to feat_embed_dim."""
+        p = self.params
+        return BackboneInfo(p.emb_size, p.emb_size, {m: p.feat_embed_dim for m in self.modalities})

@@ -25,14 +25,8 @@ from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
 from crossrec.losses import bpr_rows
-from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
-from crossrec.models.common import (
-    item_knn,
-    modal_projections,
-    require_modalities,
-    trainable_features,
-    xavier_table,
-)
+from crossrec.models.base import DataSpec, Encoded
+from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
 
 
@@ -64,16 +58,10 @@ class FREEDOMParams:
 
 
 @register_backbone("freedom")
-class FREEDOM(Backbone):
+class FREEDOM(FeatureGraphBackbone):
     """Frozen multimodal item graph + pruned user–item graph (module docstring)."""
 
     Params = FREEDOMParams
-    uses_modalities = True
-
-    @classmethod
-    def data_needs(cls, params: FREEDOMParams) -> DataNeeds:
-        """The feature-kNN item graphs of its ``knn_k``."""
-        return DataNeeds(item_knn_k=frozenset({params.knn_k}))
 
     def __init__(self, spec: DataSpec, params: FREEDOMParams) -> None:
         super().__init__(spec, params)
@@ -86,12 +74,7 @@ class FREEDOM(Backbone):
         unknown = sorted(set(weights) - set(names))
         if unknown:
             raise ConfigError(f"backbone freedom: mm_weights names unknown modality {unknown[0]!r}")
-        self.modalities = [m for m in names if m in weights]
-        d = params.emb_size
-        self.user_emb = xavier_table(spec.n_users, d)
-        self.item_emb = xavier_table(spec.n_items, d)
-        self.features = trainable_features(spec, self.modalities)
-        self.proj = modal_projections(spec, self.modalities, params.feat_embed_dim)
+        self._feature_tables(spec, [m for m in names if m in weights])
         mm = None
         for m in self.modalities:
             part = knn_adjacency(item_knn(spec, "freedom", m, params.knn_k)) * weights[m]
@@ -103,11 +86,6 @@ class FREEDOM(Backbone):
         self.register_buffer("edge_users", spec.train_users.clone(), persistent=False)
         self.register_buffer("edge_items", spec.train_items.clone(), persistent=False)
         self.masked_adj: Tensor | None = None
-
-    def info(self) -> BackboneInfo:
-        """ID embeddings of width emb_size; each modality projected to feat_embed_dim."""
-        p = self.params
-        return BackboneInfo(p.emb_size, p.emb_size, {m: p.feat_embed_dim for m in self.modalities})
 
     def on_epoch_start(self, epoch: int) -> None:
         """Resample the pruned user–item graph (torch's global RNG, seeded by the trainer)."""

@@ -44,14 +44,8 @@ from crossrec.graph import (
     sym_normalize_edges,
 )
 from crossrec.losses import bpr_rows
-from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
-from crossrec.models.common import (
-    item_knn,
-    modal_projections,
-    require_modalities,
-    trainable_features,
-    xavier_table,
-)
+from crossrec.models.base import DataSpec, Encoded
+from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
 
 
@@ -102,24 +96,14 @@ def knn_graph(features: Tensor, neighbors: Tensor) -> EdgeList:
 
 
 @register_backbone("lattice")
-class LATTICE(Backbone):
+class LATTICE(FeatureGraphBackbone):
     """Learned multimodal item graph + LightGCN user–item graph (module docstring)."""
 
     Params = LATTICEParams
-    uses_modalities = True
-
-    @classmethod
-    def data_needs(cls, params: LATTICEParams) -> DataNeeds:
-        """The feature-kNN item graphs of its ``knn_k``."""
-        return DataNeeds(item_knn_k=frozenset({params.knn_k}))
 
     def __init__(self, spec: DataSpec, params: LATTICEParams) -> None:
         super().__init__(spec, params)
-        self.modalities = require_modalities(spec, "lattice")
-        self.user_emb = xavier_table(spec.n_users, params.emb_size)
-        self.item_emb = xavier_table(spec.n_items, params.emb_size)
-        self.features = trainable_features(spec, self.modalities)
-        self.proj = modal_projections(spec, self.modalities, params.feat_embed_dim)
+        self._feature_tables(spec, require_modalities(spec, "lattice"))
         self.modal_weight = nn.Parameter(torch.full((len(self.modalities),), 0.5))
         originals = [
             knn_graph(spec.features[m], item_knn(spec, "lattice", m, params.knn_k))
@@ -133,11 +117,6 @@ class LATTICE(Backbone):
         self.register_buffer("adj", adj, persistent=False)
         self.register_buffer("adj_t", csr_transpose(adj), persistent=False)
         self._cached: tuple[Tensor, Tensor] | None = None  # detached S as CSR (S, Sᵀ)
-
-    def info(self) -> BackboneInfo:
-        """ID embeddings of width emb_size; each modality projected to feat_embed_dim."""
-        p = self.params
-        return BackboneInfo(p.emb_size, p.emb_size, {m: p.feat_embed_dim for m in self.modalities})
 
     def lr_factor(self, epoch: int) -> float:
         """``lr_decay^(epoch / lr_decay_every)`` (MMRec's LambdaLR, stepped once per epoch)."""
