@@ -550,7 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("define", help="write one run's run.yaml (the workflow's train input)")
-    p.add_argument("--run-json", required=True, help="the run as JSON (the workflow passes it)")
+    p.add_argument(
+        "--run-json",
+        required=True,
+        help="the run as JSON: dataset, backbone, plugin, variant, seed, backbone_params, "
+        "plugin_params, train (the workflow passes each planned run)",
+    )
     p.add_argument("--out", type=Path, required=True, help="the run.yaml to write")
     p.set_defaults(func=cmd_define)
 

@@ -6,8 +6,11 @@ variant's backbone and plug-in parameters and the config's trainer settings, the
 ``results/runs/<dataset>/<backbone>/<plugin>/<variant>/seed<seed>/run.yaml``
 (:meth:`crossrec.experiment.RunKey.path`). ``crossrec train --run run.yaml`` trains it, so the
 file is the whole run: editing it (parameters, trainer settings) reruns that one job, deleting
-its ``metrics.json`` retrains it. This module does not import torch: the workflow writes one
-file per run on the submitting machine.
+its ``metrics.json`` retrains it. The run is validated where it is planned (every planned run's
+parameters when the workflow starts and in ``crossrec plan``, :mod:`crossrec.workflow_config`)
+and again when it is trained (:meth:`crossrec.train.RunSpec.from_dict`, then the backbone's and
+plug-in's ``Params``); writing the file only checks its identity keys, so this module does not
+import torch: the workflow writes one file per run on the submitting machine.
 """
 
 from __future__ import annotations
