@@ -180,3 +180,13 @@ def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.yaml: unknown key(s) 'backbone_parms'" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    # --expect (the workflow's): a run file that defines another run is refused
+    cmd[cmd.index(str(bad))] = str(first / "config.yaml")
+    name = "tiny/lightgcn/cross/default/seed3"
+    assert (
+        main([*cmd, "--expect", name.replace("seed3", "seed1"), "--out", str(tmp_path / "z")]) == 2
+    )
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"defines {name}, not {name[:-1]}1" in err
+    assert not (tmp_path / "z").exists()
+    assert main([*cmd, "--expect", name, "--out", str(tmp_path / "z")]) == 0

@@ -173,9 +173,14 @@ def cmd_train(args: argparse.Namespace) -> None:
     data = load_mmrec(args.data)
     if not named:
         run = dataclasses.replace(run, dataset=data.name)
+    name = RunKey(**{k: getattr(run, k) for k in IDENTITY}).path()
+    if args.expect is not None and name != args.expect:
+        raise ConfigError(
+            f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
+            "name its folder: edit parameters and trainer settings only)"
+        )
     metrics = Trainer(run, data, args.out).fit(resume=args.resume)
     test = metrics["test"]
-    name = RunKey(**{k: getattr(run, k) for k in IDENTITY}).path()
     print(
         f"{name}: best epoch {metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
         f"ndcg@20 {test['ndcg@20']:.4f}"
@@ -509,6 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=thread_count, default=0, help="torch threads (0: torch default)"
     )
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt if any")
+    p.add_argument(
+        "--expect",
+        metavar="RUN",
+        help="refuse a run that is not RUN (<dataset>/<backbone>/<plugin>/<variant>/seed<seed>; "
+        "the workflow passes its run folder's, so an edited run.yaml cannot train another run "
+        "into it)",
+    )
     p.add_argument("--out", type=Path, required=True, help="run folder to write")
     p.set_defaults(func=cmd_train)
 

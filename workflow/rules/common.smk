@@ -122,6 +122,12 @@ def train_code(wildcards):
     )
 
 
+def run_name(wildcards):
+    """The run's name, its folder below results/runs (RUN_NAME filled in): `crossrec train
+    --expect` refuses a run file that defines another run."""
+    return RUN_NAME.format(**wildcards)
+
+
 def run_dir(wildcards, output):
     """The run folder holding a run's outputs."""
     return str(Path(output.metrics).parent)

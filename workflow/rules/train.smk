@@ -37,7 +37,8 @@ rule train:
         **train_resources(),
     params:
         out=run_dir,
+        name=run_name,
         code=train_code,
     shell:
-        "crossrec train --data {input.data} --run {input.run}"
+        "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
         " --threads {threads} --resume --out {params.out} > {log} 2>&1"
