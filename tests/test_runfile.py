@@ -83,3 +83,9 @@ def test_plan_writes_every_runs_file(tmp_path: Path) -> None:
     refused = _crossrec("plan", "--config", str(config_file), "--runs-dir", str(fresh))
     assert refused.returncode == 2 and "not made by crossrec" in refused.stderr
     assert list(fresh.rglob(RUN_FILE)) == []
+    # a plan.json target that is not crossrec's: refused before any run file is written
+    (tmp_path / "plan.json").write_text("{}")
+    refused = _crossrec("plan", "--config", str(config_file), "--runs-dir", str(tmp_path / "new"),
+                        "--out", str(tmp_path / "plan.json"))  # fmt: skip
+    assert refused.returncode == 2 and "not a crossrec plan" in refused.stderr
+    assert not (tmp_path / "new").exists()

@@ -230,15 +230,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
         )
         table = CostTable.load(device, args.costs)
         print(format_estimate(estimate(config, table, args.epochs_to_stop)))
-    if args.runs_dir is not None:
-        _write_run_files(Experiment(config), args.runs_dir)
-    if args.out is None:
-        if not args.estimate and args.runs_dir is None:
+    if args.out is None and args.runs_dir is None:
+        if not args.estimate:
             raise ConfigError(
                 "plan: give --out (where to write plan.json), --runs-dir, --estimate, or several"
             )
         return
-    if os.path.lexists(args.out):
+    if args.out is not None and os.path.lexists(args.out):  # checked before anything is written
         try:
             old = read_json(args.out, "")
         except CrossrecError:
@@ -248,6 +246,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
             raise OutputError(
                 f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
             )
+    if args.runs_dir is not None:
+        _write_run_files(Experiment(config), args.runs_dir)
+    if args.out is None:
+        return
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
 
