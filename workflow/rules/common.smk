@@ -20,7 +20,8 @@ wildcard_constraints:
     seed=r"\d+",
 
 
-RUN_NAME = RUN_PATH  # {dataset}/{backbone}/{plugin}/{variant}/seed{seed}, as RunKey.path()
+# {dataset}/{backbone}/{plugin}/{variant}/seed{seed}, as RunKey.path() fills it in
+RUN_NAME = RUN_PATH
 RUN_DIR = f"results/runs/{RUN_NAME}"
 EXPERIMENT = Experiment(config)
 
