@@ -26,7 +26,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
@@ -34,6 +34,9 @@ from crossrec import __version__
 from crossrec.config import describe_range, describe_type, field_docs, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.experiment import check_dataset_name
+
+if TYPE_CHECKING:
+    from crossrec.experiment import Experiment
 
 
 def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
@@ -111,6 +114,15 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     print(describe(source.prepare(args.raw, args.out, args.dataset, params, needs)))
 
 
+def json_arg(text: str, flag: str) -> Any:  # noqa: ANN401
+    """A JSON-valued flag (``--run-json``, ``--config-json``) parsed; ConfigError naming the flag
+    when it is not JSON."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ConfigError(f"{flag}: not valid JSON ({err})") from None
+
+
 RUN_FLAGS = ("backbone", "plugin", "param", "plugin_param", "train", "seed", "dataset", "variant")
 
 
@@ -134,10 +146,7 @@ def _run_from_args(args: argparse.Namespace) -> tuple[Any, bool]:  # (RunSpec, n
                 raise ConfigError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
         else:
             where = "--run-json"
-            try:
-                blob = json.loads(args.run_json)
-            except json.JSONDecodeError as err:
-                raise ConfigError(f"--run-json: not valid JSON ({err})") from None
+            blob = json_arg(args.run_json, where)
         return RunSpec.from_dict(blob, where), True
     if args.backbone is None:
         raise ConfigError("--backbone: required (or give the whole run with --run FILE)")
@@ -207,10 +216,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
     if args.config_json is not None:
         source = "--config-json"
-        try:
-            config = json.loads(args.config_json)
-        except json.JSONDecodeError as err:
-            raise ConfigError(f"{source}: not valid JSON ({err})") from None
+        config = json_arg(args.config_json, source)
     else:
         source = args.config
         try:
@@ -221,7 +227,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
         config = checked(config)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
-    plan = Experiment(config).plan()
+    experiment = Experiment(config)
+    plan = experiment.plan()
     if args.estimate:
         from crossrec.costs import CostTable, estimate, format_estimate
 
@@ -247,14 +254,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
                 f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
             )
     if args.runs_dir is not None:
-        _write_run_files(Experiment(config), args.runs_dir)
+        _write_run_files(experiment, args.runs_dir)
     if args.out is None:
         return
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
 
 
-def _write_run_files(experiment: Any, root: Path) -> None:  # noqa: ANN401
+def _write_run_files(experiment: Experiment, root: Path) -> None:
     """``<root>/<run folder>/run.yaml`` for every planned run (crossrec.runfile); every folder
     is checked before the first file is written, and files that already hold their run are
     left untouched."""
@@ -274,11 +281,7 @@ def cmd_define(args: argparse.Namespace) -> None:
     """Write one run's definition file (the workflow's train rule reads it)."""
     from crossrec.runfile import write_run_file
 
-    try:
-        definition = json.loads(args.run_json)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"--run-json: not valid JSON ({err})") from None
-    write_run_file(definition, args.out)
+    write_run_file(json_arg(args.run_json, "--run-json"), args.out)
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:

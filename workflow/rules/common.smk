@@ -90,18 +90,12 @@ def prepare_args(wildcards):
     return f"--neighbors-k {ks} --knn-k {knn}{graph}"
 
 
-def train_run(wildcards):
+def run_json(wildcards):
     """The whole run — identity, the variant's parameters, the trainer settings — as one
     shell-quoted JSON argument for `crossrec define`, which writes it to the run's run.yaml
     (read by `crossrec train --run`, RunSpec.from_dict). A `params:` value, so a config change
     rewrites exactly the run files it changes, and those runs retrain."""
-    key = RunKey(
-        wildcards.dataset,
-        wildcards.backbone,
-        wildcards.plugin,
-        wildcards.variant,
-        int(wildcards.seed),
-    )
+    key = RunKey(**{**wildcards, "seed": int(wildcards.seed)})
     return shlex.quote(json.dumps(EXPERIMENT.run_definition(key)))
 
 

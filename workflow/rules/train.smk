@@ -9,7 +9,7 @@ rule define:
     conda:
         "../../envs/crossrec.yaml"
     params:
-        run=train_run,
+        run=run_json,
     shell:
         "crossrec define --run-json {params.run} --out {output} > {log} 2>&1"
 

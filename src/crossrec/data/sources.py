@@ -51,8 +51,14 @@ class Source:
 SOURCES: Registry[Source] = Registry("source", "crossrec.sources")
 
 
-def _ks(needs: DataNeeds) -> tuple[list[int], list[int]]:
-    return sorted(needs.neighbors_k), sorted(needs.item_knn_k)
+def _files(needs: DataNeeds) -> dict[str, Any]:
+    """``needs`` as the keyword arguments every ``prepare_*`` function of
+    :mod:`crossrec.data.prepare` takes: ``neighbor_ks``, ``knn_ks``, ``user_graph``."""
+    return {
+        "neighbor_ks": sorted(needs.neighbors_k),
+        "knn_ks": sorted(needs.item_knn_k),
+        "user_graph": needs.user_graph,
+    }
 
 
 @dataclass(frozen=True)
@@ -87,16 +93,13 @@ class ML100k(Source):
         """MMRec's preprocessing and split, text and genre features."""
         from crossrec.data.prepare import prepare_ml100k
 
-        ks, knn = _ks(needs)
         return prepare_ml100k(
             raw,
             out,
             dataset,
             params.split_seed,
-            neighbor_ks=ks,
-            knn_ks=knn,
-            user_graph=needs.user_graph,
             allow_variant=params.allow_variant,
+            **_files(needs),
         )
 
 
@@ -134,8 +137,9 @@ class Amazon(Source):
         """The folder validated against the published statistics, copied."""
         from crossrec.data.prepare import prepare_amazon
 
-        ks, knn = _ks(needs)
-        return prepare_amazon(raw, out, dataset, ks, knn, params.allow_variant, needs.user_graph)
+        return prepare_amazon(
+            raw, out, dataset, allow_variant=params.allow_variant, **_files(needs)
+        )
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,9 @@ class TikTok(Source):
         """MMSSL's files converted to MMRec format."""
         from crossrec.data.prepare import prepare_tiktok
 
-        ks, knn = _ks(needs)
-        return prepare_tiktok(raw, out, dataset, ks, knn, params.allow_variant, needs.user_graph)
+        return prepare_tiktok(
+            raw, out, dataset, allow_variant=params.allow_variant, **_files(needs)
+        )
 
 
 @dataclass(frozen=True)
@@ -205,8 +210,7 @@ class Folder(Source):
         """The copied folder with its ``.inter`` renamed ``<dataset>.inter``."""
         from crossrec.data.prepare import prepare_folder
 
-        ks, knn = _ks(needs)
-        return prepare_folder(raw, out, dataset, ks, knn, user_graph=needs.user_graph)
+        return prepare_folder(raw, out, dataset, **_files(needs))
 
 
 def source_params(name: str, options: dict[str, Any], where: str) -> tuple[Source, Any]:
