@@ -129,7 +129,7 @@ class RunSpec:
     @classmethod
     def from_dict(cls, blob: Any, where: str = "run") -> RunSpec:  # noqa: ANN401
         """A run from its plain-data form (:meth:`to_dict`, a run's ``config.yaml``, the
-        workflow's ``--run-json``): keys, types and the trainer settings checked by
+        workflow's ``run.yaml``, ``--run-json``): keys, types and the trainer settings checked by
         :func:`crossrec.config.from_dict`, the backbone's and plug-in's parameters when the run
         is built (ConfigError naming ``where``)."""
         if not isinstance(blob, Mapping):
