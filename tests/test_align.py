@@ -160,7 +160,10 @@ def naive_sinkhorn(z: torch.Tensor, eps: float = 0.05, iters: int = 3) -> torch.
 
 
 def test_sinkhorn_matches_swav_and_marginals() -> None:
-    z = _norm(torch.randn(12, 5)) @ _norm(torch.randn(20, 5)).T  # cosines [B=12, K=20]
+    # A seeded draw: with the global generator the scores depended on which tests ran before
+    # (``-m "not workflow"`` drew one whose 200 iterations were 1.6e-4 from the marginals).
+    gen = torch.Generator().manual_seed(0)
+    z = _norm(torch.randn(12, 5, generator=gen)) @ _norm(torch.randn(20, 5, generator=gen)).T
     z.requires_grad_(True)
     q = sinkhorn(z)
     assert q.dtype == torch.float32 and not q.requires_grad

@@ -26,6 +26,7 @@ from crossrec.align.registry import register_plugin
 from crossrec.config import Fraction, NonNegFloat
 from crossrec.data.sampler import Batch
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -68,14 +69,14 @@ class BM3Plugin(Plugin):
         """``{"bm3_ui": ui_weight · L_ui, "bm3_mm": cl_weight · L_mm}``."""
         p = self.params
         users, items = batch.users, batch.pos
-        u, i = enc.user[users], enc.item[items]
+        u, i = take(enc.user, users), take(enc.item, items)
         i_target = self._target(i)
         l_ui = _cos_loss(self.predictor(u), i_target) + _cos_loss(
             self.predictor(i), self._target(u)
         )
         l_mm = enc.item.new_zeros(())
         for table in self.inputs(enc):
-            e = table[items]
+            e = take(table, items)
             online = self.predictor(e)
             l_mm = l_mm + _cos_loss(online, i_target) + _cos_loss(online, self._target(e))
         return {"bm3_ui": p.ui_weight * l_ui, "bm3_mm": p.cl_weight * l_mm}

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from crossrec.align.common import BatchView, l2norm, renamed
 from crossrec.losses import logsumexp_rows, matmul, soft_cross_entropy_rows
+from crossrec.rows import take
 
 
 @torch.no_grad()
@@ -137,9 +138,11 @@ class CLALoss(nn.Module):
         q_id = sinkhorn(s_id, eps, self.iters, items.counts).to(dtype)
         q_item = sinkhorn(s_item, eps, self.iters, items.counts).to(dtype)
         # L_UI: ℓ(q^u, z^i) + ℓ(q^i, z^u), each -(1/B) Σ_b (<q_b, z_b> - logsumexp(z_b)).
-        a_user = (q_user @ c_ui.T)[users.inverse]  # [B, d]: q^u_{u_b} C^UI / γ
-        a_id = (q_id @ c_ui.T)[items.inverse]
-        cross = (a_user * view.e_hat[0][items.inverse]).sum() + (a_id * view.user_rows()).sum()
+        # The cross terms Σ_b <q^u_{u_b} C^UI/γ, ê_{i_b}> + Σ_b <q^i_{i_b} C^UI/γ, û_{u_b}> as one
+        # sum Σ_b <x_{u_b}, y_{i_b}> over x = [q^u C/γ | û] [N_u, 2d], y = [ê | q^i C/γ] [N, 2d].
+        x = torch.cat([q_user @ c_ui.T, view.u_hat], dim=1)
+        y = torch.cat([view.e_hat[0], q_id @ c_ui.T], dim=1)
+        cross = (take(x, users.inverse) * take(y, items.inverse)).sum()
         lse = (users.counts * logsumexp_rows(s_user)).sum() + (
             items.counts * logsumexp_rows(s_id)
         ).sum()

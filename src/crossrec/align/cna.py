@@ -25,6 +25,7 @@ from torch import Tensor, nn
 from crossrec.align.common import l2norm, normalised_rows
 from crossrec.data.groups import Groups
 from crossrec.losses import nce_rows
+from crossrec.rows import take
 
 Reduction = Literal["mean", "param_attn"]
 REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
@@ -79,7 +80,7 @@ class CNALoss(nn.Module):
         """
         nb = self.neighbors[items] if neighbors is None else neighbors  # [N, K] rows of tables
         attn = torch.softmax(self.rank_weights, dim=0)  # [K]
-        neighbours = l2norm(torch.stack([t[nb] for t in tables]))  # [T, N, K, d]
+        neighbours = l2norm(torch.stack([take(t, nb) for t in tables]))  # [T, N, K, d]
         agg = torch.einsum("k,tnkd->tnd", attn, neighbours)  # ẽ [T, N, d]
         keys = l2norm(agg)
         per_item = nce_rows(anchors / self.cl_temp, keys, keys)  # [T, N]

@@ -16,6 +16,7 @@ from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -49,5 +50,5 @@ class BPR(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR, "reg": reg_weight · EmbLoss(u, pos, neg)}``."""
-        u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
+        u, p, n = take(enc.user, batch.users), take(enc.item, batch.pos), take(enc.item, batch.neg)
         return mf_terms(u, p, n, self.params.reg_weight)

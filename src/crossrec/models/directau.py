@@ -27,6 +27,7 @@ from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class DirectAU(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"align": align, "uniform": gamma · uniform}`` on the batch's positive pairs."""
-        u, i = enc.user[batch.users], enc.item[batch.pos]
+        u, i = take(enc.user, batch.users), take(enc.item, batch.pos)
         return {
             "align": alignment(u, i),
             "uniform": self.params.gamma * (uniformity(u) + uniformity(i)) / 2,

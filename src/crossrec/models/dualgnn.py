@@ -36,6 +36,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -158,10 +159,12 @@ class DualGNN(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean log2 σ(pos − neg), "reg": reg_weight · (...)}`` (module docstring)."""
-        u = enc.user[batch.users]
-        reg = sum((self.preference[name][batch.users] ** 2).mean() for name in self.modalities)
+        u = take(enc.user, batch.users)
+        reg = sum(
+            (take(self.preference[name], batch.users) ** 2).mean() for name in self.modalities
+        )
         reg = reg + (self.weight_u**2).mean() + (self.weight_i**2).mean()
         return {
-            "bpr": bpr_rows(u, enc.item[batch.pos], enc.item[batch.neg], "log2"),
+            "bpr": bpr_rows(u, take(enc.item, batch.pos), take(enc.item, batch.neg), "log2"),
             "reg": self.params.reg_weight * reg,
         }

@@ -42,6 +42,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -142,13 +143,16 @@ class GRCN(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean log σ(pos − neg), "reg": reg_weight · (...)}`` (module docstring)."""
-        u = enc.user[batch.users]
+        u = take(enc.user, batch.users)
         n_users = self.spec.n_users
         ids = self.id_emb
-        reg = (ids[batch.users] ** 2).mean() + 0.5 * (
-            (ids[batch.pos + n_users] ** 2).mean() + (ids[batch.neg + n_users] ** 2).mean()
+        reg = (take(ids, batch.users) ** 2).mean() + 0.5 * (
+            (take(ids, batch.pos + n_users) ** 2).mean()
+            + (take(ids, batch.neg + n_users) ** 2).mean()
         )
-        reg = reg + sum((self.preference[m][batch.users] ** 2).mean() for m in self.modalities)
+        reg = reg + sum(
+            (take(self.preference[m], batch.users) ** 2).mean() for m in self.modalities
+        )
         reg = reg + (self.preference[self.modalities[0]] ** 2).mean()
-        bpr = bpr_rows(u, enc.item[batch.pos], enc.item[batch.neg], "logsigmoid")
+        bpr = bpr_rows(u, take(enc.item, batch.pos), take(enc.item, batch.neg), "logsigmoid")
         return {"bpr": bpr, "reg": self.params.reg_weight * reg}

@@ -19,6 +19,7 @@ from crossrec.losses import bpr_rows, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,11 @@ class LightGCN(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR(final), "reg": reg_weight · EmbLoss(ego u, ego pos, ego neg)}``."""
-        u, p, n = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
+        u, p, n = take(enc.user, batch.users), take(enc.item, batch.pos), take(enc.item, batch.neg)
         reg = emb_loss(
-            enc.extra["user_ego"][batch.users],
-            enc.extra["item_ego"][batch.pos],
-            enc.extra["item_ego"][batch.neg],
+            take(enc.extra["user_ego"], batch.users),
+            take(enc.extra["item_ego"], batch.pos),
+            take(enc.extra["item_ego"], batch.neg),
         )
         return {
             "bpr": bpr_rows(u, p, n),

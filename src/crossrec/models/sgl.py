@@ -27,6 +27,7 @@ from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -104,14 +105,18 @@ class SGL(LightGCN):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr", "reg", "ssl"}`` (module docstring)."""
         p = self.params
-        u, pos, neg = enc.user[batch.users], enc.item[batch.pos], enc.item[batch.neg]
+        u, pos, neg = (
+            take(enc.user, batch.users),
+            take(enc.item, batch.pos),
+            take(enc.item, batch.neg),
+        )
         terms = {
             "bpr": bpr_rows(u, pos, neg, "logsigmoid", reduction="sum"),
             "reg": p.reg_weight
             * emb_loss(
-                enc.extra["user_ego"][batch.users],
-                enc.extra["item_ego"][batch.pos],
-                enc.extra["item_ego"][batch.neg],
+                take(enc.extra["user_ego"], batch.users),
+                take(enc.extra["item_ego"], batch.pos),
+                take(enc.extra["item_ego"], batch.neg),
             ),
         }
         if "view1_user" not in enc.extra:
@@ -120,14 +125,14 @@ class SGL(LightGCN):
         items, i_count = torch.unique(batch.pos, return_counts=True)
         e = enc.extra
         ssl = info_nce_sum(
-            e["view1_user"][users],
-            e["view2_user"][users],
+            take(e["view1_user"], users),
+            take(e["view2_user"], users),
             e["view2_user"],
             p.ssl_tau,
             u_count.float(),
         ) + info_nce_sum(
-            e["view1_item"][items],
-            e["view2_item"][items],
+            take(e["view1_item"], items),
+            take(e["view2_item"], items),
             e["view2_item"],
             p.ssl_tau,
             i_count.float(),

@@ -53,6 +53,7 @@ from crossrec.models.common import (
     xavier_table,
 )
 from crossrec.models.registry import register_backbone
+from crossrec.rows import take
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,8 @@ class SLMRec(Backbone):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"nce": InfoNCE(user, pos; temp), "ssl": ssl_alpha · task}`` (module docstring)."""
         p = self.params
-        u = F.normalize(enc.user[batch.users], dim=1)
-        i = F.normalize(enc.item[batch.pos], dim=1)
+        u = F.normalize(take(enc.user, batch.users), dim=1)
+        i = F.normalize(take(enc.item, batch.pos), dim=1)
         if p.ssl_task == "fac":
             ssl = self._fac(enc, batch.pos)
         else:
@@ -187,12 +188,12 @@ class SLMRec(Backbone):
 
     def _fac(self, enc: Encoded, items: Tensor) -> Tensor:
         """Fine-and-coarse InfoNCE along the level chain over the batch's items [B]."""
-        h = enc.extra["id"][items]
+        h = take(enc.extra["id"], items)
         total = h.new_zeros(())
         for layer, name in zip(self.chain, self.levels, strict=True):
             h = layer(h)
             if name is not None:
-                z = self.to_level[name](enc.modal[name][items])
+                z = self.to_level[name](take(enc.modal[name], items))
                 total = total + in_batch_nce(h, z, self.params.ssl_temp)
         return total
 
@@ -214,6 +215,6 @@ class SLMRec(Backbone):
             views.append(self._fuse(towers))
         (u1, i1), (u2, i2) = views
         for a, b, idx in ((u1, u2, batch.users), (i1, i2, batch.pos)):
-            a, b = F.normalize(a[idx], dim=1), F.normalize(b[idx], dim=1)
+            a, b = F.normalize(take(a, idx), dim=1), F.normalize(take(b, idx), dim=1)
             total = total + in_batch_nce(a, b, p.ssl_temp)
         return total
