@@ -85,9 +85,9 @@ def test_too_short_ranking_rejected() -> None:
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("lead", [(), (3,), (2, 3)])
 def test_nce_rows_matches_autograd_reference(dtype: torch.dtype, lead: tuple[int, ...]) -> None:
-    """``nce_rows`` (the CPU's fused kernel) and the batched-product form against
+    """Both forms behind ``nce_rows`` (the CPU's fused kernel, the batched product) against
     ``logsumexp(q Cᵀ) − q·p`` by autograd: values and the gradients of q, p and C."""
-    from crossrec.losses import _NCE, nce_rows
+    from crossrec.losses import _NCE, _FusedNCE, nce_rows
 
     gen = torch.Generator().manual_seed(0)
 
@@ -98,7 +98,7 @@ def test_nce_rows_matches_autograd_reference(dtype: torch.dtype, lead: tuple[int
     weights = torch.randn(*lead, 7, generator=gen, dtype=dtype)  # signed upstream gradient
     ref = torch.logsumexp(q @ c.transpose(-1, -2), dim=-1) - (q * p).sum(-1)
     ref_grads = torch.autograd.grad((ref * weights).sum(), (q, p, c))
-    for fn in (nce_rows, _NCE.apply):
+    for fn in (_FusedNCE.apply, _NCE.apply, nce_rows):
         got = fn(q, p, c)
         grads = torch.autograd.grad((got * weights).sum(), (q, p, c))
         tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {}
@@ -110,13 +110,13 @@ def test_nce_rows_matches_autograd_reference(dtype: torch.dtype, lead: tuple[int
 def test_nce_rows_broadcast_candidates_and_far_logits() -> None:
     """Candidates shared across leading dimensions get their summed gradient; logits far
     below a row's maximum (a candidate nobody attends to) give a zero gradient, not NaN."""
-    from crossrec.losses import nce_rows
+    from crossrec.losses import _FusedNCE
 
     gen = torch.Generator().manual_seed(1)
     q = (torch.randn(3, 6, 4, generator=gen, dtype=torch.float64) * 40).requires_grad_(True)
     p = torch.randn(3, 6, 4, generator=gen, dtype=torch.float64)
     c = torch.randn(5, 4, generator=gen, dtype=torch.float64).requires_grad_(True)
-    got = nce_rows(q, p, c)
+    got = _FusedNCE.apply(q, p, c)
     ref = torch.logsumexp(q @ c.T, dim=-1) - (q * p).sum(-1)
     torch.testing.assert_close(got, ref)
     grads = torch.autograd.grad(got.sum(), (q, c))
