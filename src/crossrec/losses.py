@@ -179,35 +179,37 @@ class _FusedNCE(torch.autograd.Function):
         ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor, c: Tensor
     ) -> Tensor:
         lead = torch.broadcast_shapes(q.shape[:-2], c.shape[:-2])
-        rows = q.expand(*lead, *q.shape[-2:]).reshape(-1, *q.shape[-2:])
-        keys = c.expand(*lead, *c.shape[-2:]).reshape(-1, *c.shape[-2:])
+        rows, keys = _flat(q, lead), _flat(c, lead)  # [G, R, d], [G, N, d]
         out, lse = _attend(rows, keys, keys, None)  # P C [G, R, d], lse [G, R]
-        ctx.save_for_backward(q, p, c, out, lse)
-        ctx.lead = lead
+        ctx.save_for_backward(q, p, rows, keys, out, lse)
+        ctx.lead, ctx.c_shape = lead, c.shape
         return lse.reshape(*lead, q.shape[-2]) - (q * p).sum(-1)
 
     @staticmethod
     def backward(
         ctx: torch.autograd.function.FunctionCtx, grad: Tensor
     ) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
-        q, p, c, out, lse = ctx.saved_tensors
+        q, p, rows, keys, out, lse = ctx.saved_tensors
         need_q, need_p, need_c = ctx.needs_input_grad
         g = grad.unsqueeze(-1)
-        lead = ctx.lead
+        lead, c_shape = ctx.lead, ctx.c_shape
         grad_q = grad_p = grad_c = None
         if need_q:
             grad_q = _reduce_to((out.reshape(*lead, *q.shape[-2:]) - p).mul_(g), q.shape)
         if need_p:
             grad_p = _reduce_to(-g * q, p.shape)
         if need_c:
-            rows = q.expand(*lead, *q.shape[-2:]).reshape(-1, *q.shape[-2:])
-            keys = c.expand(*lead, *c.shape[-2:]).reshape(-1, *c.shape[-2:])
-            values = (g * q).expand(*lead, *q.shape[-2:]).reshape(rows.shape)
-            spread, lam = _attend(keys, rows, values, lse.neg())
+            spread, lam = _attend(keys, rows, _flat(g * q, lead), lse.neg())
             grad_c = _reduce_to(
-                spread.mul_(lam.exp_().unsqueeze(-1)).reshape(*lead, *c.shape[-2:]), c.shape
+                spread.mul_(lam.exp_().unsqueeze(-1)).reshape(*lead, *c_shape[-2:]), c_shape
             )
         return grad_q, grad_p, grad_c
+
+
+def _flat(x: Tensor, lead: torch.Size) -> Tensor:
+    """[..., L, d] broadcast to the leading shape ``lead`` and flattened to [G, L, d] (a view
+    when nothing is broadcast)."""
+    return x.expand(*lead, *x.shape[-2:]).reshape(-1, *x.shape[-2:])
 
 
 def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
@@ -215,6 +217,14 @@ def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
     if grad.shape == shape:
         return grad
     return grad.sum_to_size(shape)
+
+
+FUSED_MIN_LOGITS = 1 << 20
+"""R × N from which :func:`nce_rows` takes the fused kernel when the candidates need a gradient
+(its backward then runs the kernel a second time). Measured on this project's CPU (1 thread,
+3 problems of N × N unit rows, forward + backward): N = 400: 4.8 ms fused vs 4.0 ms; N = 752:
+15.8 vs 13.2; N = 1143: 35.0 vs 39.5 — below ~1M logits per problem the [N, N] softmax still
+fits the caches and the one-call form wins."""
 
 
 def nce_rows(query: Tensor, positive: Tensor, candidates: Tensor) -> Tensor:
@@ -233,14 +243,6 @@ def nce_rows(query: Tensor, positive: Tensor, candidates: Tensor) -> Tensor:
     ):
         return _FusedNCE.apply(query, positive, candidates)
     return _NCE.apply(query, positive, candidates)
-
-
-FUSED_MIN_LOGITS = 1 << 20
-"""R × N from which :func:`nce_rows` takes the fused kernel when the candidates need a gradient
-(its backward then runs the kernel a second time). Measured on this project's CPU (1 thread,
-3 problems of N × N unit rows, forward + backward): N = 400: 4.8 ms fused vs 4.0 ms; N = 752:
-15.8 vs 13.2; N = 1143: 35.0 vs 39.5 — below ~1M logits per problem the [N, N] softmax still
-fits the caches and the one-call form wins."""
 
 
 class _LogSumExp(torch.autograd.Function):

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor
+
+if TYPE_CHECKING:
+    from crossrec.data.sampler import Batch
 
 
 def take(table: Tensor, index: Tensor) -> Tensor:
@@ -20,3 +25,9 @@ def take(table: Tensor, index: Tensor) -> Tensor:
     if index.dim() == 1:
         return table.index_select(0, index)
     return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
+
+
+def triple(user: Tensor, item: Tensor, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
+    """The batch's BPR rows of a user table [U, d] and an item table [I, d]: ``(user[users],
+    item[pos], item[neg])``, each [B, d], gathered by :func:`take` in that order."""
+    return take(user, batch.users), take(item, batch.pos), take(item, batch.neg)

@@ -28,7 +28,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
+from crossrec.rows import take, triple
 
 
 @dataclass(frozen=True)
@@ -124,10 +124,8 @@ class FREEDOM(FeatureGraphBackbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR(u, i⁺, i⁻), "modal_bpr": reg_weight · Σ_m BPR(u, f_m(i⁺), f_m(i⁻))}``."""
-        u = take(enc.user, batch.users)
-        terms = {
-            "bpr": bpr_rows(u, take(enc.item, batch.pos), take(enc.item, batch.neg), "logsigmoid")
-        }
+        u, pos, neg = triple(enc.user, enc.item, batch)
+        terms = {"bpr": bpr_rows(u, pos, neg, "logsigmoid")}
         if self.params.reg_weight > 0:
             modal = sum(
                 bpr_rows(u, take(f, batch.pos), take(f, batch.neg), "logsigmoid")

@@ -47,7 +47,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
+from crossrec.rows import triple
 
 
 @dataclass(frozen=True)
@@ -170,11 +170,7 @@ class LATTICE(FeatureGraphBackbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": -mean logsigmoid(u·i⁺ − u·i⁻), "reg": reg_weight · ½ Σ squares / B}``."""
-        u, pos, neg = (
-            take(enc.user, batch.users),
-            take(enc.item, batch.pos),
-            take(enc.item, batch.neg),
-        )
+        u, pos, neg = triple(enc.user, enc.item, batch)
         bpr = bpr_rows(u, pos, neg, "logsigmoid")
         terms = {"bpr": bpr}
         if self.params.reg_weight > 0:

@@ -19,7 +19,7 @@ from crossrec.losses import bpr_rows, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.common import xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
+from crossrec.rows import triple
 
 
 @dataclass(frozen=True)
@@ -62,12 +62,8 @@ class LightGCN(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR(final), "reg": reg_weight · EmbLoss(ego u, ego pos, ego neg)}``."""
-        u, p, n = take(enc.user, batch.users), take(enc.item, batch.pos), take(enc.item, batch.neg)
-        reg = emb_loss(
-            take(enc.extra["user_ego"], batch.users),
-            take(enc.extra["item_ego"], batch.pos),
-            take(enc.extra["item_ego"], batch.neg),
-        )
+        u, p, n = triple(enc.user, enc.item, batch)
+        reg = emb_loss(*triple(enc.extra["user_ego"], enc.extra["item_ego"], batch))
         return {
             "bpr": bpr_rows(u, p, n),
             "reg": self.params.reg_weight * reg,

@@ -27,7 +27,7 @@ from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
+from crossrec.rows import take, triple
 
 
 @dataclass(frozen=True)
@@ -105,19 +105,11 @@ class SGL(LightGCN):
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr", "reg", "ssl"}`` (module docstring)."""
         p = self.params
-        u, pos, neg = (
-            take(enc.user, batch.users),
-            take(enc.item, batch.pos),
-            take(enc.item, batch.neg),
-        )
+        u, pos, neg = triple(enc.user, enc.item, batch)
         terms = {
             "bpr": bpr_rows(u, pos, neg, "logsigmoid", reduction="sum"),
             "reg": p.reg_weight
-            * emb_loss(
-                take(enc.extra["user_ego"], batch.users),
-                take(enc.extra["item_ego"], batch.pos),
-                take(enc.extra["item_ego"], batch.neg),
-            ),
+            * emb_loss(*triple(enc.extra["user_ego"], enc.extra["item_ego"], batch)),
         }
         if "view1_user" not in enc.extra:
             return terms

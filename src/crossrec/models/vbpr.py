@@ -22,7 +22,7 @@ from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
+from crossrec.rows import triple
 
 
 @dataclass(frozen=True)
@@ -67,5 +67,5 @@ class VBPR(Backbone):
 
     def rec_loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """``{"bpr": BPR, "reg": reg_weight · EmbLoss(u, pos, neg)}``."""
-        u, p, n = take(enc.user, batch.users), take(enc.item, batch.pos), take(enc.item, batch.neg)
+        u, p, n = triple(enc.user, enc.item, batch)
         return mf_terms(u, p, n, self.params.reg_weight)
