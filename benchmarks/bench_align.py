@@ -25,6 +25,9 @@ For the backbone (``--backbone``, default LightGCN-2L) with each plug-in row —
   ``optimizer``; on CUDA the counters stay on the device;
 * optionally seconds per epoch (median of ``--epochs`` after a warm-up epoch).
 
+``--compile`` sets ``train.compile`` (the plug-in's losses through ``torch.compile``; the warm-up
+step pays the compilation).
+
 Writes ``benchmarks/results/align_<shape or folder>_<device>.json`` (``--out`` to change).
 """
 
@@ -71,7 +74,9 @@ def synthetic_folder(shape: str, seed: int) -> Path:
     return prepared
 
 
-def trainer(data, backbone: str, plugin: str, prototypes: int, device: str) -> Trainer:
+def trainer(
+    data, backbone: str, plugin: str, prototypes: int, device: str, compile: bool = False
+) -> Trainer:
     params = {"cla_prototypes": prototypes} if plugin not in ("none", "bm3") else {}
     run = RunSpec(
         dataset=data.name,
@@ -79,7 +84,7 @@ def trainer(data, backbone: str, plugin: str, prototypes: int, device: str) -> T
         plugin=plugin,
         plugin_params=params,
         backbone_params=BACKBONES[backbone],
-        train=TrainConfig(epochs=2, device=device, topk=(10, 20)),
+        train=TrainConfig(epochs=2, device=device, topk=(10, 20), compile=compile),
     )
     return Trainer(run, data, Path(tempfile.gettempdir()) / "crossrec-bench-align")
 
@@ -176,6 +181,9 @@ def main() -> None:
     parser.add_argument("--profile-steps", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=0, help="also time this many epochs")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--compile", action="store_true", help="train.compile: the plug-in's losses compiled"
+    )
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -191,7 +199,7 @@ def main() -> None:
     k = args.prototypes or (10240 if device.startswith("cuda") else 256)
     rows = {}
     for plugin in args.rows:
-        t = trainer(data, args.backbone, plugin, k, device)
+        t = trainer(data, args.backbone, plugin, k, device, args.compile)
         batches = list(t.sampler.epoch())
         need = max(args.steps + 1, args.profile_steps)
         if len(batches) < need:
@@ -206,6 +214,9 @@ def main() -> None:
     for row in rows.values():
         if base:
             row["step_ratio_vs_none"] = round(row["seconds_per_step"] / base["seconds_per_step"], 2)
+            if "seconds_per_epoch" in row and "seconds_per_epoch" in base:
+                ratio = row["seconds_per_epoch"] / base["seconds_per_epoch"]
+                row["epoch_ratio_vs_none"] = round(ratio, 2)
     report = {
         "benchmark": f"alignment plug-in cost over {args.backbone}, {label}, batch 2048",
         "data": {"users": data.n_users, "items": data.n_items, "train": len(data.train)},
@@ -213,6 +224,7 @@ def main() -> None:
         "device_name": device_name(t.device),
         "threads": args.threads,
         "cla_prototypes": k,
+        "compile": args.compile,
         "machine": {
             "cpu_count": os.cpu_count(),
             "platform": platform.platform(),
