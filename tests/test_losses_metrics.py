@@ -45,6 +45,26 @@ def test_emb_loss_is_unsquared_frobenius_over_batch() -> None:
     assert emb_loss(u, p).item() == pytest.approx((5 + 1) / 2)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_emb_loss_gradients_are_autograds_bit_for_bit(dtype) -> None:
+    g = torch.Generator().manual_seed(4)
+    rows = [torch.randn(257, 16, generator=g, dtype=dtype, requires_grad=True) for _ in range(3)]
+    ref = sum(torch.linalg.vector_norm(e) for e in rows) / 257
+    ref_grads = torch.autograd.grad(1e-4 * ref, rows)
+    out = emb_loss(*rows)
+    grads = torch.autograd.grad(1e-4 * out, rows)
+    assert torch.equal(out, ref)
+    assert all(torch.equal(a, b) for a, b in zip(grads, ref_grads, strict=True))
+
+
+def test_emb_loss_zero_rows_give_zero_gradient_not_nan() -> None:
+    zero = torch.zeros(4, 3, requires_grad=True)
+    other = torch.ones(4, 3, requires_grad=True)
+    emb_loss(zero, other).backward()
+    assert torch.equal(zero.grad, torch.zeros(4, 3))
+    assert torch.allclose(other.grad, torch.full((4, 3), 1 / (4 * math.sqrt(12))))
+
+
 def _lg(i: int) -> float:
     return 1 / math.log2(i + 1)
 
