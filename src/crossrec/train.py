@@ -187,8 +187,17 @@ def deterministic_kernels(device: torch.device) -> None:
     deterministic path for it was no slower in our measurement. On CUDA several kernels the
     models use (``index_add``, ``scatter_reduce``) have no deterministic version, so the flag is
     off there and CUDA runs are reproducible only to floating-point tolerance.
+
+    The flag also makes torch fill every new uninitialised tensor (``torch.empty``, the outputs
+    of ``mm``, ``index_select``, the losses' buffers) with NaN, a debugging aid that changes no
+    result as long as no code reads memory it has not written. That fill is switched off here:
+    it is a pass over every new buffer (``torch.profiler``: ``aten::fill_`` under
+    ``aten::empty``, ~3 % of a LightGCN+CROSS step on ml100k at 1 thread; a FREEDOM step
+    measured 6-12 % shorter without it), and histories and per-user test metrics of every
+    backbone and plug-in were bit-identical with and without it (3-epoch runs, 2026-11-28).
     """
     torch.use_deterministic_algorithms(device.type == "cpu")
+    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
 
 
 def seed_everything(seed: int) -> None:
