@@ -62,6 +62,23 @@ def test_seeded_and_resumable() -> None:
     )
 
 
+def test_bit_set_and_sorted_keys_agree_and_draw_the_same_negatives(monkeypatch) -> None:
+    rng = np.random.default_rng(3)
+    users, items = rng.integers(0, 40, 600), rng.integers(0, 70, 600)
+    with_bits = TrainSampler(users, items, n_items=70, batch_size=64, seed=2)
+    monkeypatch.setattr("crossrec.data.sampler.BITSET_MAX_BYTES", 0)
+    sorted_keys = TrainSampler(users, items, n_items=70, batch_size=64, seed=2)
+    assert with_bits.bits is not None and sorted_keys.bits is None
+    qu, qi = rng.integers(0, 40, 5000), rng.integers(0, 70, 5000)
+    history = set(zip(users.tolist(), items.tolist(), strict=True))
+    truth = np.array([(u, i) in history for u, i in zip(qu.tolist(), qi.tolist(), strict=True)])
+    assert truth.any() and not truth.all()
+    assert np.array_equal(with_bits.in_history(qu, qi), truth)
+    assert np.array_equal(sorted_keys.in_history(qu, qi), truth)
+    for a, b in zip(with_bits.epoch(), sorted_keys.epoch(), strict=True):
+        assert torch.equal(a.neg, b.neg)
+
+
 def test_user_with_every_item_is_an_error() -> None:
     with pytest.raises(CrossrecError, match="user 0 has interacted with every train item"):
         TrainSampler(np.array([0, 0, 1]), np.array([0, 1, 0]), 2, 4, 0)

@@ -31,8 +31,9 @@ def _data():
     return dataclasses.replace(data, neighbors=arrays)
 
 
-def test_host_groups_equal_torch_unique() -> None:
-    values = np.array([5, 2, 5, 9, 2, 2, 0], dtype=np.int64)
+@pytest.mark.parametrize("scale", [1, 1000])  # small range: bincount; large: np.unique
+def test_host_groups_equal_torch_unique(scale) -> None:
+    values = np.array([5, 2, 5, 9, 2, 2, 0], dtype=np.int64) * scale
     host, dev = Groups.of_numpy(values), Groups.of(torch.from_numpy(values))
     for a, b in zip(dataclasses.astuple(host), dataclasses.astuple(dev), strict=True):
         assert torch.equal(a, b)
