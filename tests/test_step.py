@@ -14,7 +14,7 @@ from torch.profiler import profile
 from crossrec.align import build_plugin
 from crossrec.align.compiled import CompiledOrEager
 from crossrec.data.formats import load_mmrec
-from crossrec.data.groups import Groups
+from crossrec.data.groups import Groups, sorted_union
 from crossrec.data.neighbors import item_neighbors
 from crossrec.data.sampler import Batch, TrainSampler
 from crossrec.models import DataSpec, Encoded
@@ -41,6 +41,16 @@ def test_host_groups_equal_torch_unique(scale) -> None:
     torch.testing.assert_close(host.ids[host.inverse], torch.from_numpy(values))
     x = torch.arange(14.0).reshape(7, 2)
     torch.testing.assert_close(host.mean(x, dim=0)[1], x[[1, 4, 5]].mean(0))  # the value 2
+
+
+def test_sorted_union_is_unique_and_searchsorted() -> None:
+    rng = np.random.default_rng(0)
+    ids, nb = np.unique(rng.integers(0, 50, 30)), rng.integers(0, 50, (12, 3))
+    rows, rank = sorted_union(50, ids, nb)
+    expected = np.unique(np.concatenate([ids, nb.ravel()]))
+    assert np.array_equal(rows, expected)
+    assert np.array_equal(rank[ids], np.searchsorted(expected, ids))
+    assert np.array_equal(rank[nb], np.searchsorted(expected, nb))
 
 
 def test_sampler_batches_carry_their_groups() -> None:

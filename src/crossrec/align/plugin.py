@@ -33,7 +33,7 @@ from crossrec.align.compiled import CompiledOrEager
 from crossrec.align.ila import Compensation, ILALoss, Mask
 from crossrec.align.inputs import ModalityInputs, table_names
 from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
-from crossrec.data.groups import Groups
+from crossrec.data.groups import Groups, sorted_union
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
@@ -146,9 +146,9 @@ class AlignmentPlugin(Plugin):
             rows, pos = ids, np.arange(len(ids))
         else:
             nb = self._host_neighbors[ids]  # [N, K]
-            rows = np.unique(np.concatenate([ids, nb.ravel()]))
-            pos = np.searchsorted(rows, ids)
-            extra["align_nb"] = torch.from_numpy(np.searchsorted(rows, nb))
+            rows, rank = sorted_union(len(self._host_neighbors), ids, nb)
+            pos = rank[ids]
+            extra["align_nb"] = torch.from_numpy(rank[nb])
         extra["align_rows"] = torch.from_numpy(rows)
         extra["align_pos"] = torch.from_numpy(pos)
         return dataclasses.replace(batch, extra=extra)

@@ -15,6 +15,18 @@ import torch
 from torch import Tensor
 
 
+def sorted_union(size: int, *arrays: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted distinct values of int64 ``arrays`` (each in [0, size)) and the rank map: ``rows``
+    [R] and ``rank`` [size] with ``rank[rows[j]] = j``, so ``rank[a]`` is ``np.searchsorted(rows,
+    a)`` for any of the arrays. O(size + total length) with a presence mask instead of sorting
+    (the plug-in's CNA rows of a batch of 2048 on the Baby shape: 0.06 ms against 1.07 ms with
+    ``np.unique`` and two ``np.searchsorted``)."""
+    present = np.zeros(size, dtype=bool)
+    for values in arrays:
+        present[values.reshape(-1)] = True
+    return np.flatnonzero(present), np.cumsum(present) - 1
+
+
 @dataclass(frozen=True)
 class Groups:
     """Sorted unique values of a batch column and how the column maps onto them.
