@@ -9,7 +9,7 @@ Membership of ``key = user * n_items + item`` is tested in a bit set of all (use
 when it takes at most ``BITSET_MAX_BYTES`` (one bit per cell: ml100k 0.16 MB, Amazon Baby 17 MB),
 and otherwise on the sorted keys with ``np.searchsorted`` (memory O(train size) whatever the
 number of users and items). Both give the same answers, so the same negatives are drawn; the bit
-set is ~40× faster per lookup (ml100k, 80k lookups: 0.25 ms against 10 ms), which is ~10 % of a
+set is ~50× faster per lookup (ml100k, 80k lookups: 0.2 ms against 10.8 ms), which is ~10 % of a
 BPR epoch there.
 """
 
@@ -26,9 +26,8 @@ from torch import Tensor
 from crossrec.data.groups import Groups
 from crossrec.errors import CrossrecError
 
-BITSET_MAX_BYTES = (
-    32 << 20
-)  # the membership bit set's largest size (Amazon Sports, Clothing: above)
+# The membership bit set's largest size (Amazon Sports and Clothing are above it).
+BITSET_MAX_BYTES = 32 << 20
 
 
 @dataclass(frozen=True)
@@ -89,10 +88,10 @@ class TrainSampler:
         self.keys = np.unique(self.users * self.n_items + self.items)
         cells = (int(self.users.max()) + 1) * self.n_items if self.users.size else 0
         self.bits: np.ndarray | None = None
-        if 0 < cells <= 8 * BITSET_MAX_BYTES:
-            member = np.zeros(cells, dtype=bool)
-            member[self.keys] = True
-            self.bits = np.packbits(member, bitorder="little")
+        if 0 < cells <= 8 * BITSET_MAX_BYTES:  # bit k % 8 of byte k // 8 is key k
+            self.bits = np.zeros(-(-cells // 8), dtype=np.uint8)
+            masks = np.left_shift(np.uint8(1), (self.keys & 7).astype(np.uint8))
+            np.bitwise_or.at(self.bits, self.keys >> 3, masks)
         per_user = np.bincount(np.unique(np.stack([self.users, self.items]), axis=1)[0])
         if per_user.size and per_user.max() >= self.vocab.size:
             user = int(per_user.argmax())
