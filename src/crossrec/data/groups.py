@@ -44,9 +44,9 @@ class Groups:
     @classmethod
     def of_numpy(cls, values: np.ndarray) -> Groups:
         """Group a non-negative int64 host array [B] (sorted ids: ``torch.unique(sorted=True)``'s
-        order). Values below 4·B are grouped by ``np.bincount`` (O(max + B); ~15 µs against
-        ~70 µs for ``np.unique``'s sort at B = 2048 and 943 ids), larger ranges by ``np.unique``;
-        both give the same arrays."""
+        order). Values below 4·B are grouped by :func:`sorted_union` and ``np.bincount`` (O(max
+        + B); 30 µs against 81 µs through ``np.unique`` at B = 2048 and 943 ids), larger
+        ranges by ``np.unique``; both give the same arrays."""
         values = np.asarray(values)
         if (
             values.ndim == 1
@@ -54,11 +54,8 @@ class Groups:
             and 0 <= values.min()
             and values.max() < 4 * values.size
         ):
-            occurrences = np.bincount(values)
-            present = occurrences > 0
-            ids = np.flatnonzero(present)
-            inverse = (np.cumsum(present) - 1)[values]
-            counts = occurrences[ids]
+            ids, rank = sorted_union(int(values.max()) + 1, values)
+            inverse, counts = rank[values], np.bincount(values)[ids]
         else:
             ids, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
         return cls(

@@ -92,7 +92,7 @@ class TrainSampler:
             self.bits = np.zeros(-(-cells // 8), dtype=np.uint8)
             masks = np.left_shift(np.uint8(1), (self.keys & 7).astype(np.uint8))
             np.bitwise_or.at(self.bits, self.keys >> 3, masks)
-        per_user = np.bincount(np.unique(np.stack([self.users, self.items]), axis=1)[0])
+        per_user = np.bincount(self.keys // self.n_items)  # distinct train items per user
         if per_user.size and per_user.max() >= self.vocab.size:
             user = int(per_user.argmax())
             raise CrossrecError(
