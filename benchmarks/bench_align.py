@@ -46,6 +46,7 @@ from pathlib import Path
 import torch
 
 from crossrec.data.formats import load_mmrec
+from crossrec.heap import retain_freed_memory
 from crossrec.train import RunSpec, TrainConfig, Trainer, device_name
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,6 +188,7 @@ def main() -> None:
     parser.add_argument("--out")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    retain_freed_memory()  # as `crossrec train` does
     if args.shape:
         folder, label = synthetic_folder(args.shape, args.seed), f"synthetic {args.shape}"
     else:

@@ -56,9 +56,11 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
     import torch
 
     from crossrec.data.formats import load_mmrec
+    from crossrec.heap import retain_freed_memory
     from crossrec.train import RunSpec, TrainConfig, Trainer, peak_memory_mb
 
     torch.set_num_threads(1)
+    retain_freed_memory()  # as `crossrec train` does
     folder = synthetic_folder(shape, 0)
     t0 = time.perf_counter()
     data = load_mmrec(folder)

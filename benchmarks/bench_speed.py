@@ -45,9 +45,11 @@ def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> 
     import torch
 
     from crossrec.data.formats import load_mmrec
+    from crossrec.heap import retain_freed_memory
     from crossrec.train import RunSpec, TrainConfig, Trainer
 
     torch.set_num_threads(threads)
+    retain_freed_memory()  # as `crossrec train` does
     backbone = name.split("-")[0]
     data = load_mmrec(data_dir)
     if backbone == "dualgnn" and data.user_graph is None:  # folder prepared without --user-graph

@@ -171,6 +171,7 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     from crossrec.data.formats import load_mmrec
     from crossrec.experiment import IDENTITY, RunKey
+    from crossrec.heap import retain_freed_memory
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.runfile import RUN_FILES
     from crossrec.train import Trainer
@@ -179,6 +180,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     run, named = _run_from_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
+    retain_freed_memory()  # this process is the run's: no page faults on reused buffers
     data = load_mmrec(args.data)
     if not named:
         run = dataclasses.replace(run, dataset=data.name)
