@@ -14,7 +14,7 @@ from crossrec.data.formats import load_mmrec
 from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError
-from crossrec.graph import norm_adjacency, propagate_mean, sym_spmm
+from crossrec.graph import EdgeGraph, index_dtype, norm_adjacency, propagate_mean, sym_spmm
 from crossrec.models import BACKBONES, DataSpec, build_backbone
 from crossrec.models.lightgcn import LightGCNParams
 
@@ -39,6 +39,30 @@ def test_sym_spmm_gradient_equals_dense() -> None:
     x2 = x.detach().clone().requires_grad_(True)
     (adj.to_dense() @ x2 * w).sum().backward()
     torch.testing.assert_close(x.grad, x2.grad)
+
+
+def test_csr_indices_are_int32_and_products_unchanged() -> None:
+    """int32 CSR indices (what MKL's product takes without a conversion per call) give the
+    same bits as the int64 form; EdgeGraph's precomputed orders too."""
+    g = torch.Generator().manual_seed(0)
+    users, items = (
+        torch.randint(0, 50, (400,), generator=g),
+        torch.randint(0, 40, (400,), generator=g),
+    )
+    adj = norm_adjacency(users, items, 50, 40)
+    assert adj.crow_indices().dtype == adj.col_indices().dtype == torch.int32
+    wide = torch.sparse_csr_tensor(
+        adj.crow_indices().long(),
+        adj.col_indices().long(),
+        adj.values(),
+        adj.shape,
+        check_invariants=True,
+    )
+    x = torch.randn(90, 16, generator=g)
+    assert torch.equal(adj @ x, wide @ x)
+    edges = EdgeGraph(users, items, 50, 40)
+    assert edges.csr(torch.ones(400)).crow_indices().dtype == torch.int32
+    assert index_dtype(10, 2**31) == torch.int64
 
 
 def test_propagate_mean_is_layer_average() -> None:
