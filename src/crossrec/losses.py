@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from crossrec.blocks import as_tables, row_blocks
+
 BprForm = Literal["mmrec", "logsigmoid", "log2"]
 
 
@@ -121,13 +123,30 @@ def _once(ctx: torch.autograd.function.FunctionCtx) -> None:
     ctx.spent = True
 
 
-def _softmax_lse(logits: Tensor, overwrite: bool) -> tuple[Tensor, Tensor]:
-    """``(softmax(l), logsumexp(l))`` along the last axis (into ``logits`` if ``overwrite``)."""
-    top = logits.amax(dim=-1, keepdim=True)
-    probs = (logits.sub_(top) if overwrite else logits - top).exp_()
-    norm = probs.sum(dim=-1, keepdim=True)
-    probs.div_(norm)
-    return probs, norm.log_().add_(top).squeeze(-1)
+def _softmax_lse(
+    logits: Tensor, overwrite: bool, targets: Tensor | None = None
+) -> tuple[Tensor, Tensor, Tensor | None]:
+    """``(softmax(l), logsumexp(l), <t, l>)`` along the last axis of logits [..., K] (the
+    softmax into ``logits`` if ``overwrite``; the dot products with ``targets`` [..., K] only if
+    given, else None), block by block over rows where the tensor is large
+    (:mod:`crossrec.blocks`: the same values)."""
+    logits = logits if overwrite else logits.contiguous()
+    probs = logits if overwrite else torch.empty_like(logits)
+    lse = logits.new_empty(logits.shape[:-1])
+    dots = None if targets is None else logits.new_empty(logits.shape[:-1])
+    l3, p3, o3 = as_tables(logits), as_tables(probs), as_tables(lse.unsqueeze(-1))
+    t3 = None if targets is None else as_tables(targets.expand_as(logits).contiguous())
+    d3 = None if dots is None else as_tables(dots.unsqueeze(-1))
+    for block in row_blocks(logits):
+        logit, prob = l3[block], p3[block]
+        if t3 is not None:
+            torch.sum(t3[block] * logit, dim=-1, keepdim=True, out=d3[block])
+        top = logit.amax(dim=-1, keepdim=True)
+        (prob.sub_(top) if overwrite else torch.sub(logit, top, out=prob)).exp_()
+        norm = prob.sum(dim=-1, keepdim=True)
+        prob.div_(norm)
+        o3[block] = norm.log_().add_(top)
+    return probs, lse, dots
 
 
 class _NCE(torch.autograd.Function):
@@ -142,7 +161,7 @@ class _NCE(torch.autograd.Function):
     def forward(
         ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor, c: Tensor
     ) -> Tensor:
-        probs, lse = _softmax_lse(matmul(q, c.transpose(-1, -2)), overwrite=True)
+        probs, lse, _ = _softmax_lse(matmul(q, c.transpose(-1, -2)), overwrite=True)
         ctx.save_for_backward(q, p, c, probs)
         return lse - (q * p).sum(-1)
 
@@ -278,7 +297,7 @@ class _LogSumExp(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: torch.autograd.function.FunctionCtx, logits: Tensor) -> Tensor:
-        probs, lse = _softmax_lse(logits, overwrite=False)
+        probs, lse, _ = _softmax_lse(logits, overwrite=False)
         ctx.save_for_backward(probs)
         return lse
 
@@ -298,8 +317,7 @@ class _SoftCE(torch.autograd.Function):
     def forward(
         ctx: torch.autograd.function.FunctionCtx, logits: Tensor, targets: Tensor, mass: float
     ) -> Tensor:
-        dots = (targets * logits).sum(-1)
-        probs, lse = _softmax_lse(logits, overwrite=False)
+        probs, lse, dots = _softmax_lse(logits, overwrite=False, targets=targets)
         ctx.save_for_backward(probs, targets)
         ctx.mass = mass
         return lse * mass - dots
@@ -310,8 +328,14 @@ class _SoftCE(torch.autograd.Function):
     ) -> tuple[Tensor, None, None]:
         _once(ctx)
         probs, targets = ctx.saved_tensors
-        grad_logits = probs.mul_(ctx.mass).sub_(targets)
-        return grad_logits.mul_(grad.unsqueeze(-1)), None, None
+        p3, t3, g3 = (
+            as_tables(probs),
+            as_tables(targets.expand_as(probs).contiguous()),
+            as_tables(grad.unsqueeze(-1).contiguous()),
+        )
+        for block in row_blocks(probs):  # probs ← g (mass · probs − t), block by block
+            p3[block].mul_(ctx.mass).sub_(t3[block]).mul_(g3[block])
+        return probs, None, None
 
 
 def logsumexp_rows(logits: Tensor) -> Tensor:

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.common import BatchView, l2norm, renamed
+from crossrec.blocks import as_tables, row_blocks
 from crossrec.losses import logsumexp_rows, matmul, soft_cross_entropy_rows
 from crossrec.rows import take
 
@@ -43,10 +44,15 @@ def sinkhorn(
     algorithm, so the reduced codes equal the unreduced ones row for row. ``eps`` may be a
     0-d tensor (no host read of a learnable temperature).
     """
-    z = scores.detach().float()
+    z = scores.detach().float().contiguous()
     k = z.shape[-1]
-    q = torch.div(z, eps)
-    q = q.sub_(q.amax(dim=(-2, -1), keepdim=True)).exp_()  # [..., B, K] (= Q₀ᵀ up to a scalar)
+    # Q₀ᵀ up to a scalar: exp(z/ε − max(z/ε)), block by block (crossrec.blocks); max(z/ε) is
+    # max(z)/ε exactly, as ε > 0 and correctly rounded division is monotone.
+    top = as_tables(torch.div(z.amax(dim=(-2, -1), keepdim=True), eps))  # [T, 1, 1]
+    q = torch.empty_like(z)  # [..., B, K]
+    z3, q3 = as_tables(z), as_tables(q)
+    for tables, rows in row_blocks(z):
+        torch.div(z3[tables, rows], eps, out=q3[tables, rows]).sub_(top[tables]).exp_()
     col = torch.ones(*z.shape[:-1], dtype=z.dtype, device=z.device)  # per sample, [..., B]
     row = torch.ones(*z.shape[:-2], k, dtype=z.dtype, device=z.device)  # per prototype, [..., K]
     if weights is None:
@@ -64,7 +70,10 @@ def sinkhorn(
         col = col / (sample_mass * b)
         if weights is None:
             mass = col
-    return q.mul_((col * b).unsqueeze(-1)).mul_(row.unsqueeze(-2))
+    col3, row3 = as_tables((col * b).unsqueeze(-1)), as_tables(row.unsqueeze(-2))
+    for tables, rows in row_blocks(q):  # q ← diag(col · B) q diag(row)
+        q3[tables, rows].mul_(col3[tables, rows]).mul_(row3[tables])
+    return q
 
 
 class CLALoss(nn.Module):
@@ -148,8 +157,11 @@ class CLALoss(nn.Module):
         ).sum()
         l_ui = (lse - cross) / b
         # L_ITV: Σ_{a≠b} ℓ(q^a, z^b) = Σ_b CE(Σ_{a≠b} q^a, z^b), soft targets of mass M.
-        total = q_item.sum(0, keepdim=True)
-        others = q_item.neg_().add_(total)  # Σ_{a≠b} q^a, paired with z^b (in place)
+        for _, rows in row_blocks(q_item, across_tables=True):
+            block = q_item[:, rows]  # [M+1, r, K]
+            total = block.sum(0, keepdim=True)
+            block.neg_().add_(total)
+        others = q_item  # Σ_{a≠b} q^a = Σ_a q^a − q^b, paired with z^b (in place)
         per_item = soft_cross_entropy_rows(s_item, others, float(self.n_tables - 1))  # [M+1, N]
         l_itv = (per_item * items.counts).sum() / b
         n_pairs = self.n_tables * (self.n_tables - 1)

@@ -1,0 +1,55 @@
+"""Row blocks for the passes over wide score tensors, so each block stays in the CPU's caches.
+
+CLA scores every unique user and item against K prototypes: at the papers' K = 10,240 a batch of
+the Amazon Baby shape gives an [M+1, N, K] = [3, 1420, 10240] tensor (174 MB) and an [N_u, K]
+one. Softmax, log-sum-exp, soft cross-entropy and Sinkhorn's scaling are chains of elementwise
+and row-wise operations; run one tensor-wide operation after another, each streams the whole
+tensor from and to memory. Run block by block (``BLOCK_ELEMENTS`` per block, 1 MiB of fp32), a
+chain reads its inputs once and writes its outputs once, the intermediate passes hitting the
+cache. Every operation is the same per element and per row, so the results are bit-identical:
+the blocks are whole rows (row reductions see the same row), and hold a multiple of 64 elements
+when K allows, so the vectorised kernels process the same elements in the same lanes. Measured
+(2026-11-28, this project's 2-core AMD EPYC VM, 1 thread): the soft cross-entropy forward on
+[3, 1420, 10240] 265 → 176 ms.
+
+Blocking applies on the CPU to tensors of at least ``BLOCK_MIN_ELEMENTS`` elements only:
+smaller ones (every default-study and K = 256 shape) already fit the caches and keep one
+operation per tensor, exactly as before; on a GPU, more operations would only mean more kernel
+launches.
+"""
+
+from __future__ import annotations
+
+import math
+
+from torch import Tensor
+
+BLOCK_ELEMENTS = 1 << 18
+BLOCK_MIN_ELEMENTS = 1 << 22
+
+Block = tuple[slice, slice]
+
+
+def as_tables(x: Tensor) -> Tensor:
+    """``x`` [..., R, K] as a [T, R, K] view (T = the product of the leading sizes; [R, K] → [1,
+    R, K], [K] → [1, 1, K]); ``x`` must be contiguous in its leading dimensions."""
+    rows = x.shape[-2] if x.dim() > 1 else 1
+    return x.view(-1, rows, x.shape[-1])
+
+
+def row_blocks(x: Tensor, across_tables: bool = False) -> list[Block]:
+    """``(tables, rows)`` slices that cover :func:`as_tables` (x) [T, R, K].
+
+    One block — the whole tensor — off the CPU or below ``BLOCK_MIN_ELEMENTS``; otherwise, per
+    table, runs of ``BLOCK_ELEMENTS // K`` rows (rounded down to a multiple of ``64 / gcd(K,
+    64)`` rows, at least that many), or with ``across_tables`` the same rows of all T tables at
+    once (for operations that combine the tables), ``BLOCK_ELEMENTS // (T K)`` rows per block.
+    """
+    n_tables, n_rows, width = as_tables(x).shape
+    if x.device.type != "cpu" or x.numel() < BLOCK_MIN_ELEMENTS:
+        return [(slice(None), slice(None))]
+    align = 64 // math.gcd(width, 64)
+    per_row = width * (n_tables if across_tables else 1)
+    step = max(align, BLOCK_ELEMENTS // per_row // align * align)
+    tables = [slice(None)] if across_tables else [slice(t, t + 1) for t in range(n_tables)]
+    return [(t, slice(r, r + step)) for t in tables for r in range(0, n_rows, step)]
