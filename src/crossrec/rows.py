@@ -27,6 +27,18 @@ def take(table: Tensor, index: Tensor) -> Tensor:
     return table.index_select(0, index.reshape(-1)).view(*index.shape, *table.shape[1:])
 
 
+def take_unique(table: Tensor, ids: Tensor) -> Tensor:
+    """Rows ``ids`` [N] (int64, **no repeats**: a batch's unique users or items, a permutation)
+    of ``table`` [n, ...] → [N, ...]: ``index_select`` on every device.
+
+    Its backward ``index_add_`` writes each destination row once, so on CUDA it is deterministic
+    without the sort of advanced indexing's accumulating backward (~200 µs of host time per
+    gather measured on an H200 host, 17 gathers per FREEDOM+CROSS step). On the CPU this is
+    :func:`take`. With repeated ids use :func:`take`.
+    """
+    return table.index_select(0, ids)
+
+
 def triple(user: Tensor, item: Tensor, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
     """The batch's BPR rows of a user table [U, d] and an item table [I, d]: ``(user[users],
     item[pos], item[neg])``, each [B, d], gathered by :func:`take` in that order."""

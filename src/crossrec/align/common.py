@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossrec.data.groups import Groups
-from crossrec.rows import take
+from crossrec.rows import take, take_unique
 
 EPS = 1e-12
 
@@ -38,7 +38,7 @@ def l2norm(x: Tensor) -> Tensor:
 
 def normalised_rows(tables: list[Tensor], ids: Tensor) -> Tensor:
     """[T, N, d]: rows ``ids`` [N] of each table [I, d], L2-normalised (``ê^m``)."""
-    return l2norm(torch.stack([take(t, ids) for t in tables]))
+    return l2norm(torch.stack([take_unique(t, ids) for t in tables]))
 
 
 def ordered_pairs(n: int) -> list[tuple[int, int]]:
@@ -72,7 +72,7 @@ class BatchView:
     def build(cls, user: Tensor, tables: list[Tensor], users: Groups, items: Groups) -> BatchView:
         """Gather and normalise the rows of the full tables ``user`` [U, d] and ``tables``
         (each [I, d]) at the batch's unique users and items."""
-        u_hat = l2norm(take(user, users.ids))
+        u_hat = l2norm(take_unique(user, users.ids))
         e_hat = normalised_rows(tables, items.ids)
         return cls(users, items, u_hat, e_hat)
 

@@ -38,7 +38,7 @@ from torch import Tensor, nn
 
 from crossrec.align.common import BatchView, l2norm, ordered_pairs, renamed
 from crossrec.losses import nce_rows
-from crossrec.rows import take
+from crossrec.rows import take, take_unique
 
 Mask = Literal["oneway", "dynamic", "all"]
 Compensation = Literal["var", "std"]
@@ -162,7 +162,7 @@ class ILALoss(nn.Module):
             active = self.directions(scores)  # [P, N], grouped by target
         weight = active.to(e_hat.dtype)
         src = take(e_hat, self.src)  # [P, N, d]
-        maps = take(self.maps, self.order).transpose(1, 2)
+        maps = take_unique(self.maps, self.order).transpose(1, 2)
         mapped = l2norm(torch.baddbmm(src, src, maps))  # ẽ = normalise(W ê + ê)
         zero = e_hat.new_zeros(())
         ila = zero

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures
-from crossrec.rows import take
+from crossrec.rows import take_unique
 
 
 class ModalityInputs(nn.Module):
@@ -70,10 +70,10 @@ class ModalityInputs(nn.Module):
         ``rows`` [R] only (a projection head then projects just those rows)."""
         if self.from_backbone:
             tables = [enc.modal[m] for m in self.names]
-            return tables if rows is None else [take(t, rows) for t in tables]
+            return tables if rows is None else [take_unique(t, rows) for t in tables]
         if rows is None:
             return [self.heads[m](self.frozen[m]) for m in self.names]
-        return [self.heads[m](take(self.frozen[m], rows)) for m in self.names]
+        return [self.heads[m](take_unique(self.frozen[m], rows)) for m in self.names]
 
 
 def table_names(inputs: ModalityInputs) -> list[str]:

@@ -37,7 +37,7 @@ from crossrec.data.groups import Groups, sorted_union
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
-from crossrec.rows import take
+from crossrec.rows import take_unique
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ class AlignmentPlugin(Plugin):
             tables = [enc.item, *self.inputs(enc)]
             neighbors = None
         else:  # the R rows the losses read; item ids become positions in them
-            tables = [take(enc.item, rows), *self.inputs(enc, rows)]
+            tables = [take_unique(enc.item, rows), *self.inputs(enc, rows)]
             items = Groups(batch.extra["align_pos"], items.inverse, items.counts)
             neighbors = batch.extra.get("align_nb")
         terms, stats = self.terms(enc.user, tables, users, items, neighbors)
