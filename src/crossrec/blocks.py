@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 from torch import Tensor
 
 BLOCK_ELEMENTS = 1 << 18
@@ -40,13 +41,15 @@ def as_tables(x: Tensor) -> Tensor:
 def row_blocks(x: Tensor, across_tables: bool = False) -> list[Block]:
     """``(tables, rows)`` slices that cover :func:`as_tables` (x) [T, R, K].
 
-    One block — the whole tensor — off the CPU or below ``BLOCK_MIN_ELEMENTS``; otherwise, per
+    One block — the whole tensor — off the CPU, below ``BLOCK_MIN_ELEMENTS`` or under
+    ``torch.compile`` (``train.compile``: the compiler fuses the passes itself, and a loop over a
+    batch-dependent number of blocks would recompile at every step); otherwise, per
     table, runs of ``BLOCK_ELEMENTS // K`` rows (rounded down to a multiple of ``64 / gcd(K,
     64)`` rows, at least that many), or with ``across_tables`` the same rows of all T tables at
     once (for operations that combine the tables), ``BLOCK_ELEMENTS // (T K)`` rows per block.
     """
     n_tables, n_rows, width = as_tables(x).shape
-    if x.device.type != "cpu" or x.numel() < BLOCK_MIN_ELEMENTS:
+    if x.device.type != "cpu" or torch.compiler.is_compiling() or x.numel() < BLOCK_MIN_ELEMENTS:
         return [(slice(None), slice(None))]
     align = 64 // math.gcd(width, 64)
     per_row = width * (n_tables if across_tables else 1)
