@@ -7,7 +7,6 @@ rest of the suite.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,15 +15,7 @@ import pytest
 
 from crossrec import heap
 
-
-def _glibc() -> bool:
-    try:
-        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
-    except (ValueError, OSError):
-        return False
-
-
-needs_glibc = pytest.mark.skipif(not _glibc(), reason="mallopt is glibc's")
+needs_glibc = pytest.mark.skipif(not heap.is_glibc(), reason="mallopt is glibc's")
 
 FAULTS = """
 import resource, sys, torch

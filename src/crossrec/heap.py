@@ -42,6 +42,14 @@ RETAIN_BYTES = 2**31 - 1  # mallopt's value is a C int
 USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES")
 
 
+def is_glibc() -> bool:
+    """Whether this process runs on glibc (``os.confstr("CS_GNU_LIBC_VERSION")``)."""
+    try:
+        return (os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")
+    except (ValueError, OSError):  # not a glibc system
+        return False
+
+
 def retain_freed_memory(limit: int = RETAIN_BYTES) -> bool:
     """Serve allocations below ``limit`` bytes from the heap and keep up to ``limit`` freed
     bytes there (glibc ``mallopt(M_MMAP_THRESHOLD)`` and ``mallopt(M_TRIM_THRESHOLD)``).
@@ -53,11 +61,7 @@ def retain_freed_memory(limit: int = RETAIN_BYTES) -> bool:
         raise ValueError(f"limit: expected 1 ... {RETAIN_BYTES} bytes, got {limit}")
     if any(name in os.environ for name in USER_SETTINGS):
         return False
-    try:
-        libc_version = os.confstr("CS_GNU_LIBC_VERSION") or ""
-    except (ValueError, OSError):  # not a glibc system
-        libc_version = ""
-    if not libc_version.startswith("glibc"):
+    if not is_glibc():
         return False
     libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
     mallopt = libc.mallopt

@@ -73,10 +73,6 @@ class Groups:
         )
         return cls(ids, inverse, counts.to(torch.float32))
 
-    def to(self, device: torch.device | str) -> Groups:
-        """The groups on ``device``."""
-        return Groups(self.ids.to(device), self.inverse.to(device), self.counts.to(device))
-
     def __len__(self) -> int:
         """N, the number of unique values (shape metadata: no synchronisation)."""
         return int(self.ids.shape[0])
