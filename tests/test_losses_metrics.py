@@ -127,6 +127,34 @@ def test_nce_rows_matches_autograd_reference(dtype: torch.dtype, lead: tuple[int
             torch.testing.assert_close(g, r, **tol)
 
 
+@pytest.mark.parametrize("lead", [(), (3,)])
+def test_nce_rows_candidates_as_their_own_positives(lead: tuple[int, ...]) -> None:
+    """``nce_rows(q, c, c)`` (CNA: row r's positive is candidate r) passes C into the autograd
+    Function once, and gives bit for bit the values and gradients of the same call with a
+    separate copy of C as the positives (autograd then sums the two gradients of C) — in both
+    forms; and ``torch.compile`` traces it without a graph break."""
+    from crossrec.losses import _NCE, _FusedNCE, nce_rows
+
+    gen = torch.Generator().manual_seed(2)
+    q = torch.randn(*lead, 6, 5, generator=gen).requires_grad_(True)
+    c = torch.randn(*lead, 6, 5, generator=gen).requires_grad_(True)
+    weights = torch.randn(*lead, 6, generator=gen)
+
+    def run(fn, positives_of) -> tuple[torch.Tensor, ...]:  # noqa: ANN001
+        cand = c * 1.0  # a non-leaf, as CNA's normalised keys
+        got = fn(q, positives_of(cand), cand)
+        return (got, *torch.autograd.grad((got * weights).sum(), (q, c)))
+
+    for fn in (_FusedNCE.apply, _NCE.apply):
+        separate = run(fn, torch.clone)
+        diagonal = run(fn, lambda cand: None)
+        assert all(torch.equal(x, y) for x, y in zip(diagonal, separate, strict=True))
+    shared = run(nce_rows, lambda cand: cand)  # small problem: the _NCE form
+    assert all(torch.equal(x, y) for x, y in zip(shared, separate, strict=True))
+    explanation = torch._dynamo.explain(lambda a, b: nce_rows(a, b, b))(q, c * 1.0)
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+
+
 def test_nce_rows_broadcast_candidates_and_far_logits() -> None:
     """Candidates shared across leading dimensions get their summed gradient; logits far
     below a row's maximum (a candidate nobody attends to) give a zero gradient, not NaN."""

@@ -154,16 +154,19 @@ class _NCE(torch.autograd.Function):
     backward that reuses the forward's softmax instead of recomputing it.
 
     Shapes: q, p [..., R, d], c [..., N, d] (leading dimensions batch independent problems)
-    → [..., R]. Gradients are returned only for the inputs that need them.
+    → [..., R]; ``p = None``: the positives are the candidates themselves (R = N, row r's
+    positive is candidate r), and ``∂/∂c`` then carries the positives' ``−g_r q_r`` too.
+    Gradients are returned only for the inputs that need them.
     """
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor, c: Tensor
+        ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor | None, c: Tensor
     ) -> Tensor:
         probs, lse, _ = _softmax_lse(matmul(q, c.transpose(-1, -2)), overwrite=True)
-        ctx.save_for_backward(q, p, c, probs)
-        return lse - (q * p).sum(-1)
+        ctx.diagonal = p is None
+        ctx.save_for_backward(q, c if p is None else p, c, probs)
+        return lse - (q * (c if p is None else p)).sum(-1)
 
     @staticmethod
     def backward(
@@ -177,6 +180,8 @@ class _NCE(torch.autograd.Function):
         grad_q = matmul(weighted, c).sub_(g * p) if need_q else None
         grad_p = -g * q if need_p else None
         grad_c = matmul(weighted.transpose(-1, -2), q) if need_c else None
+        if grad_c is not None and ctx.diagonal:
+            grad_c.sub_(g * q)
         return grad_q, grad_p, grad_c
 
 
@@ -214,7 +219,8 @@ class _FusedNCE(torch.autograd.Function):
       as queries, the rows as keys, ``g_r q_r`` as values and ``−lse_r`` as the additive bias
       (only when the candidates need a gradient; ILA's are detached).
 
-    Shapes: q, p [..., R, d], c [..., N, d] → [..., R]. Measured on this project's CPU (1
+    Shapes: q, p [..., R, d] (``p = None``: as in :class:`_NCE`), c [..., N, d] → [..., R].
+    Measured on this project's CPU (1
     thread, forward + backward): ILA's [3, 1540, 64] queries against [3, 770, 64] detached keys
     15.7 ms against 30.3 ms for :class:`_NCE`, whose N-wide softmax passes (max, subtract, exp,
     sum, divide, scale) each stream a tensor larger than the caches; CNA's [3, 1143, 64] rows
@@ -223,11 +229,13 @@ class _FusedNCE(torch.autograd.Function):
 
     @staticmethod
     def forward(
-        ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor, c: Tensor
+        ctx: torch.autograd.function.FunctionCtx, q: Tensor, p: Tensor | None, c: Tensor
     ) -> Tensor:
         lead = torch.broadcast_shapes(q.shape[:-2], c.shape[:-2])
         rows, keys = _flat(q, lead), _flat(c, lead)  # [G, R, d], [G, N, d]
         out, lse = _attend(rows, keys, keys, None)  # P C [G, R, d], lse [G, R]
+        ctx.diagonal = p is None
+        p = c if p is None else p
         ctx.save_for_backward(q, p, rows, keys, out, lse)
         ctx.lead, ctx.c_shape = lead, c.shape
         return lse.reshape(*lead, q.shape[-2]) - (q * p).sum(-1)
@@ -247,9 +255,10 @@ class _FusedNCE(torch.autograd.Function):
             grad_p = _reduce_to(-g * q, p.shape)
         if need_c:
             spread, lam = _attend(keys, rows, _flat(g * q, lead), lse.neg())
-            grad_c = _reduce_to(
-                spread.mul_(lam.exp_().unsqueeze(-1)).reshape(*lead, *c_shape[-2:]), c_shape
-            )
+            grad_c = spread.mul_(lam.exp_().unsqueeze(-1)).reshape(*lead, *c_shape[-2:])
+            if ctx.diagonal:
+                grad_c.sub_(g * q)
+            grad_c = _reduce_to(grad_c, c_shape)
         return grad_q, grad_p, grad_c
 
 
@@ -277,6 +286,9 @@ fits the caches and the one-call form wins."""
 def nce_rows(query: Tensor, positive: Tensor, candidates: Tensor) -> Tensor:
     """``logsumexp_c(q_r·c) − q_r·p_r`` per row, as given (no normalisation; fold any
     temperature into ``query``): query, positive [..., R, d], candidates [..., N, d] → [..., R].
+    ``positive`` may be ``candidates`` itself (R = N: row r's positive is candidate r, CNA's
+    case): it then enters the autograd Function once, so ``torch.compile`` traces it without a
+    graph break ("duplicate tensor input") and the two gradients are summed inside.
 
     One matrix product and one exponential pass forward, the saved softmax backward (the
     autograd of ``logsumexp`` would recompute the exponentials and keep the logits as well).
@@ -284,12 +296,13 @@ def nce_rows(query: Tensor, positive: Tensor, candidates: Tensor) -> Tensor:
     candidates need no gradient (ILA's detached targets: half the time) or R × N is at least
     :data:`FUSED_MIN_LOGITS`; on other devices one batched product (one kernel launch).
     """
+    given = None if positive is candidates else positive
     if candidates.device.type == "cpu" and (
         not (torch.is_grad_enabled() and candidates.requires_grad)
         or query.shape[-2] * candidates.shape[-2] >= FUSED_MIN_LOGITS
     ):
-        return _FusedNCE.apply(query, positive, candidates)
-    return _NCE.apply(query, positive, candidates)
+        return _FusedNCE.apply(query, given, candidates)
+    return _NCE.apply(query, given, candidates)
 
 
 class _LogSumExp(torch.autograd.Function):
