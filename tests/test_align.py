@@ -176,6 +176,22 @@ def test_sinkhorn_matches_swav_and_marginals() -> None:
     torch.testing.assert_close(batched[1], naive_sinkhorn(2 * z.detach()).float())
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_sinkhorn_of_several_score_tensors_solves_each_table_alone(weighted: bool) -> None:
+    """A sequence of score tensors with the same rows (CLA's ID rows and item tables) gives
+    [T, B, K]: each table's codes bit for bit those of its own call, weighted or not."""
+    gen = torch.Generator().manual_seed(3)
+    one = torch.randn(9, 16, generator=gen) * 4
+    three = torch.randn(3, 9, 16, generator=gen) * 4
+    weights = torch.randint(1, 4, (9,), generator=gen) if weighted else None
+    eps = torch.tensor(0.2)
+    joint = sinkhorn([one, three], eps, 3, weights)
+    assert joint.shape == (4, 9, 16)
+    assert torch.equal(joint[0], sinkhorn(one, eps, 3, weights))
+    assert torch.equal(joint[1:], sinkhorn(three, eps, 3, weights))
+    assert torch.equal(joint[2], sinkhorn(three[1], eps, 3, weights))
+
+
 def naive_cla(loss: CLALoss, user, tables, users, items):
     """Method §4.2 with log_softmax, pair by pair."""
     gamma = loss.temperature

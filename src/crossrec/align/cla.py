@@ -15,6 +15,8 @@ Prototypes are renormalised in place at each forward (SwAV; docs/method.md §4.2
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -26,7 +28,10 @@ from crossrec.rows import take
 
 @torch.no_grad()
 def sinkhorn(
-    scores: Tensor, eps: float | Tensor = 0.05, iters: int = 3, weights: Tensor | None = None
+    scores: Tensor | Sequence[Tensor],
+    eps: float | Tensor = 0.05,
+    iters: int = 3,
+    weights: Tensor | None = None,
 ) -> Tensor:
     """Soft codes [..., B, K] for prototype scores [..., B, K] (SwAV's Sinkhorn–Knopp).
 
@@ -43,37 +48,47 @@ def sinkhorn(
     prototype's mass counts every copy. Identical rows get identical codes in the unreduced
     algorithm, so the reduced codes equal the unreduced ones row for row. ``eps`` may be a
     0-d tensor (no host read of a learnable temperature).
+
+    ``scores`` may also be a sequence of such tensors with the same B and K (CLA's ID rows
+    against C^UI and its item rows against C^ITV): their tables, in order, are solved as one
+    batch of independent problems, [T, B, K] out (T their tables in all) — one set of
+    iterations for all of them instead of one per tensor, each table's arithmetic unchanged.
     """
-    z = scores.detach().float().contiguous()
-    k = z.shape[-1]
-    # Q₀ᵀ up to a scalar: exp(z/ε − max(z/ε)), block by block (crossrec.blocks); max(z/ε) is
-    # max(z)/ε exactly, as ε > 0 and correctly rounded division is monotone.
-    top = as_tables(torch.div(z.amax(dim=(-2, -1), keepdim=True), eps))  # [T, 1, 1]
-    q = torch.empty_like(z)  # [..., B, K]
-    z3, q3 = as_tables(z), as_tables(q)
-    for tables, rows in row_blocks(z):
-        torch.div(z3[tables, rows], eps, out=q3[tables, rows]).sub_(top[tables]).exp_()
-    col = torch.ones(*z.shape[:-1], dtype=z.dtype, device=z.device)  # per sample, [..., B]
-    row = torch.ones(*z.shape[:-2], k, dtype=z.dtype, device=z.device)  # per prototype, [..., K]
+    parts = [scores] if isinstance(scores, Tensor) else list(scores)
+    zs = [as_tables(part.detach().float().contiguous()) for part in parts]  # [T_i, B, K] each
+    n_tables, n_rows, k = sum(len(z) for z in zs), zs[0].shape[1], zs[0].shape[2]
+    q3 = zs[0].new_empty(n_tables, n_rows, k)
+    start = 0
+    for z3 in zs:
+        # Q₀ᵀ up to a scalar per table: exp(z/ε − max(z/ε)), block by block
+        # (crossrec.blocks); max(z/ε) is max(z)/ε exactly, as ε > 0 and correctly rounded
+        # division is monotone.
+        top = torch.div(z3.amax(dim=(-2, -1), keepdim=True), eps)  # [T_i, 1, 1]
+        out = q3[start : start + len(z3)]
+        for tables, rows in row_blocks(z3):
+            torch.div(z3[tables, rows], eps, out=out[tables, rows]).sub_(top[tables]).exp_()
+        start += len(z3)
+    col = q3.new_ones(n_tables, n_rows)  # per sample, [T, B]
+    row = q3.new_ones(n_tables, k)  # per prototype, [T, K]
     if weights is None:
-        b: float | Tensor = z.shape[-2]
+        b: float | Tensor = n_rows
         mass = col
     else:
-        w = weights.to(z.dtype)
+        w = weights.to(q3.dtype)
         b = w.sum()
     for _ in range(iters):
         if weights is not None:
             mass = col * w
-        proto_mass = row * matmul(mass.unsqueeze(-2), q).squeeze(-2)  # [..., K]
+        proto_mass = row * matmul(mass.unsqueeze(-2), q3).squeeze(-2)  # [T, K]
         row = row / (proto_mass * k)
-        sample_mass = col * matmul(q, row.unsqueeze(-1)).squeeze(-1)  # [..., B]
+        sample_mass = col * matmul(q3, row.unsqueeze(-1)).squeeze(-1)  # [T, B]
         col = col / (sample_mass * b)
         if weights is None:
             mass = col
-    col3, row3 = as_tables((col * b).unsqueeze(-1)), as_tables(row.unsqueeze(-2))
-    for tables, rows in row_blocks(q):  # q ← diag(col · B) q diag(row)
+    col3, row3 = (col * b).unsqueeze(-1), row.unsqueeze(-2)
+    for tables, rows in row_blocks(q3):  # q ← diag(col · B) q diag(row)
         q3[tables, rows].mul_(col3[tables, rows]).mul_(row3[tables])
-    return q
+    return q3.view(scores.shape) if isinstance(scores, Tensor) else q3
 
 
 class CLALoss(nn.Module):
@@ -144,8 +159,16 @@ class CLALoss(nn.Module):
         eps = self.eps * self.temperature.detach().reciprocal()
         dtype = s_user.dtype  # the codes are fp32 whatever the model's precision
         q_user = sinkhorn(s_user, eps, self.iters, users.counts).to(dtype)
-        q_id = sinkhorn(s_id, eps, self.iters, items.counts).to(dtype)
-        q_item = sinkhorn(s_item, eps, self.iters, items.counts).to(dtype)
+        # The ID rows (C^UI) and the M+1 item tables (C^ITV) share their rows: one solve.
+        q_items = sinkhorn([s_id, s_item], eps, self.iters, items.counts).to(dtype)
+        q_id, q_item = q_items[0], q_items[1:]  # [N, K], [M+1, N, K]: views of one tensor
+        # L_ITV's soft targets Σ_{a≠b} q^a = Σ_a q^a − q^b, paired with z^b, formed in place in
+        # q_item before anything saves q_id for the backward (the two share a version counter).
+        for _, rows in row_blocks(q_item, across_tables=True):
+            block = q_item[:, rows]  # [M+1, r, K]
+            total = block.sum(0, keepdim=True)
+            block.neg_().add_(total)
+        others = q_item
         # L_UI: ℓ(q^u, z^i) + ℓ(q^i, z^u), each -(1/B) Σ_b (<q_b, z_b> - logsumexp(z_b)).
         # The cross terms Σ_b <q^u_{u_b} C^UI/γ, ê_{i_b}> + Σ_b <q^i_{i_b} C^UI/γ, û_{u_b}> as one
         # sum Σ_b <x_{u_b}, y_{i_b}> over x = [q^u C/γ | û] [N_u, 2d], y = [ê | q^i C/γ] [N, 2d].
@@ -157,11 +180,6 @@ class CLALoss(nn.Module):
         ).sum()
         l_ui = (lse - cross) / b
         # L_ITV: Σ_{a≠b} ℓ(q^a, z^b) = Σ_b CE(Σ_{a≠b} q^a, z^b), soft targets of mass M.
-        for _, rows in row_blocks(q_item, across_tables=True):
-            block = q_item[:, rows]  # [M+1, r, K]
-            total = block.sum(0, keepdim=True)
-            block.neg_().add_(total)
-        others = q_item  # Σ_{a≠b} q^a = Σ_a q^a − q^b, paired with z^b (in place)
         per_item = soft_cross_entropy_rows(s_item, others, float(self.n_tables - 1))  # [M+1, N]
         l_itv = (per_item * items.counts).sum() / b
         n_pairs = self.n_tables * (self.n_tables - 1)
