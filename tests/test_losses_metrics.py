@@ -145,12 +145,13 @@ def test_nce_rows_candidates_as_their_own_positives(lead: tuple[int, ...]) -> No
         got = fn(q, positives_of(cand), cand)
         return (got, *torch.autograd.grad((got * weights).sum(), (q, c)))
 
+    def same(a: tuple[torch.Tensor, ...], b: tuple[torch.Tensor, ...]) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
     for fn in (_FusedNCE.apply, _NCE.apply):
-        separate = run(fn, torch.clone)
-        diagonal = run(fn, lambda cand: None)
-        assert all(torch.equal(x, y) for x, y in zip(diagonal, separate, strict=True))
-    shared = run(nce_rows, lambda cand: cand)  # small problem: the _NCE form
-    assert all(torch.equal(x, y) for x, y in zip(shared, separate, strict=True))
+        assert same(run(fn, lambda cand: None), run(fn, torch.clone))
+    # nce_rows with the same tensor twice: a problem this small takes the _NCE form
+    assert same(run(nce_rows, lambda cand: cand), run(_NCE.apply, torch.clone))
     explanation = torch._dynamo.explain(lambda a, b: nce_rows(a, b, b))(q, c * 1.0)
     assert explanation.graph_break_count == 0, explanation.break_reasons
 
