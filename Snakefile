@@ -40,7 +40,6 @@ localrules:
     data,
     runs,
     download,
-    define,
     plan,
     tables,
     figures,

@@ -47,7 +47,8 @@ import torch
 
 from crossrec.data.formats import load_mmrec
 from crossrec.heap import retain_freed_memory
-from crossrec.train import RunSpec, TrainConfig, Trainer, device_name
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer, device_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("none", "fettle", "cross", "cross_no_ilda", "cross_no_cla", "cross_no_cna", "bm3")

@@ -57,7 +57,8 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
 
     from crossrec.data.formats import load_mmrec
     from crossrec.heap import retain_freed_memory
-    from crossrec.train import RunSpec, TrainConfig, Trainer, peak_memory_mb
+    from crossrec.run import RunSpec, TrainConfig
+    from crossrec.train import Trainer, peak_memory_mb
 
     torch.set_num_threads(1)
     retain_freed_memory()  # as `crossrec train` does

@@ -46,7 +46,8 @@ def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> 
 
     from crossrec.data.formats import load_mmrec
     from crossrec.heap import retain_freed_memory
-    from crossrec.train import RunSpec, TrainConfig, Trainer
+    from crossrec.run import RunSpec, TrainConfig
+    from crossrec.train import Trainer
 
     torch.set_num_threads(threads)
     retain_freed_memory()  # as `crossrec train` does

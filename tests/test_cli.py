@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,7 @@ def test_parse_assignments() -> None:
         parse_assignments(["novalue"], "--param")
 
 
-def test_prepare_train_table(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+def test_prepare_and_train(tiny_dir: Path, tmp_path: Path, capsys) -> None:
     data = tmp_path / "data" / "toy"
     assert (
         main(
@@ -66,10 +65,18 @@ def test_prepare_train_table(tiny_dir: Path, tmp_path: Path, capsys) -> None:
     )
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["identity"]["dataset"] == "toy" and metrics["identity"]["seed"] == 1
-    assert main(["table", str(run / "metrics.json"), "--out", str(tmp_path / "t")]) == 0
-    md = (tmp_path / "t.md").read_text()
-    assert re.search(r"\| toy\s+\| bpr\s+\| none\s+\| default\s+\|\s+1 \|", md), md
-    assert (tmp_path / "t.csv").read_text().startswith("dataset,backbone,plugin")
+    # the run folder's one definition: every default written out, no second copy
+    from crossrec.run import read_run_file
+
+    recorded = read_run_file(run / "run.yaml")
+    assert recorded.backbone_params == {"emb_size": 64, "reg_weight": 1e-3}
+    assert recorded.train.epochs == 2 and recorded.train.patience == 20
+    assert sorted(p.name for p in run.iterdir() if not p.name.startswith(".")) == [
+        "history.csv",
+        "metrics.json",
+        "run.yaml",
+        "test_per_user.csv",
+    ]
 
 
 def test_errors_are_one_line(tiny_dir: Path, tmp_path: Path, capsys) -> None:
@@ -86,7 +93,7 @@ def test_errors_are_one_line(tiny_dir: Path, tmp_path: Path, capsys) -> None:
     assert rc == 2 and "no .inter file" in capsys.readouterr().err
 
 
-def test_unknown_param_and_missing_metrics(tiny_dir: Path, tmp_path: Path, capsys) -> None:
+def test_unknown_param(tiny_dir: Path, tmp_path: Path, capsys) -> None:
     rc = main(
         [
             "train",
@@ -101,9 +108,7 @@ def test_unknown_param_and_missing_metrics(tiny_dir: Path, tmp_path: Path, capsy
         ]
     )
     assert rc == 2 and "unknown key(s) 'layers'" in capsys.readouterr().err
-    rc = main(["table", str(tmp_path / "nope" / "metrics.json"), "--out", str(tmp_path / "t")])
-    assert rc == 2 and "metrics.json: missing" in capsys.readouterr().err
-    assert not (tmp_path / "t.md").exists()
+    assert not (tmp_path / "r").exists()
 
 
 def test_list(capsys) -> None:
@@ -155,7 +160,7 @@ def test_help_has_examples_and_defaults() -> None:
 
 
 def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys) -> None:
-    """`crossrec train --run config.yaml` (the run file an earlier run wrote) gives the same run
+    """`crossrec train --run run.yaml` (the run file an earlier run wrote) gives the same run
     bit for bit; the run is given one way only; a bad key in the file is one line."""
     first = tmp_path / "first"
     flags = ["train", "--data", str(tiny_dir), "--backbone", "lightgcn", "--plugin", "cross",
@@ -164,9 +169,9 @@ def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys
              "--threads", "1", "--out"]  # fmt: skip
     assert main([*flags, str(first)]) == 0
     again = tmp_path / "again"
-    cmd = ["train", "--data", str(tiny_dir), "--run", str(first / "config.yaml"), "--threads", "1"]
+    cmd = ["train", "--data", str(tiny_dir), "--run", str(first / "run.yaml"), "--threads", "1"]
     assert main([*cmd, "--out", str(again)]) == 0
-    for name in ("config.yaml", "test_per_user.csv"):
+    for name in ("run.yaml", "test_per_user.csv"):
         assert (first / name).read_bytes() == (again / name).read_bytes()
     capsys.readouterr()
 
@@ -174,14 +179,14 @@ def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--backbone: give the run either with --run" in err
     bad = tmp_path / "bad.yaml"
-    bad.write_text((first / "config.yaml").read_text().replace("backbone_params", "backbone_parms"))
-    cmd[cmd.index(str(first / "config.yaml"))] = str(bad)
+    bad.write_text((first / "run.yaml").read_text().replace("backbone_params", "backbone_parms"))
+    cmd[cmd.index(str(first / "run.yaml"))] = str(bad)
     assert main([*cmd, "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.yaml: unknown key(s) 'backbone_parms'" in err
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
     # --expect (the workflow's): a run file that defines another run is refused
-    cmd[cmd.index(str(bad))] = str(first / "config.yaml")
+    cmd[cmd.index(str(bad))] = str(first / "run.yaml")
     name = "tiny/lightgcn/cross/default/seed3"
     assert (
         main([*cmd, "--expect", name.replace("seed3", "seed1"), "--out", str(tmp_path / "z")]) == 2

@@ -118,7 +118,8 @@ def installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_entry_points_join_the_registries(installed: Path, tiny_dir: Path, tmp_path: Path):
     from crossrec.data.formats import load_mmrec
-    from crossrec.train import RunSpec, TrainConfig, Trainer
+    from crossrec.run import RunSpec, TrainConfig
+    from crossrec.train import Trainer
 
     assert "scaledbpr" in BACKBONES and "norm" in list(PLUGINS)
     run = RunSpec(
@@ -133,9 +134,12 @@ def test_entry_points_join_the_registries(installed: Path, tiny_dir: Path, tmp_p
     assert metrics["identity"]["backbone"] == "scaledbpr"
     with pytest.raises(ConfigError, match="scaledbpr.scale: -1.0 is out of range"):
         BACKBONES.build("scaledbpr", None, {"scale": -1.0})
-    # the external module is part of its runs' code digest
+    # the external module's code (not its comments) is part of its runs' code digest
     before = run_code_digest("thirdparty", "crossrec.align.none")
     (installed / "thirdparty" / "__init__.py").write_text(MODELS + "\n# edited\n")
+    run_code_digest.cache_clear()
+    assert run_code_digest("thirdparty", "crossrec.align.none") == before
+    (installed / "thirdparty" / "__init__.py").write_text(MODELS + "\nEDITED = 1\n")
     run_code_digest.cache_clear()  # cached per process (one workflow invocation)
     assert run_code_digest("thirdparty", "crossrec.align.none") != before
 

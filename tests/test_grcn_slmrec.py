@@ -17,7 +17,8 @@ from crossrec.graph import EdgeGraph, edge_spmm, segment_softmax
 from crossrec.losses import in_batch_nce
 from crossrec.models import DataSpec, build_backbone
 from crossrec.models.slmrec import fac_levels
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 

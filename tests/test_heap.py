@@ -55,7 +55,8 @@ import json, sys
 import pandas as pd
 from crossrec.data.formats import load_mmrec
 from crossrec.heap import retain_freed_memory
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 if sys.argv[1] == "retain":
     assert retain_freed_memory()
 run = RunSpec(dataset="tiny", backbone="lightgcn", plugin="cross", seed=3,

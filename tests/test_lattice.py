@@ -13,7 +13,8 @@ from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
 from crossrec.graph import row_norm_adjacency
 from crossrec.models import DataSpec, build_backbone
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 
 @pytest.fixture(scope="module")

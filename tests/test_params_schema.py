@@ -75,7 +75,7 @@ def test_every_parameter_is_described_once_in_its_docstring() -> None:
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
     from crossrec.params_schema import params_schema
-    from crossrec.train import TrainConfig
+    from crossrec.run import TrainConfig
 
     classes = [r[n].Params for r in (BACKBONES, PLUGINS, SOURCES) for n in r] + [TrainConfig]
     for cls in classes:

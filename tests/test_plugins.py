@@ -19,7 +19,8 @@ from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError
 from crossrec.models import DataSpec, Encoded, build_backbone
 from crossrec.models.base import BackboneInfo
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 

@@ -20,7 +20,8 @@ from crossrec.data.neighbors import item_neighbors
 from crossrec.data.sampler import Batch, TrainSampler
 from crossrec.models import DataSpec, Encoded
 from crossrec.models.base import BackboneInfo
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"
 SYNC_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::_unique2", "aten::item"}

@@ -11,7 +11,8 @@ import yaml
 from conftest import Killed, kill_after_checkpoints
 
 from crossrec.data.formats import load_mmrec
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 
 def _run(tiny_dir: Path, out: Path, **train) -> dict:
@@ -42,7 +43,8 @@ def test_outputs_follow_the_schema(tiny_dir: Path, tmp_path: Path) -> None:
     best = rows[m["best_epoch"] - 1]
     assert float(best["valid_recall@20"]) == m["valid"]["recall@20"]
     assert max(float(r["valid_recall@20"]) for r in rows) == m["valid"]["recall@20"]
-    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["backbone"] == "lightgcn"
+    assert yaml.safe_load((tmp_path / "run" / "run.yaml").read_text())["backbone"] == "lightgcn"
+    assert not (tmp_path / "run" / "config.yaml").exists()
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
 

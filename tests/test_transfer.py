@@ -12,7 +12,8 @@ from torch import Tensor
 from crossrec import transfer
 from crossrec.data.formats import load_mmrec
 from crossrec.data.prepare import prepare_folder
-from crossrec.train import RunSpec, TrainConfig, Trainer
+from crossrec.run import RunSpec, TrainConfig
+from crossrec.train import Trainer
 
 
 def _tensors() -> list[Tensor]:

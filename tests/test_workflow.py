@@ -282,11 +282,19 @@ def _train_jobs(dry_run_stdout: str) -> list[str]:
     return jobs
 
 
+def _trained(work: Path) -> dict[str, int]:
+    """Run folder -> modification time of its metrics.json (what a real run retrained)."""
+    return {
+        str(f.parent.relative_to(work)): f.stat().st_mtime_ns
+        for f in (work / "results" / "runs").rglob("metrics.json")
+    }
+
+
 def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
-    """The train rule carries the digest of the code behind each run (crossrec.provenance):
-    editing FREEDOM's module reruns the FREEDOM runs and nothing else; editing report code
-    reruns no training; editing a run's run.yaml, or the config's entry of one backbone, reruns
-    that run only."""
+    """The train rule carries the digest of the code each run executes (crossrec.provenance):
+    one changed line in FREEDOM's encode reruns the FREEDOM runs and nothing else; a docstring
+    or comment edit of the trainer, an edit of the planner or of report code reruns no training;
+    editing a run's run.yaml, or the config's entry of one backbone, reruns that run only."""
     repo = tmp_path / "repo"
     repo.mkdir()
     for name in ("Snakefile", "workflow", "profiles", "src", "envs"):
@@ -308,16 +316,31 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     def snakemake(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*base, *args], capture_output=True, text=True, env=env, cwd=work)
 
+    def edit(path: Path, old: str, new: str) -> None:
+        text = path.read_text()
+        assert text.count(old) == 1, old
+        path.write_text(text.replace(old, new))
+
     first = snakemake()
     assert first.returncode == 0, first.stderr[-3000:]
     assert _train_jobs(snakemake("-n").stdout) == []
-    model = repo / "src" / "crossrec" / "models" / "freedom.py"
-    model.write_text(model.read_text() + "\n# an edit\n")
+    src = repo / "src" / "crossrec"
+    # docstring and comment edits of the trainer: no digest changes
+    edit(src / "train.py", '"""The single trainer', '"""The one and only trainer')
+    edit(src / "train.py", "    def step(self", "    # a comment\n    def step(self")
+    assert _train_jobs(snakemake("-n").stdout) == []
+    # the planner, the digest code and the report are not what a run executes
+    for module in ("experiment.py", "provenance.py", "report/tables.py"):
+        (src / module).write_text(
+            (src / module).read_text() + "\n\ndef _added() -> None:\n    pass\n"
+        )
+    assert _train_jobs(snakemake("-n").stdout) == []
+    # one changed line of FREEDOM's code: exactly FREEDOM's runs
+    model = src / "models" / "freedom.py"
+    edit(model, "item=item + h, modal=modal", "item=h + item, modal=modal")
     jobs = _train_jobs(snakemake("-n").stdout)
     assert len(jobs) == 1 and "backbone=freedom" in jobs[0], jobs
-    model.write_text(model.read_text().replace("\n# an edit\n", ""))
-    report = repo / "src" / "crossrec" / "report" / "tables.py"
-    report.write_text(report.read_text() + "\n# an edit\n")
+    edit(model, "item=h + item, modal=modal", "item=item + h, modal=modal")
     assert _train_jobs(snakemake("-n").stdout) == []
     metrics = json.loads(
         (work / "results/runs/tiny/freedom/none/default/seed1/metrics.json").read_text()
@@ -325,23 +348,34 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     assert len(metrics["provenance"]["run_code_sha256_16"]) == 16
     assert metrics["provenance"]["source"]["sha256_16"]
 
-    # The run file is the run: editing one reruns that run only, with what the file says.
-    report.write_text(report.read_text().replace("\n# an edit\n", ""))
+    # The run file is the run, every default filled in: editing one reruns that run only, with
+    # what the file says.
     run_file = work / "results/runs/tiny/lightgcn/none/default/seed1/run.yaml"
     run = yaml.safe_load(run_file.read_text())
-    assert run["backbone_params"] == {"n_layers": 1} and run["train"]["epochs"] == 1
-    run["train"]["epochs"] = 2
-    run_file.write_text(yaml.safe_dump(run, sort_keys=False))
+    assert run["backbone_params"]["n_layers"] == 1 and "reg_weight" in run["backbone_params"]
+    assert run["train"]["epochs"] == 1 and run["train"]["patience"] == 20
+    assert not (run_file.parent / "config.yaml").exists()  # one definition, no near-copy
+    run_file.write_text(run_file.read_text().replace("  epochs: 1\n", "  epochs: 2\n"))
     jobs = _train_jobs(snakemake("-n").stdout)
     assert len(jobs) == 1 and "backbone=lightgcn" in jobs[0], jobs
     assert snakemake().returncode == 0
     history = work / "results/runs/tiny/lightgcn/none/default/seed1/history.csv"
     assert len(pd.read_csv(history)) == 2
-    # a config change rewrites exactly the run files it changes, and those runs retrain
+    # A config change: the plan checkpoint rewrites exactly the run files it changes (the hand
+    # edit above stays), and only those runs retrain (a dry run lists every run as waiting on
+    # the checkpoint; after `--until plan` it lists exactly the changed one).
+    before = _trained(work)
     config = (work / "config.yaml").read_text()
-    (work / "config.yaml").write_text(config.replace("n_layers: 1}", "n_layers: 2}"))
+    (work / "config.yaml").write_text(
+        config.replace("freedom: {knn_k: 4}", "freedom: {knn_k: 4, dropout: 0.9}")
+    )
+    assert snakemake("--until", "plan").returncode == 0
     jobs = _train_jobs(snakemake("-n").stdout)
-    assert len(jobs) == 1 and "backbone=lightgcn" in jobs[0], jobs
+    assert len(jobs) == 1 and "backbone=freedom" in jobs[0], jobs
+    assert snakemake().returncode == 0
+    after = _trained(work)
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == ["results/runs/tiny/freedom/none/default/seed1"], changed
 
 
 MODULE_SNAKEFILE = """

@@ -4,9 +4,8 @@
     crossrec prepare  --dataset ml100k --source ml100k --raw resources/ml100k --out results/data/ml100k
     crossrec train    --data results/data/ml100k --backbone lightgcn --param n_layers=2 --out DIR
     crossrec train    --data results/data/ml100k --run results/runs/ml100k/.../seed1/run.yaml --out DIR
-    crossrec define   --run-json '{"dataset": "ml100k", ...}' --out RUN/run.yaml
-    crossrec table    --out results/tables/main  RUN/metrics.json ...
-    crossrec plan     --config config/config.yaml --out results/plan.json --runs-dir results/runs
+    crossrec plan     --config config/config.yaml --out results/plan.json --runs results/runs
+    crossrec plan     --config config/paper.yaml --estimate
     crossrec tables   --plan results/plan.json --runs results/runs --out results/tables
     crossrec figures  --plan results/plan.json --runs results/runs --out results/figures
     crossrec list     (registered backbones and plug-ins)
@@ -26,17 +25,14 @@ import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 import yaml
 
 from crossrec import __version__
 from crossrec.config import describe_range, describe_type, field_docs, parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
-from crossrec.experiment import check_dataset_name
-
-if TYPE_CHECKING:
-    from crossrec.experiment import Experiment
+from crossrec.run import check_dataset_name
 
 
 def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
@@ -104,8 +100,8 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 def cmd_prepare(args: argparse.Namespace) -> None:
     """Turn the raw files into an MMRec-format folder and print its counts."""
+    from crossrec.data.needs import DataNeeds
     from crossrec.data.prepare import describe
-    from crossrec.models.base import DataNeeds
 
     source, params = _source(args)
     needs = DataNeeds(
@@ -115,8 +111,8 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 
 
 def json_arg(text: str, flag: str) -> Any:  # noqa: ANN401
-    """A JSON-valued flag (``--run-json``, ``--config-json``) parsed; ConfigError naming the flag
-    when it is not JSON."""
+    """A JSON-valued flag (``--config-json``) parsed; ConfigError naming the flag when it is not
+    JSON."""
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
@@ -127,27 +123,16 @@ RUN_FLAGS = ("backbone", "plugin", "param", "plugin_param", "train", "seed", "da
 
 
 def _run_from_args(args: argparse.Namespace) -> tuple[Any, bool]:  # (RunSpec, named)
-    """The run of ``crossrec train``: from ``--run FILE`` / ``--run-json`` (a run's plain-data
-    form, e.g. an earlier run's ``config.yaml``), or from the flags; both through
-    :meth:`crossrec.train.RunSpec.from_dict`. ``named``: False when the dataset name is to be
-    the folder's (flags without ``--dataset``)."""
-    from crossrec.io import regular_file
-    from crossrec.train import RunSpec
+    """The run of ``crossrec train``: from ``--run FILE`` (a run folder's ``run.yaml``) or from
+    the flags, both through :meth:`crossrec.run.RunSpec.from_dict`. ``named``: False when the
+    dataset name is to be the folder's (flags without ``--dataset``)."""
+    from crossrec.run import RunSpec, read_run_file
 
-    if args.run is not None or args.run_json is not None:
+    if args.run is not None:
         given = [f"--{f.replace('_', '-')}" for f in RUN_FLAGS if getattr(args, f) is not None]
         if given:
-            raise ConfigError(f"{given[0]}: give the run either with --run/--run-json or as flags")
-        if args.run is not None:
-            where = str(args.run)
-            try:
-                blob = yaml.safe_load(regular_file(args.run).read_text())
-            except (yaml.YAMLError, UnicodeDecodeError) as err:
-                raise ConfigError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
-        else:
-            where = "--run-json"
-            blob = json_arg(args.run_json, where)
-        return RunSpec.from_dict(blob, where), True
+            raise ConfigError(f"{given[0]}: give the run either with --run or as flags")
+        return read_run_file(args.run), True
     if args.backbone is None:
         raise ConfigError("--backbone: required (or give the whole run with --run FILE)")
     blob = {
@@ -170,10 +155,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
     from crossrec.data.formats import load_mmrec
-    from crossrec.experiment import IDENTITY, RunKey
     from crossrec.heap import retain_freed_memory
     from crossrec.outputs import check_replaceable, only_names
-    from crossrec.runfile import RUN_FILES
+    from crossrec.run import RUN_FILES
     from crossrec.train import Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
@@ -184,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     data = load_mmrec(args.data)
     if not named:
         run = dataclasses.replace(run, dataset=data.name)
-    name = RunKey(**{k: getattr(run, k) for k in IDENTITY}).path()
+    name = run.key.path()
     if args.expect is not None and name != args.expect:
         raise ConfigError(
             f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
@@ -196,17 +180,6 @@ def cmd_train(args: argparse.Namespace) -> None:
         f"{name}: best epoch {metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
         f"ndcg@20 {test['ndcg@20']:.4f}"
     )
-
-
-def cmd_table(args: argparse.Namespace) -> None:
-    """Aggregate ``metrics.json`` files into ``<out>.md``, ``<out>.csv`` and ``<out>.tex`` (the
-    writer of ``crossrec tables``)."""
-    from crossrec.report.aggregate import collect
-    from crossrec.report.tables import write_all
-
-    df = collect(args.metrics, ks=args.k)
-    write_all(Path(args.out), df, df)
-    print(f"{len(df)} runs -> {args.out}.md, {args.out}.csv, {args.out}.tex", file=sys.stderr)
 
 
 def cmd_plan(args: argparse.Namespace) -> None:
@@ -239,10 +212,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
         )
         table = CostTable.load(device, args.costs)
         print(format_estimate(estimate(config, table, args.epochs_to_stop)))
-    if args.out is None and args.runs_dir is None:
+    if args.out is None and args.runs is None:
         if not args.estimate:
             raise ConfigError(
-                "plan: give --out (where to write plan.json), --runs-dir, --estimate, or several"
+                "plan: give --out (where to write plan.json), --runs, --estimate, or several"
             )
         return
     if args.out is not None and os.path.lexists(args.out):  # checked before anything is written
@@ -255,35 +228,13 @@ def cmd_plan(args: argparse.Namespace) -> None:
             raise OutputError(
                 f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
             )
-    if args.runs_dir is not None:
-        _write_run_files(experiment, args.runs_dir)
+    if args.runs is not None:
+        n, written = experiment.write_run_files(args.runs)
+        print(f"{n} runs ({written} run files written) -> {args.runs}/", file=sys.stderr)
     if args.out is None:
         return
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
-
-
-def _write_run_files(experiment: Experiment, root: Path) -> None:
-    """``<root>/<run folder>/run.yaml`` for every planned run (crossrec.runfile); every folder
-    is checked before the first file is written, and files that already hold their run are
-    left untouched."""
-    from crossrec.outputs import check_replaceable, only_names
-    from crossrec.runfile import RUN_FILE, RUN_FILES, write_run_file
-
-    keys = experiment.runs()
-    for key in keys:
-        check_replaceable(root / key.path(), only_names(RUN_FILES), flag="--runs-dir")
-    written = sum(
-        write_run_file(experiment.run_definition(key), root / key.path() / RUN_FILE) for key in keys
-    )
-    print(f"{len(keys)} runs ({written} run files written) -> {root}/", file=sys.stderr)
-
-
-def cmd_define(args: argparse.Namespace) -> None:
-    """Write one run's definition file (the workflow's train rule reads it)."""
-    from crossrec.runfile import write_run_file
-
-    write_run_file(json_arg(args.run_json, "--run-json"), args.out)
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
@@ -348,7 +299,7 @@ def cmd_list(args: argparse.Namespace) -> None:
     from crossrec.align import PLUGINS
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
-    from crossrec.train import TrainConfig
+    from crossrec.run import TrainConfig
 
     for kind, registry in (("backbone", BACKBONES), ("plugin", PLUGINS), ("source", SOURCES)):
         for name in registry:
@@ -412,6 +363,10 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
+    import dataclasses
+
+    from crossrec.run import TrainConfig
+
     doc = __doc__.replace("``", "")
     parser = Parser(
         prog="crossrec",
@@ -489,9 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--run",
         type=Path,
         help="the whole run as a YAML file (a run folder's run.yaml, which the workflow trains "
-        "from, or its config.yaml), instead of the flags below",
+        "from), instead of the flags below",
     )
-    p.add_argument("--run-json", help="the whole run as JSON, instead of the flags below")
     p.add_argument("--backbone", help="backbone name (crossrec list)")
     p.add_argument("--plugin", help="alignment plug-in name (crossrec list) (default: none)")
     p.add_argument(
@@ -507,8 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--train",
         action="append",
         metavar="KEY=VALUE",
-        help="trainer setting (repeatable): epochs, patience, lr, weight_decay, batch_size, "
-        "eval_batch_size, topk, valid_metric, device, compile (crossrec list describes them)",
+        help="trainer setting (repeatable): "
+        + ", ".join(f.name for f in dataclasses.fields(TrainConfig))
+        + " (crossrec list describes them)",
     )
     p.add_argument("--seed", type=seed_int, help="seed of the run (default: 999)")
     p.add_argument(
@@ -530,12 +485,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", type=Path, required=True, help="run folder to write")
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("table", help="aggregate metrics.json files into a table")
-    p.add_argument("metrics", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, required=True, help="output stem (.md and .csv)")
-    p.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
-    p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("plan", help="expand a workflow config into the list of runs")
     src = p.add_mutually_exclusive_group(required=True)
@@ -561,22 +510,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--costs", type=Path, help="a cost table from benchmarks/bench_cost.py")
     p.add_argument(
-        "--runs-dir",
+        "--runs",
         type=Path,
-        help="also write every run's run.yaml under this folder "
-        "(<dataset>/<backbone>/<plugin>/<variant>/seed<seed>/run.yaml; crossrec train --run)",
+        help="write every run's run.yaml below this folder, every default filled in "
+        "(<dataset>/<backbone>/<plugin>/<variant>/seed<seed>/run.yaml; crossrec train --run); "
+        "files that already hold their run are left untouched",
     )
     p.set_defaults(func=cmd_plan)
-
-    p = sub.add_parser("define", help="write one run's run.yaml (the workflow's train input)")
-    p.add_argument(
-        "--run-json",
-        required=True,
-        help="the run as JSON: dataset, backbone, plugin, variant, seed, backbone_params, "
-        "plugin_params, train (the workflow passes each planned run)",
-    )
-    p.add_argument("--out", type=Path, required=True, help="the run.yaml to write")
-    p.set_defaults(func=cmd_define)
 
     for name, func, what in (
         ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),

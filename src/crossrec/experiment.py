@@ -13,8 +13,9 @@ Both studies need scalar parameters: ``backbone_params`` / ``plugin_params`` in 
 override the configured ones (e.g. to fix one point of a grid).
 
 Variant names are short, stable slugs of the grid values (``alpha=0.001+beta=0.0001``); the run
-folder's ``config.yaml`` records the full resolved parameters. This module does not import
-torch, so planning the DAG stays fast.
+folder's ``run.yaml`` records the full resolved parameters (:meth:`Experiment.write_run_files`).
+This module does not import torch at import time, so planning the DAG stays fast; resolving
+defaults and checking parameters import the registries.
 """
 
 from __future__ import annotations
@@ -26,49 +27,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crossrec.errors import ConfigError
+from crossrec.run import RUN_FILE, RUN_FILES, RunKey, RunSpec, TrainConfig, check_dataset_name
 
 if TYPE_CHECKING:
-    from crossrec.models.base import DataNeeds
+    from pathlib import Path
+
+    from crossrec.data.needs import DataNeeds
 
 DEFAULT_VARIANT = "default"
 STUDIES = ("main", "ablation", "sensitivity")
 SELECTIONS = ("validation", "mmrec_test")
 _SLUG_OK = re.compile(r"[A-Za-z0-9_.=+\-]+")
-DATASET_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-"""Dataset names are identifiers: they become folder names under ``resources/`` and ``results/``."""
-
-
-def check_dataset_name(name: str, where: str = "--dataset") -> str:
-    """``name`` if it is an identifier (:data:`DATASET_NAME`), else ConfigError naming ``where``
-    (a path such as ``../x`` or ``/tmp/x`` would write outside the output folder)."""
-    if not isinstance(name, str) or not DATASET_NAME.fullmatch(name):
-        raise ConfigError(
-            f"{where}: {name!r} is not a dataset name (a letter, then up to 63 letters, digits, "
-            "_ or -; no paths)"
-        )
-    return name
-
-
-RUN_PATH = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
-"""A run's folder below the runs root, as a pattern of its identity: :meth:`RunKey.path` fills
-it in, the workflow's rules use it as their wildcard pattern — one mapping from run to folder."""
-IDENTITY = ("dataset", "backbone", "plugin", "variant", "seed")
-"""The keys that name a run (:class:`RunKey`'s fields; ``metrics.json``'s ``identity``)."""
-
-
-@dataclass(frozen=True, order=True)
-class RunKey:
-    """One training run's identity (the run folder's path components)."""
-
-    dataset: str
-    backbone: str
-    plugin: str
-    variant: str
-    seed: int
-
-    def path(self) -> str:
-        """The run folder below the runs root, :data:`RUN_PATH` filled in."""
-        return RUN_PATH.format(**{k: getattr(self, k) for k in IDENTITY})
 
 
 @dataclass(frozen=True)
@@ -261,7 +230,6 @@ class Experiment:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
         """
         from crossrec.config import from_dict
-        from crossrec.train import TrainConfig
 
         train = from_dict(TrainConfig, self.config.get("train") or {}, "train")
         for key in self._variants:
@@ -318,7 +286,7 @@ class Experiment:
         """What ``prepare`` must write for every planned run: the union of the needs each planned
         backbone and plug-in declares for its resolved parameters (``data_needs``), plus the
         config's own ``neighbors_k`` and ``item_knn_k`` lists."""
-        from crossrec.models.base import DataNeeds
+        from crossrec.data.needs import DataNeeds
 
         needs = DataNeeds(
             neighbors_k=frozenset(int(k) for k in self.config.get("neighbors_k", [3])),
@@ -329,21 +297,38 @@ class Experiment:
                 needs = needs | cls.data_needs(params)
         return needs
 
-    def run_definition(self, key: RunKey) -> dict[str, Any]:
-        """The plain-data run of ``key`` (:meth:`crossrec.train.RunSpec.from_dict` reads it):
-        identity, the variant's resolved parameters and the config's trainer settings — what
-        the workflow hands to ``crossrec train --run-json``."""
+    def run_definition(self, key: RunKey) -> RunSpec:
+        """The run of ``key`` with every default filled in — the backbone's and plug-in's
+        (their ``Params``) and the trainer's — as its ``run.yaml`` records it (imports the
+        registries, hence torch)."""
+        from crossrec.align import PLUGINS
+        from crossrec.config import from_dict
+        from crossrec.models import BACKBONES
+
         var = self.variant(key.backbone, key.plugin, key.variant)
-        return {
-            "dataset": key.dataset,
-            "backbone": key.backbone,
-            "plugin": key.plugin,
-            "variant": key.variant,
-            "seed": key.seed,
-            "backbone_params": dict(var.backbone_params),
-            "plugin_params": dict(var.plugin_params),
-            "train": dict(self.config.get("train", {}) or {}),
-        }
+        return RunSpec(
+            **{f: getattr(key, f) for f in ("dataset", "backbone", "plugin", "variant", "seed")},
+            backbone_params=BACKBONES.resolve(key.backbone, var.backbone_params),
+            plugin_params=PLUGINS.resolve(key.plugin, var.plugin_params),
+            train=from_dict(TrainConfig, self.config.get("train") or {}, "train"),
+        )
+
+    def write_run_files(self, root: Path) -> tuple[int, int]:
+        """``<root>/<run folder>/run.yaml`` of every planned run (:func:`crossrec.run.
+        write_run_file`): every folder is checked before the first file is written, and files
+        planned from the same definition are left untouched, hand edits included (so their runs
+        do not rerun). Returns (runs, files written)."""
+        from crossrec.outputs import check_replaceable, only_names
+        from crossrec.run import write_run_file
+
+        keys = self.runs()
+        for key in keys:
+            check_replaceable(root / key.path(), only_names(RUN_FILES), flag="--runs")
+        written = sum(
+            write_run_file(self.run_definition(key), root / key.path() / RUN_FILE, planned=True)
+            for key in keys
+        )
+        return len(keys), written
 
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""

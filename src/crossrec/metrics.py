@@ -18,7 +18,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-METRICS = ("recall", "ndcg", "precision", "map")
+from crossrec.run import METRICS, metric_names
+
+__all__ = ["METRICS", "metric_names", "per_user_metrics", "summarise"]
 
 
 def per_user_metrics(hits: Tensor, n_pos: Tensor, ks: Sequence[int]) -> dict[str, Tensor]:
@@ -57,8 +59,3 @@ def per_user_metrics(hits: Tensor, n_pos: Tensor, ks: Sequence[int]) -> dict[str
 def summarise(per_user: dict[str, Tensor], decimals: int = 4) -> dict[str, float]:
     """Mean over users of each per-user metric, rounded as MMRec does."""
     return {name: round(float(v.mean()), decimals) for name, v in per_user.items()}
-
-
-def metric_names(ks: Sequence[int]) -> list[str]:
-    """``recall@5, ndcg@5, ...`` in a fixed order (metric-major, then K)."""
-    return [f"{m}@{k}" for m in METRICS for k in ks]

@@ -1,10 +1,12 @@
 """Which code produced a result: digests of crossrec's source, per run and per package.
 
-* :func:`run_code_digest` — sha256 over the source files that define one run: the trainer and
+* :func:`run_code_digest` — sha256 over the code that one run executes: the trainer and
   everything it imports, the backbone's module and the plug-in's module, each with its crossrec
-  imports followed transitively. The registration packages (``crossrec.models``,
-  ``crossrec.align``), which import every model only to register it, are not followed, so
-  editing FREEDOM changes the digest of FREEDOM's runs and of no other run. The workflow's
+  imports followed transitively. Not followed: the registration packages (``crossrec.models``,
+  ``crossrec.align``), which import every model only to register it, so editing FREEDOM changes
+  the digest of FREEDOM's runs and of no other run; and this module, which only records the
+  digest. Each file enters as its syntax tree without docstrings (comments and layout are not
+  in the tree), so a comment, docstring or formatting edit changes no digest. The workflow's
   train rule carries it as a ``params:`` value: Snakemake reruns a run whose code changed
   (its default ``--rerun-triggers`` include ``params``).
 * :func:`package_digest` — sha256 over every ``.py`` file of the installed package, and the git
@@ -24,7 +26,8 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-NOT_FOLLOWED = frozenset({"crossrec.models", "crossrec.align"})  # registration-only packages
+NOT_FOLLOWED = frozenset({"crossrec.models", "crossrec.align", "crossrec.provenance"})
+"""Registration-only packages, and the digest code itself: not part of any run's code."""
 
 
 def _file_of(module: str) -> Path | None:
@@ -79,12 +82,34 @@ def module_closure(modules: list[str]) -> list[Path]:
     return sorted(seen)
 
 
-def _digest(files: list[Path]) -> str:
+def _without_docstrings(tree: ast.Module) -> ast.Module:
+    """``tree`` with the docstring of the module and of every class and function removed."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_text(path: Path) -> str:
+    """What of a source file a digest covers: its syntax tree without docstrings and without
+    positions (``ast.dump``), so comments, docstrings and layout do not count."""
+    tree = _without_docstrings(ast.parse(path.read_text()))
+    return ast.dump(tree, include_attributes=False)
+
+
+def _digest(files: list[Path], code_only: bool = False) -> str:
     h = hashlib.sha256()
     for path in files:
         name = path.relative_to(PACKAGE).as_posix() if path.is_relative_to(PACKAGE) else path.name
         h.update(name.encode() + b"\0")
-        h.update(path.read_bytes() + b"\0")
+        h.update((code_text(path).encode() if code_only else path.read_bytes()) + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -92,7 +117,7 @@ def _digest(files: list[Path]) -> str:
 def run_code_digest(backbone_module: str, plugin_module: str) -> str:
     """Digest of the code behind one run (module docstring); e.g.
     ``run_code_digest("crossrec.models.freedom", "crossrec.align.presets")``."""
-    return _digest(module_closure(["crossrec.train", backbone_module, plugin_module]))
+    return _digest(module_closure(["crossrec.train", backbone_module, plugin_module]), True)
 
 
 @cache

@@ -16,6 +16,8 @@ name is looked up and not yet known, or the names are listed.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from typing import Any, Generic, TypeVar
@@ -105,3 +107,13 @@ class Registry(Generic[C]):
         cls = self[name]
         typed = from_dict(cls.Params, params, f"{self.kind} {name}")  # type: ignore[attr-defined]
         return cls(spec, typed, *extra)  # type: ignore[call-arg]
+
+    def resolve(
+        self, name: str, params: Mapping[str, Any] | None, where: str | None = None
+    ) -> dict[str, Any]:
+        """``params`` checked against ``name``'s ``Params`` and completed with every default, as
+        plain data (tuples as lists): the form a run file records (ConfigError naming
+        ``where``, by default ``"<kind> <name>"``)."""
+        where = where or f"{self.kind} {name}"
+        typed = from_dict(self[name].Params, params, where)  # type: ignore[attr-defined]
+        return json.loads(json.dumps(dataclasses.asdict(typed)))

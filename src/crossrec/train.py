@@ -10,7 +10,7 @@ reports, without looking at test anywhere else.
 
 Outputs in the run folder: ``history.csv`` (one row per epoch: loss terms, valid metrics,
 seconds), ``metrics.json`` (docs/design.md §4 schema), ``test_per_user.csv`` (each test user's metrics at
-the best-valid epoch, for per-user significance tests), ``config.yaml`` (the resolved run), and
+the best-valid epoch, for per-user significance tests), ``run.yaml`` (the resolved run), and
 ``checkpoint.pt`` while training (removed at the end) from which ``resume=True`` continues a
 killed job to the same final result.
 """
@@ -19,18 +19,15 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import hashlib
 import io
-import json
 import math
 import os
 import platform
 import random
-import re
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,114 +39,36 @@ from torch import Tensor
 from torch.profiler import record_function
 
 from crossrec import __version__
-from crossrec.align import build_plugin
-from crossrec.config import (
-    NonNegFloat,
-    NonNegInt,
-    PosFloat,
-    PosInt,
-    Seed,
-    check_value,
-    from_dict,
-)
+from crossrec.align import PLUGINS, build_plugin
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
 from crossrec.errors import ConfigError, CrossrecError, DataError, NonFiniteLossError
 from crossrec.evaluate import EvalSet, evaluate
-from crossrec.io import atomic_open, atomic_path, regular_file, write_json, write_yaml
-from crossrec.metrics import metric_names
-from crossrec.models import DataSpec, build_backbone
+from crossrec.io import atomic_open, atomic_path, regular_file, write_json
+from crossrec.models import BACKBONES, DataSpec, build_backbone
 from crossrec.outputs import claim_dir, only_names
 from crossrec.provenance import package_digest, run_code_digest
-from crossrec.runfile import RUN_FILES
+from crossrec.run import (
+    METRICS_SCHEMA_VERSION,
+    RUN_FILE,
+    RUN_FILES,
+    RunSpec,
+    check_device_name,
+    read_run_file,
+    write_run_file,
+)
 
-METRICS_SCHEMA_VERSION = 1
 CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """Optimisation and evaluation settings (MMRec defaults).
-
-    Attributes:
-        epochs: the most epochs trained.
-        patience: evaluations in a row without a better ``valid_metric`` that are tolerated;
-            the next one stops training.
-        lr: Adam's learning rate.
-        weight_decay: Adam's weight decay (on every parameter).
-        batch_size: training triples per step.
-        eval_batch_size: users scored at once in evaluation.
-        topk: cut-offs of the ranking metrics.
-        valid_metric: the validation metric that selects the best epoch (``recall@20``, ...).
-        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        compile: torch.compile the plug-in's losses (eager if compilation fails). Off by
-            default: on the CPU (ml100k, lightgcn+cross, 1 thread) it cost ~30 s of
-            compilation for ~11 % per step.
-    """
-
-    epochs: PosInt = 1000
-    patience: NonNegInt = 20
-    lr: PosFloat = 1e-3
-    weight_decay: NonNegFloat = 0.0
-    batch_size: PosInt = 2048
-    eval_batch_size: PosInt = 4096
-    topk: tuple[PosInt, ...] = (5, 10, 20, 50)
-    valid_metric: str = "recall@20"
-    device: str = "auto"
-    compile: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.topk or any(isinstance(k, bool) or int(k) < 1 for k in self.topk):
-            raise ConfigError(f"train.topk: cut-offs must be integers >= 1, got {list(self.topk)}")
-        _check_device_name(self.device)
-        if self.valid_metric not in metric_names(self.topk):
-            raise ConfigError(
-                f"train.valid_metric {self.valid_metric!r} is not computed with topk "
-                f"{list(self.topk)} (choose one of {', '.join(metric_names(self.topk))})"
-            )
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything that defines one training run (and nothing about the machine)."""
-
-    dataset: str
-    backbone: str
-    plugin: str = "none"
-    variant: str = "default"
-    seed: Seed = 999
-    backbone_params: dict[str, Any] = field(default_factory=dict)
-    plugin_params: dict[str, Any] = field(default_factory=dict)
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        check_value(self.seed, Seed, "seed")
-
-    @classmethod
-    def from_dict(cls, blob: Any, where: str = "run") -> RunSpec:  # noqa: ANN401
-        """A run from its plain-data form (:meth:`to_dict`, a run's ``config.yaml``, the
-        workflow's ``run.yaml``, ``--run-json``): keys, types and the trainer settings checked by
-        :func:`crossrec.config.from_dict`, the backbone's and plug-in's parameters when the run
-        is built (ConfigError naming ``where``)."""
-        if not isinstance(blob, Mapping):
-            raise ConfigError(f"{where}: expected a mapping of run keys, got {type(blob).__name__}")
-        train = from_dict(TrainConfig, blob.get("train"), f"{where}.train")
-        return from_dict(cls, {**blob, "train": train}, where)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-data form (tuples as lists), as written to ``config.yaml``."""
-        return json.loads(json.dumps(dataclasses.asdict(self)))
-
-    def config_hash(self) -> str:
-        """sha256 of the canonical JSON of :meth:`to_dict` (first 16 hex digits)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
-
-
-def _check_device_name(name: object) -> None:
-    if not isinstance(name, str) or not _DEVICE.fullmatch(name):
-        raise ConfigError(f"train.device: unknown device {name!r} (auto, cpu, cuda, cuda:N or mps)")
+def resolve_run(run: RunSpec) -> RunSpec:
+    """``run`` with every backbone and plug-in parameter present (their ``Params`` defaults
+    filled in): the form its ``run.yaml`` and its checkpoint's config hash record."""
+    return dataclasses.replace(
+        run,
+        backbone_params=BACKBONES.resolve(run.backbone, run.backbone_params),
+        plugin_params=PLUGINS.resolve(run.plugin, run.plugin_params),
+    )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -158,7 +77,7 @@ def resolve_device(name: str) -> torch.device:
     one (:func:`crossrec.gpu_slots.claim`), so concurrent runs spread over the GPUs."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    _check_device_name(name)
+    check_device_name(name)
     device = torch.device(name)
     if device.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
@@ -261,7 +180,7 @@ class Trainer:
         out_dir: str | Path,
         log: Callable[[str], None] | None = None,
     ) -> None:
-        self.run = run
+        self.run = resolve_run(run)
         self.out_dir = Path(out_dir)
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.device = resolve_device(run.train.device)
@@ -473,6 +392,17 @@ class Trainer:
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
         return True
 
+    def _record_run(self) -> None:
+        """The run folder's ``run.yaml`` holds this run: left untouched when it already
+        defines it (defaults written out or not; the planner's header kept), else written."""
+        path = self.out_dir / RUN_FILE
+        try:
+            same = resolve_run(read_run_file(path)) == self.run
+        except (CrossrecError, OSError):
+            same = False
+        if not same:
+            write_run_file(self.run, path)
+
     def _finished(self) -> bool:
         st, cfg = self.state, self.run.train
         return st.epoch >= cfg.epochs or st.bad_evals > cfg.patience
@@ -480,6 +410,7 @@ class Trainer:
     def fit(self, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
         """Train until early stopping or ``epochs``; write the outputs; return ``metrics.json``."""
         claim_dir(self.out_dir, "run", only_names(RUN_FILES))
+        self._record_run()
         if resume:
             self._load_checkpoint()
         cfg, st = self.run.train, self.state
@@ -585,7 +516,6 @@ class Trainer:
         writer.writerows(self.state.history)
         with atomic_open(self.out_dir / "history.csv") as fh:
             fh.write(buf.getvalue())
-        write_yaml(self.out_dir / "config.yaml", self.run.to_dict())
         per_user = {"user": self.test_set.users.tolist(), **self.state.best_test_per_user}
         with atomic_open(self.out_dir / "test_per_user.csv") as fh:
             pd.DataFrame(per_user).to_csv(fh, index=False, float_format="%.6g")

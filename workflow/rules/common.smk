@@ -8,8 +8,10 @@ import json
 import shlex
 from pathlib import Path
 
-from crossrec.experiment import RUN_PATH, Experiment, RunKey
+from crossrec.experiment import Experiment
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
+from crossrec.run import RUN_FILE, RUN_PATH
+from snakemake.exceptions import WorkflowError
 
 
 wildcard_constraints:
@@ -90,13 +92,17 @@ def prepare_args(wildcards):
     return f"--neighbors-k {ks} --knn-k {knn}{graph}"
 
 
-def run_json(wildcards):
-    """The whole run — identity, the variant's parameters, the trainer settings — as one
-    shell-quoted JSON argument for `crossrec define`, which writes it to the run's run.yaml
-    (read by `crossrec train --run`, RunSpec.from_dict). A `params:` value, so a config change
-    rewrites exactly the run files it changes, and those runs retrain."""
-    key = RunKey(**{**wildcards, "seed": int(wildcards.seed)})
-    return shlex.quote(json.dumps(EXPERIMENT.run_definition(key)))
+def run_file(wildcards):
+    """The run's definition file, results/runs/<run>/run.yaml, which the `plan` checkpoint
+    writes (the train job waits for it; a run whose file did not change does not rerun)."""
+    checkpoints.plan.get()
+    path = Path(RUN_DIR.format(**wildcards)) / RUN_FILE
+    if not path.is_file():
+        raise WorkflowError(
+            f"{path}: missing although results/plan.json is up to date (was the run folder "
+            "removed?); `snakemake --forcerun plan` writes it again from the config"
+        )
+    return str(path)
 
 
 def plan_config():

@@ -1,17 +1,3 @@
-rule plan:
-    """The experiment matrix as results/plan.json: every run, its study and parameters."""
-    output:
-        "results/plan.json",
-    log:
-        "results/logs/plan.log",
-    conda:
-        "../../envs/crossrec.yaml"
-    params:
-        config=plan_config(),
-    shell:
-        "crossrec plan --config-json {params.config} --out {output} > {log} 2>&1"
-
-
 rule tables:
     """Selection on validation, seed statistics, significance, and the papers' tables."""
     input:

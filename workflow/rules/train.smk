@@ -1,28 +1,29 @@
-rule define:
-    """One run's definition file: identity, the variant's parameters, the trainer settings
-    (crossrec.runfile). Rewritten when the config changes what the run is; edit it to change
-    one run."""
+checkpoint plan:
+    """The study's runs: results/plan.json (every run, its study and parameters) and each run's
+    one definition file, results/runs/<run>/run.yaml, every default filled in (crossrec.run).
+    One job for the whole study; a file that already holds its run is left untouched, so only
+    the runs whose definition changed retrain. Edit a run.yaml to change that one run."""
     output:
-        f"{RUN_DIR}/run.yaml",
+        "results/plan.json",
     log:
-        f"results/logs/define/{RUN_NAME}.log",
+        "results/logs/plan.log",
     conda:
         "../../envs/crossrec.yaml"
     params:
-        run=run_json,
+        config=plan_config(),
+        runs="results/runs",
     shell:
-        "crossrec define --run-json {params.run} --out {output} > {log} 2>&1"
+        "crossrec plan --config-json {params.config} --out {output} --runs {params.runs} > {log} 2>&1"
 
 
 rule train:
     """One run: dataset x backbone x plug-in x variant x seed, as its run.yaml says."""
     input:
         data="results/data/{dataset}",
-        run=f"{RUN_DIR}/run.yaml",
+        run=run_file,
     output:
         metrics=f"{RUN_DIR}/metrics.json",
         history=f"{RUN_DIR}/history.csv",
-        config=f"{RUN_DIR}/config.yaml",
         per_user=f"{RUN_DIR}/test_per_user.csv",
     log:
         f"results/logs/train/{RUN_NAME}.log",

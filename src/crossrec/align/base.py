@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
-from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
+from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 
 
 class Plugin(nn.Module, ABC):

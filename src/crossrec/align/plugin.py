@@ -34,9 +34,10 @@ from crossrec.align.ila import Compensation, ILALoss, Mask
 from crossrec.align.inputs import ModalityInputs, table_names
 from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
 from crossrec.data.groups import Groups, sorted_union
+from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
-from crossrec.models.base import BackboneInfo, DataNeeds, DataSpec, Encoded
+from crossrec.models.base import BackboneInfo, DataSpec, Encoded
 from crossrec.rows import take_unique
 
 

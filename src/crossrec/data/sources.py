@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from crossrec.config import Seed
-from crossrec.models.base import DataNeeds
+from crossrec.data.needs import DataNeeds
 from crossrec.registry import Registry
 
 

@@ -9,8 +9,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from crossrec.data.needs import DataNeeds
 from crossrec.errors import ConfigError
-from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec
+from crossrec.models.base import Backbone, BackboneInfo, DataSpec
 
 
 def xavier_table(*shape: int, normal: bool = False) -> nn.Parameter:

@@ -29,11 +29,12 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from crossrec.config import NonNegFloat, Size
+from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
 from crossrec.losses import bpr_rows
-from crossrec.models.base import Backbone, BackboneInfo, DataNeeds, DataSpec, Encoded
+from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
 from crossrec.rows import take

@@ -12,9 +12,8 @@ from typing import Any
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.experiment import IDENTITY, RunKey
 from crossrec.io import read_json, regular_file
-from crossrec.report.aggregate import read_metrics
+from crossrec.run import IDENTITY, RunKey, read_metrics
 from crossrec.schemas import check_document
 
 
