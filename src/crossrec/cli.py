@@ -206,9 +206,10 @@ def cmd_plan(args: argparse.Namespace) -> None:
     plan = experiment.plan()
     if args.estimate:
         from crossrec.costs import CostTable, estimate, format_estimate
+        from crossrec.run import train_settings
 
         device = args.device or (
-            "cuda" if config.get("train", {}).get("device") == "cuda" else "cpu"
+            "cuda" if train_settings(config).device.startswith("cuda") else "cpu"
         )
         table = CostTable.load(device, args.costs)
         print(format_estimate(estimate(config, table, args.epochs_to_stop)))

@@ -27,7 +27,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from crossrec.errors import ConfigError
-from crossrec.run import RUN_FILE, RUN_FILES, RunKey, RunSpec, TrainConfig, check_dataset_name
+from crossrec.run import (
+    RUN_FILE,
+    RUN_FILES,
+    RunKey,
+    RunSpec,
+    check_dataset_name,
+    train_settings,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -229,9 +236,7 @@ class Experiment:
         Raises:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
         """
-        from crossrec.config import from_dict
-
-        train = from_dict(TrainConfig, self.config.get("train") or {}, "train")
+        train = train_settings(self.config)
         for key in self._variants:
             self._typed(key)
         for k in (self.config.get("tables") or {}).get("k", []):
@@ -302,7 +307,6 @@ class Experiment:
         (their ``Params``) and the trainer's — as its ``run.yaml`` records it (imports the
         registries, hence torch)."""
         from crossrec.align import PLUGINS
-        from crossrec.config import from_dict
         from crossrec.models import BACKBONES
 
         var = self.variant(key.backbone, key.plugin, key.variant)
@@ -310,7 +314,7 @@ class Experiment:
             **{f: getattr(key, f) for f in ("dataset", "backbone", "plugin", "variant", "seed")},
             backbone_params=BACKBONES.resolve(key.backbone, var.backbone_params),
             plugin_params=PLUGINS.resolve(key.plugin, var.plugin_params),
-            train=from_dict(TrainConfig, self.config.get("train") or {}, "train"),
+            train=train_settings(self.config),
         )
 
     def write_run_files(self, root: Path) -> tuple[int, int]:

@@ -17,6 +17,7 @@ import dataclasses
 import json
 import types
 import typing
+from functools import cache
 from typing import Annotated, Any
 
 from crossrec.config import Range, field_docs
@@ -85,15 +86,27 @@ def params_schema(cls: type, grid: bool = False) -> dict[str, Any]:
     return {**out, "required": required} if required else out
 
 
+@cache
+def workflow_schema() -> dict[str, Any]:
+    """The schema the workflow checks a config against (torch-free): ``config.schema.yaml``
+    with its ``train`` section generated from :class:`crossrec.run.TrainConfig`, the one
+    description of the trainer's settings (``crossrec list`` prints the same)."""
+    from crossrec import schemas
+    from crossrec.run import TrainConfig
+
+    schema = copy.deepcopy(schemas.load("config"))
+    schema["properties"]["train"].update(params_schema(TrainConfig))
+    return schema
+
+
 def config_schema() -> dict[str, Any]:
     """The workflow's config schema with every registered backbone's and plug-in's parameters
     (grids allowed) and every source's options."""
-    from crossrec import schemas
     from crossrec.align import PLUGINS
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
 
-    schema = copy.deepcopy(schemas.load("config"))
+    schema = copy.deepcopy(workflow_schema())
     props = schema["properties"]
     for key, registry in (("backbones", BACKBONES), ("plugins", PLUGINS)):
         props[key]["properties"] = {

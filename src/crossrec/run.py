@@ -178,6 +178,12 @@ def _planned_line(run: RunSpec) -> str:
     return f"# planned by crossrec from the study's config: {run.config_hash()}\n"
 
 
+def train_settings(config: Mapping[str, Any]) -> TrainConfig:
+    """The trainer settings of a study config's ``train:`` section, defaults filled in
+    (ConfigError naming ``train.<key>``)."""
+    return from_dict(TrainConfig, config.get("train") or {}, "train")
+
+
 def write_run_file(run: RunSpec, path: str | Path, planned: bool = False) -> bool:
     """Write ``run``'s plain-data form to ``path`` (YAML, key order kept, atomically), claiming
     its folder as a crossrec run folder (OutputError for a folder crossrec did not make).

@@ -6,7 +6,8 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
    schema, a string where the schema expects a number, boolean, list or mapping is parsed as
    YAML (:func:`crossrec.config.parse_scalar`); where the schema says nothing (backbone and
    plug-in parameters), the same parsing applies; a string the schema wants stays a string.
-2. **Schema** (``crossrec/schemas/config.schema.yaml``, JSON Schema 2020-12, checked with
+2. **Schema** (``crossrec/schemas/config.schema.yaml``, its ``train`` section generated from
+   :class:`crossrec.run.TrainConfig`; JSON Schema 2020-12, checked with
    ``jsonschema``): an error is one line naming the key's path (``train.topk[0]``) and the
    reason, never a dump of the schema.
 3. **Meaning**: each dataset's source and its options (:mod:`crossrec.data.sources`); then
@@ -25,6 +26,7 @@ from typing import Any, NoReturn
 from crossrec import schemas
 from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
+from crossrec.params_schema import workflow_schema
 
 
 def _types(sub: Mapping[str, Any]) -> set[str]:
@@ -61,7 +63,7 @@ def coerce(value: Any, sub: Mapping[str, Any] | None) -> Any:  # noqa: ANN401
 
 def check_schema(config: Mapping[str, Any]) -> None:
     """ConfigError ``"<key path>: <reason>"`` for the most relevant schema violation."""
-    problem = schemas.first_error(config, "config")
+    problem = schemas.first_error(config, "config", workflow_schema())
     if problem is not None:
         raise ConfigError(problem)
 
@@ -72,7 +74,7 @@ def checked(config: Mapping[str, Any]) -> dict[str, Any]:
 
     if not isinstance(config, Mapping):
         raise ConfigError(f"<config>: expected a mapping of keys, got {type(config).__name__}")
-    out = coerce(dict(config), schemas.load("config"))
+    out = coerce(dict(config), workflow_schema())
     check_schema(out)
     check_sources(out)
     Experiment(out).validate()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crossrec.experiment import Experiment
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
-from crossrec.run import RUN_FILE, RUN_PATH
+from crossrec.run import RUN_FILE, RUN_PATH, train_settings
 from snakemake.exceptions import WorkflowError
 
 
@@ -26,6 +26,7 @@ wildcard_constraints:
 RUN_NAME = RUN_PATH
 RUN_DIR = f"results/runs/{RUN_NAME}"
 EXPERIMENT = Experiment(config)
+TRAIN = train_settings(config)  # the trainer settings, defaults filled in
 
 
 def all_datasets():
@@ -94,7 +95,8 @@ def prepare_args(wildcards):
 
 def run_file(wildcards):
     """The run's definition file, results/runs/<run>/run.yaml, which the `plan` checkpoint
-    writes (the train job waits for it; a run whose file did not change does not rerun)."""
+    writes (the train job waits for it; a run whose file did not change does not rerun).
+    """
     checkpoints.plan.get()
     path = Path(RUN_DIR.format(**wildcards)) / RUN_FILE
     if not path.is_file():
@@ -139,14 +141,12 @@ def _job_limits(wildcards):
     where there is no measured row for the dataset's shape, backbone and plug-in."""
     from crossrec.costs import job_limits
 
-    train = config.get("train", {})
-    device = "cuda" if train.get("device", "auto") == "cuda" else "cpu"
     return job_limits(
         wildcards.dataset,
         wildcards.backbone,
         wildcards.plugin,
-        device,
-        int(train.get("epochs", 1000)),
+        "cuda" if TRAIN.device.startswith("cuda") else "cpu",
+        TRAIN.epochs,
     )
 
 
@@ -173,7 +173,7 @@ def train_resources():
     has 1: one CUDA run at a time; GPUs × runs per GPU packs a multi-GPU box, and `crossrec
     train` spreads the runs over the visible GPUs)."""
     out = {"mem_mb": train_mem_mb, "runtime": train_runtime}
-    if config.get("train", {}).get("device", "auto") == "cuda":
+    if TRAIN.device.startswith("cuda"):
         out["gpu_slot"] = 1
     return out
 

@@ -2,7 +2,8 @@ checkpoint plan:
     """The study's runs: results/plan.json (every run, its study and parameters) and each run's
     one definition file, results/runs/<run>/run.yaml, every default filled in (crossrec.run).
     One job for the whole study; a file that already holds its run is left untouched, so only
-    the runs whose definition changed retrain. Edit a run.yaml to change that one run."""
+    the runs whose definition changed retrain. Edit a run.yaml to change that one run.
+    """
     output:
         "results/plan.json",
     log:

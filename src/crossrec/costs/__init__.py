@@ -120,8 +120,9 @@ def estimate(
     the plug-ins configured with a list of ``alpha`` or ``beta`` values). Hours are single-run
     hours on one device (one GPU, or one CPU thread for the ``cpu`` table)."""
     from crossrec.experiment import STUDIES, Experiment
+    from crossrec.run import train_settings
 
-    max_epochs = int(config.get("train", {}).get("epochs", 1000))
+    max_epochs = train_settings(config).epochs
     epochs = epochs if epochs is not None else min(max_epochs, ASSUMED_EPOCHS)
     if epochs < 1:
         raise ConfigError(f"--epochs-to-stop: {epochs} must be >= 1")

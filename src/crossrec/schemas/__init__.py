@@ -31,11 +31,12 @@ def key_path(parts: Any) -> str:  # noqa: ANN401
     return out or "<top level>"
 
 
-def first_error(blob: Any, name: str) -> str | None:  # noqa: ANN401
-    """``"<key path>: <reason>"`` of the most relevant violation of schema ``name``, or None."""
+def first_error(blob: Any, name: str, schema: dict[str, Any] | None = None) -> str | None:  # noqa: ANN401
+    """``"<key path>: <reason>"`` of the most relevant violation of schema ``name`` (or of
+    ``schema`` when given), or None."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(load(name))
+    validator = jsonschema.Draft202012Validator(schema or load(name))
     error = jsonschema.exceptions.best_match(validator.iter_errors(blob))
     if error is None:
         return None
