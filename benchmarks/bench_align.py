@@ -46,7 +46,7 @@ from pathlib import Path
 import torch
 
 from crossrec.data.formats import load_mmrec
-from crossrec.heap import retain_freed_memory
+from crossrec.kernels.heap import retain_freed_memory
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer, device_name
 
@@ -62,7 +62,7 @@ BACKBONES = {
 
 def synthetic_folder(shape: str, seed: int) -> Path:
     """A prepared synthetic folder of ``shape`` (cached under the temp dir)."""
-    from crossrec.data.prepare import prepare_folder
+    from crossrec.data.sources.folder import prepare_folder
     from crossrec.data.synthetic import write_synthetic
 
     cache = Path(tempfile.gettempdir()) / f"crossrec-bench-{shape}-seed{seed}"

@@ -56,7 +56,7 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
     import torch
 
     from crossrec.data.formats import load_mmrec
-    from crossrec.heap import retain_freed_memory
+    from crossrec.kernels.heap import retain_freed_memory
     from crossrec.run import RunSpec, TrainConfig
     from crossrec.train import Trainer, peak_memory_mb
 

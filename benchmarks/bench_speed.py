@@ -45,7 +45,7 @@ def measure(data_dir: str, name: str, threads: int, epochs: int, evals: int) -> 
     import torch
 
     from crossrec.data.formats import load_mmrec
-    from crossrec.heap import retain_freed_memory
+    from crossrec.kernels.heap import retain_freed_memory
     from crossrec.run import RunSpec, TrainConfig
     from crossrec.train import Trainer
 

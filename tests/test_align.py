@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from crossrec.align import CLALoss, CNALoss, ILALoss, sinkhorn
-from crossrec.align.common import ordered_pairs
+from crossrec.align.batch import ordered_pairs
 
 
 @pytest.fixture(autouse=True)
@@ -286,14 +286,3 @@ def test_ila_golden_by_hand() -> None:
     # DT: p = <u, mapped>: V→ID item 0: <e_x, e_y> = 0 minus s̄^V_0 = 0 → 0;
     #     ID→V item 1: <e_x, e_y> = 0 minus s̄^ID_1 = 0 → 0. DT = 0.
     assert out.dt.item() == pytest.approx(0.0)
-
-
-def test_old_temperature_keyword_still_works_with_a_warning() -> None:
-    """The ILA/CLA temperatures were named gamma (like the CNA weight); the old keyword keeps
-    working, with a DeprecationWarning, and sets the same temperature."""
-    with pytest.warns(DeprecationWarning, match="ILALoss\\(gamma=...\\) is deprecated"):
-        old = ILALoss(5, gamma=0.2)
-    with pytest.warns(DeprecationWarning, match="CLALoss"):
-        cla = CLALoss(16, 5, gamma=0.4)
-    assert old.temperature.item() == ILALoss(5, temp=0.2).temperature.item()
-    assert cla.temperature.item() == CLALoss(16, 5, temp=0.4).temperature.item()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Row-blocked passes over wide score tensors (crossrec.blocks): the same bits as one pass."""
+"""Row-blocked passes over wide score tensors (crossrec.kernels.blocks): the same bits as one pass."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from crossrec import blocks
 from crossrec.align.cla import CLALoss, sinkhorn
-from crossrec.losses import logsumexp_rows, soft_cross_entropy_rows
+from crossrec.kernels import blocks
+from crossrec.kernels.fused import logsumexp_rows, soft_cross_entropy_rows
 
 
 @pytest.mark.parametrize("shape", [(3, 50, 100), (2, 37, 77), (700, 333), (4, 64), (9,)])

@@ -15,10 +15,16 @@ import pytest
 import scipy.sparse as sp
 
 from crossrec.cli import main
-from crossrec.data import amazon, tiktok
-from crossrec.data.amazon import DriveFile, Expected, download_amazon, select_files
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_amazon, prepare_tiktok
+from crossrec.data.sources import amazon, tiktok
+from crossrec.data.sources.amazon import (
+    DriveFile,
+    Expected,
+    download_amazon,
+    prepare_amazon,
+    select_files,
+)
+from crossrec.data.sources.tiktok import prepare_tiktok
 from crossrec.errors import DataError, DownloadError
 
 TINY = Path(__file__).parent / "fixtures" / "tiny"

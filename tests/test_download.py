@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from crossrec.data.download import RECBOLE_WHEEL, copy_mmrec_folder, download_ml100k
+from crossrec.data.sources.folder import copy_mmrec_folder
+from crossrec.data.sources.ml100k import RECBOLE_WHEEL, download_ml100k
 from crossrec.errors import DataError, DownloadError
 
 INTER = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n1\t2\t3\t4\n"

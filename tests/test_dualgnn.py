@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.data.user_graph import user_cooccurrence
 from crossrec.errors import ConfigError
 from crossrec.models import DataSpec, build_backbone

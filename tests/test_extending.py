@@ -69,12 +69,12 @@ class CopySource(Source):
     description = "a folder copied as it is"
 
     def download(self, dataset, out, params):
-        from crossrec.data.download import copy_mmrec_folder
+        from crossrec.data.sources.folder import copy_mmrec_folder
 
         copy_mmrec_folder(params.folder, out)
 
     def prepare(self, raw, out, dataset, params, needs):
-        from crossrec.data.prepare import prepare_folder
+        from crossrec.data.sources.folder import prepare_folder
 
         ks, knn = sorted(needs.neighbors_k), sorted(needs.item_knn_k)
         return prepare_folder(raw, out, dataset, ks, knn, user_graph=needs.user_graph)

@@ -11,7 +11,7 @@ import pytest
 from conftest import write_mmrec
 
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError
 
 GOOD_ROWS = [

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, edge_spmm, segment_softmax
 from crossrec.losses import in_batch_nce

@@ -1,4 +1,4 @@
-"""crossrec.heap: freed large buffers stay in the heap (no page faults on reuse), results unchanged.
+"""crossrec.kernels.heap: freed large buffers stay in the heap (no page faults on reuse), results unchanged.
 
 Each check runs in a fresh interpreter: the setting is process-wide and must not leak into the
 rest of the suite.
@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from crossrec import heap
+from crossrec.kernels import heap
 
 needs_glibc = pytest.mark.skipif(not heap.is_glibc(), reason="mallopt is glibc's")
 
 FAULTS = """
 import resource, sys, torch
-from crossrec.heap import retain_freed_memory
+from crossrec.kernels.heap import retain_freed_memory
 applied = retain_freed_memory() if sys.argv[1] == "retain" else None
 faults = []
 for _ in range(40):
@@ -54,7 +54,7 @@ TRAIN = """
 import json, sys
 import pandas as pd
 from crossrec.data.formats import load_mmrec
-from crossrec.heap import retain_freed_memory
+from crossrec.kernels.heap import retain_freed_memory
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer
 if sys.argv[1] == "retain":
@@ -74,7 +74,7 @@ print(json.dumps({"test": metrics["test"], "history": history.to_dict("list")}))
 def test_results_do_not_depend_on_the_heap(tiny_dir: Path, tmp_path: Path) -> None:
     """lightgcn + cross at K = 2,048 (its [3, N, K] buffers are above the mmap threshold):
     every history value and test metric bit-identical with and without retained memory."""
-    from crossrec.data.prepare import prepare_folder
+    from crossrec.data.sources.folder import prepare_folder
 
     data = tmp_path / "data"
     prepare_folder(tiny_dir, data, "tiny", neighbor_ks=[3])

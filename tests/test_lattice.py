@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.graph import row_norm_adjacency
 from crossrec.models import DataSpec, build_backbone
 from crossrec.run import RunSpec, TrainConfig

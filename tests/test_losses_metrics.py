@@ -107,7 +107,7 @@ def test_too_short_ranking_rejected() -> None:
 def test_nce_rows_matches_autograd_reference(dtype: torch.dtype, lead: tuple[int, ...]) -> None:
     """Both forms behind ``nce_rows`` (the CPU's fused kernel, the batched product) against
     ``logsumexp(q Cᵀ) − q·p`` by autograd: values and the gradients of q, p and C."""
-    from crossrec.losses import _NCE, _FusedNCE, nce_rows
+    from crossrec.kernels.fused import _NCE, _FusedNCE, nce_rows
 
     gen = torch.Generator().manual_seed(0)
 
@@ -133,7 +133,7 @@ def test_nce_rows_candidates_as_their_own_positives(lead: tuple[int, ...]) -> No
     Function once, and gives bit for bit the values and gradients of the same call with a
     separate copy of C as the positives (autograd then sums the two gradients of C) — in both
     forms; and ``torch.compile`` traces it without a graph break."""
-    from crossrec.losses import _NCE, _FusedNCE, nce_rows
+    from crossrec.kernels.fused import _NCE, _FusedNCE, nce_rows
 
     gen = torch.Generator().manual_seed(2)
     q = torch.randn(*lead, 6, 5, generator=gen).requires_grad_(True)
@@ -159,7 +159,7 @@ def test_nce_rows_candidates_as_their_own_positives(lead: tuple[int, ...]) -> No
 def test_nce_rows_broadcast_candidates_and_far_logits() -> None:
     """Candidates shared across leading dimensions get their summed gradient; logits far
     below a row's maximum (a candidate nobody attends to) give a zero gradient, not NaN."""
-    from crossrec.losses import _FusedNCE
+    from crossrec.kernels.fused import _FusedNCE
 
     gen = torch.Generator().manual_seed(1)
     q = (torch.randn(3, 6, 4, generator=gen, dtype=torch.float64) * 40).requires_grad_(True)

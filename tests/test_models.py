@@ -11,8 +11,8 @@ import torch
 from crossrec.align import PLUGINS, build_plugin
 from crossrec.config import from_dict
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, index_dtype, norm_adjacency, propagate_mean, sym_spmm
 from crossrec.models import BACKBONES, DataSpec, build_backbone

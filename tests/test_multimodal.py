@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import ConfigError, DataError
 from crossrec.graph import knn_adjacency, knn_neighbors, prune_edges
 from crossrec.models import DataSpec, build_backbone

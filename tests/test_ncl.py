@@ -8,11 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from crossrec.cluster import faiss_available, kmeans, resolve_backend
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
 from crossrec.data.sampler import TrainSampler
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import ConfigError
+from crossrec.kmeans import faiss_available, kmeans, resolve_backend
 from crossrec.losses import info_nce_sum
 from crossrec.models import DataSpec, build_backbone
 

@@ -10,7 +10,7 @@ from conftest import write_mmrec
 
 from crossrec.data.formats import load_mmrec
 from crossrec.data.neighbors import item_neighbors
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError
 
 

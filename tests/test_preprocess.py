@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crossrec.data import ml100k
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import describe, prepare_ml100k
+from crossrec.data.prepare import describe
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex, split_labels
+from crossrec.data.sources import ml100k
+from crossrec.data.sources.ml100k import prepare_ml100k
 from crossrec.errors import DataError
 
 

@@ -121,7 +121,7 @@ def test_two_threads_are_bit_identical(tmp_path: Path) -> None:
     import pandas as pd
     from conftest import write_mmrec
 
-    from crossrec.data.prepare import prepare_folder
+    from crossrec.data.sources.folder import prepare_folder
 
     rng = np.random.default_rng(0)
     n_users, n_items = 300, 200

@@ -1,4 +1,4 @@
-"""Host → device batch transfer (crossrec.transfer): same tensors, one packed copy per dtype."""
+"""Host → device batch transfer (crossrec.kernels.transfer): same tensors, one packed copy per dtype."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import Tensor
 
-from crossrec import transfer
 from crossrec.data.formats import load_mmrec
-from crossrec.data.prepare import prepare_folder
+from crossrec.data.sources.folder import prepare_folder
+from crossrec.kernels import transfer
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer
 

@@ -155,7 +155,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     import torch
 
     from crossrec.data.formats import load_mmrec
-    from crossrec.heap import retain_freed_memory
+    from crossrec.kernels.heap import retain_freed_memory
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.run import RUN_FILES
     from crossrec.train import Trainer

@@ -74,7 +74,7 @@ def resolve_run(run: RunSpec) -> RunSpec:
 def resolve_device(name: str) -> torch.device:
     """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda[:N]`` and ``mps`` only when
     present (ConfigError otherwise). ``cuda`` with several visible GPUs takes the least-used
-    one (:func:`crossrec.gpu_slots.claim`), so concurrent runs spread over the GPUs."""
+    one (:func:`crossrec.kernels.gpu_slots.claim`), so concurrent runs spread over the GPUs."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     check_device_name(name)
@@ -89,7 +89,7 @@ def resolve_device(name: str) -> torch.device:
         if device.index is not None and device.index >= count:
             raise ConfigError(f"train.device: {name!r} but only {count} CUDA device(s)")
         if device.index is None and count > 1:
-            from crossrec.gpu_slots import claim
+            from crossrec.kernels.gpu_slots import claim
 
             device = torch.device("cuda", claim(count))
     if device.type == "mps" and not torch.backends.mps.is_available():
@@ -98,23 +98,9 @@ def resolve_device(name: str) -> torch.device:
 
 
 def deterministic_kernels(device: torch.device) -> None:
-    """Bit-identical reruns at any thread count on the CPU: ``torch.use_deterministic_algorithms``.
-
-    With more than one thread, CPU ``index_put_(accumulate=True)`` — the backward of every
-    ``table[ids]`` gather — adds duplicate rows in a thread-dependent order, so two runs of one
-    config at 2 threads drifted apart in the last bits from the first epochs; torch's
-    deterministic path for it was no slower in our measurement. On CUDA several kernels the
-    models use (``index_add``, ``scatter_reduce``) have no deterministic version, so the flag is
-    off there and CUDA runs are reproducible only to floating-point tolerance.
-
-    The flag also makes torch fill every new uninitialised tensor (``torch.empty``, the outputs
-    of ``mm``, ``index_select``, the losses' buffers) with NaN, a debugging aid that changes no
-    result as long as no code reads memory it has not written. That fill is switched off here:
-    it is a pass over every new buffer (``torch.profiler``: ``aten::fill_`` under
-    ``aten::empty``, ~3 % of a LightGCN+CROSS step on ml100k at 1 thread; a FREEDOM step
-    measured 6-12 % shorter without it), and histories and per-user test metrics of every
-    backbone and plug-in were bit-identical with and without it (3-epoch runs, 2026-11-28).
-    """
+    """Deterministic kernels on the CPU (bit-identical reruns at any thread count), without
+    torch's NaN fill of new tensors; CUDA keeps its fast kernels (docs/performance.md,
+    "Deterministic CPU kernels")."""
     torch.use_deterministic_algorithms(device.type == "cpu")
     torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
 

@@ -25,8 +25,8 @@ from crossrec.align.inputs import ModalityInputs
 from crossrec.align.registry import register_plugin
 from crossrec.config import Fraction, NonNegFloat
 from crossrec.data.sampler import Batch
+from crossrec.kernels.gather import take
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
-from crossrec.rows import take
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,10 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import BatchView, l2norm, renamed
-from crossrec.blocks import as_tables, row_blocks
-from crossrec.losses import logsumexp_rows, matmul, soft_cross_entropy_rows
-from crossrec.rows import take
+from crossrec.align.batch import BatchView, l2norm
+from crossrec.kernels.blocks import as_tables, row_blocks
+from crossrec.kernels.fused import logsumexp_rows, matmul, soft_cross_entropy_rows
+from crossrec.kernels.gather import take
 
 
 @torch.no_grad()
@@ -61,7 +61,7 @@ def sinkhorn(
     start = 0
     for z3 in zs:
         # Q₀ᵀ up to a scalar per table: exp(z/ε − max(z/ε)), block by block
-        # (crossrec.blocks); max(z/ε) is max(z)/ε exactly, as ε > 0 and correctly rounded
+        # (crossrec.kernels.blocks); max(z/ε) is max(z)/ε exactly, as ε > 0 and correctly rounded
         # division is monotone.
         top = torch.div(z3.amax(dim=(-2, -1), keepdim=True), eps)  # [T_i, 1, 1]
         out = q3[start : start + len(z3)]
@@ -104,8 +104,7 @@ class CLALoss(nn.Module):
     Args:
         K: prototypes per codebook (the paper: 10,240).
         D: embedding size.
-        temp: initial temperature γ₀ (the experiments: 0.3); ``gamma=`` is accepted with a
-            DeprecationWarning.
+        temp: initial temperature γ₀ (the experiments: 0.3).
         n_modalities: M item modalities besides ID.
         eps, iters: Sinkhorn settings (0.05, 3 in the reference).
     """
@@ -118,11 +117,8 @@ class CLALoss(nn.Module):
         n_modalities: int = 2,
         eps: float = 0.05,
         iters: int = 3,
-        *,
-        gamma: float | None = None,
     ) -> None:
         super().__init__()
-        temp = renamed(temp, gamma, "CLALoss")
         self.n_tables = n_modalities + 1
         self.eps, self.iters = eps, iters
         self.ui_codebook = nn.Linear(D, K, bias=False)  # C^UI, weight [K, D]

@@ -22,10 +22,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import l2norm, normalised_rows
+from crossrec.align.batch import l2norm, normalised_rows
 from crossrec.data.groups import Groups
-from crossrec.losses import nce_rows
-from crossrec.rows import take
+from crossrec.kernels.fused import nce_rows
+from crossrec.kernels.gather import take
 
 Reduction = Literal["mean", "param_attn"]
 REDUCTIONS: tuple[str, ...] = typing.get_args(Reduction)
@@ -71,12 +71,12 @@ class CNALoss(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """``(L_cl, L_reg)`` for the T = M+1 full tables [I, d], the batch's sorted unique items
         ``items`` [N] and their normalised rows ``anchors`` [T, N, d] (shared with ILA and CLA
-        through :class:`~crossrec.align.common.BatchView`). ``neighbors`` [N, K], when given,
+        through :class:`~crossrec.align.batch.BatchView`). ``neighbors`` [N, K], when given,
         are the neighbours' row positions in ``tables`` (tables restricted to the rows the batch
         needs); by default ``self.neighbors[items]`` (full tables).
 
         All tables at once: neighbour rows [T, N, K, d], aggregates [T, N, d], and one batched
-        [T, N, N] InfoNCE through :func:`crossrec.losses.nce_rows`.
+        [T, N, N] InfoNCE through :func:`crossrec.kernels.fused.nce_rows`.
         """
         nb = self.neighbors[items] if neighbors is None else neighbors  # [N, K] rows of tables
         attn = torch.softmax(self.rank_weights, dim=0)  # [K]

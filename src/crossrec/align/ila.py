@@ -21,7 +21,7 @@ Implements docs/method.md §2 (ILA + DT) and §3 (ILDA), over the ID table plus 
 Computation (one code path on every device, no host synchronisation): the directions are kept
 grouped by target table, so the maps are one batched product ``[P, N, d] × [P, d, d]`` and the
 contrastive term one batched ``[M+1, M·N, d] × [M+1, d, N]`` product through
-:func:`crossrec.losses.nce_rows`; the masks enter as 0/1 weights on fixed-size tensors (an
+:func:`crossrec.kernels.fused.nce_rows`; the masks enter as 0/1 weights on fixed-size tensors (an
 inactive row costs its arithmetic but no data-dependent shape, hence no ``nonzero``). The
 per-item means use ``s̄^m_i = <ū_i, ê^m_i>`` with ``ū_i = (1/c_i) Σ_{b: i_b = i} û_{u_b}`` (the
 mean of a dot product is the dot product of the mean), and likewise ``p^{A→B}_i = <ū_i, ẽ^{A→B}_i>``.
@@ -36,9 +36,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from crossrec.align.common import BatchView, l2norm, ordered_pairs, renamed
-from crossrec.losses import nce_rows
-from crossrec.rows import take, take_unique
+from crossrec.align.batch import BatchView, l2norm, ordered_pairs
+from crossrec.kernels.fused import nce_rows
+from crossrec.kernels.gather import take, take_unique
 
 Mask = Literal["oneway", "dynamic", "all"]
 Compensation = Literal["var", "std"]
@@ -72,8 +72,7 @@ class ILALoss(nn.Module):
 
     Args:
         dim: embedding size d.
-        temp: initial temperature τ₀ (the experiments used 0.1; the reference default 0.007);
-            ``gamma=`` is accepted with a DeprecationWarning.
+        temp: initial temperature τ₀ (the experiments used 0.1; the reference default 0.007).
         leaky_bi: True → the ILDA dynamic mask (same as ``mask="dynamic"``).
         n_modalities: M, the item modalities besides ID.
         mask: ``oneway`` | ``dynamic`` | ``all`` (overrides ``leaky_bi`` when given).
@@ -91,11 +90,8 @@ class ILALoss(nn.Module):
         compensation: str = "var",
         use_ila: bool = True,
         use_dt: bool = True,
-        *,
-        gamma: float | None = None,
     ) -> None:
         super().__init__()
-        temp = renamed(temp, gamma, "ILALoss")
         mask = mask or ("dynamic" if leaky_bi else "oneway")
         if mask not in MASKS:
             raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")

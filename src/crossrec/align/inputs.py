@@ -13,9 +13,9 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from crossrec.errors import ConfigError
+from crossrec.kernels.gather import take_unique
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import FrozenFeatures
-from crossrec.rows import take_unique
+from crossrec.models.features import FrozenFeatures
 
 
 class ModalityInputs(nn.Module):

@@ -26,9 +26,9 @@ import torch
 from torch import Tensor
 
 from crossrec.align.base import Plugin
+from crossrec.align.batch import BatchView
 from crossrec.align.cla import CLALoss
 from crossrec.align.cna import CNALoss, Reduction
-from crossrec.align.common import BatchView
 from crossrec.align.compiled import CompiledOrEager
 from crossrec.align.ila import Compensation, ILALoss, Mask
 from crossrec.align.inputs import ModalityInputs, table_names
@@ -37,8 +37,8 @@ from crossrec.data.groups import Groups, sorted_union
 from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
+from crossrec.kernels.gather import take_unique
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
-from crossrec.rows import take_unique
 
 
 @dataclass(frozen=True)

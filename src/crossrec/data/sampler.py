@@ -25,7 +25,7 @@ from torch import Tensor
 
 from crossrec.data.groups import Groups
 from crossrec.errors import CrossrecError
-from crossrec.transfer import to_device
+from crossrec.kernels.transfer import to_device
 
 # The membership bit set's largest size (Amazon Sports and Clothing are above it).
 BITSET_MAX_BYTES = 32 << 20
@@ -51,7 +51,7 @@ class Batch:
 
     def to(self, device: torch.device | str) -> Batch:
         """The batch (its groups and extras too) on ``device``; on CUDA in one pinned,
-        non-blocking copy per dtype (:func:`crossrec.transfer.to_device`: no host
+        non-blocking copy per dtype (:func:`crossrec.kernels.transfer.to_device`: no host
         synchronisation)."""
         host = [self.users, self.pos, self.neg, *self.extra.values()]
         for g in (self.user_groups, self.pos_groups):

@@ -24,10 +24,10 @@ from torch import Tensor
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
+from crossrec.kernels.gather import take
 from crossrec.models.base import Backbone, DataSpec, Encoded
-from crossrec.models.common import xavier_table
+from crossrec.models.features import xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,11 @@ from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import norm_adjacency, sym_spmm
+from crossrec.kernels.gather import take
 from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
+from crossrec.models.features import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
 
 
 @dataclass(frozen=True)

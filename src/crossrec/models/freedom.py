@@ -24,11 +24,11 @@ from crossrec.config import Fraction, Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
+from crossrec.kernels.gather import take, triple
 from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
-from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
+from crossrec.models.features import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take, triple
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,11 @@ from torch import Tensor, nn
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import EdgeGraph, segment_softmax, unique_pairs
+from crossrec.kernels.gather import take
 from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import FrozenFeatures, require_modalities, xavier_table
+from crossrec.models.features import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
 
 
 @dataclass(frozen=True)

@@ -43,11 +43,11 @@ from crossrec.graph import (
     spmm,
     sym_normalize_edges,
 )
+from crossrec.kernels.gather import triple
 from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
-from crossrec.models.common import FeatureGraphBackbone, item_knn, require_modalities
+from crossrec.models.features import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
-from crossrec.rows import triple
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from torch import Tensor
 from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
+from crossrec.kernels.gather import triple
 from crossrec.losses import bpr_rows, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
-from crossrec.models.common import xavier_table
+from crossrec.models.features import xavier_table
 from crossrec.models.registry import register_backbone
-from crossrec.rows import triple
 
 
 @dataclass(frozen=True)

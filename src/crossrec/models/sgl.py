@@ -23,11 +23,11 @@ from torch import Tensor
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import edge_dropout, layer_mean, node_dropout, propagate_layers, unique_pairs
+from crossrec.kernels.gather import take, triple
 from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take, triple
 
 
 @dataclass(frozen=True)

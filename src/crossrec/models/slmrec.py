@@ -44,16 +44,16 @@ from torch import Tensor, nn
 from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import layer_mean, norm_adjacency, propagate_layers
+from crossrec.kernels.gather import take
 from crossrec.losses import in_batch_nce
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
-from crossrec.models.common import (
+from crossrec.models.features import (
     FrozenFeatures,
     modal_projections,
     require_modalities,
     xavier_table,
 )
 from crossrec.models.registry import register_backbone
-from crossrec.rows import take
 
 
 @dataclass(frozen=True)

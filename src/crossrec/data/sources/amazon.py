@@ -1,4 +1,5 @@
-"""Amazon Baby / Sports / Clothing as preprocessed by MMRec, from MMRec's public Google Drive.
+"""The ``amazon`` source: Amazon Baby / Sports / Clothing as preprocessed by MMRec, from MMRec's
+public Google Drive.
 
 The Drive folder (:data:`DRIVE_FOLDER`) holds one entry per dataset — a sub-folder or a zip —
 plus datasets that are not asked for (Elec is large): the folder is *listed* without downloading
@@ -21,13 +22,18 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from crossrec.data.formats import feature_files, find_inter_file, read_inter
+from crossrec.data.needs import DataNeeds
+from crossrec.data.prepare import is_prepared
 from crossrec.data.retry import retry
+from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
-from crossrec.outputs import atomic_dir
+from crossrec.outputs import atomic_dir, check_replaceable
 
 DRIVE_FOLDER = "13cBy1EA_saTUuXxVllKgtfci2A09jyaG"
 DRIVE_URL = f"https://drive.google.com/drive/folders/{DRIVE_FOLDER}"
@@ -237,3 +243,55 @@ def validate_amazon(folder: str | Path, dataset: str, allow_variant: bool = Fals
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise DataError(path, problem + more + "; set allow_variant for a variant of the data")
     return [f"{p}: {m}" for p, m in problems]
+
+
+def prepare_amazon(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str,
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
+    allow_variant: bool = False,
+    user_graph: bool = False,
+) -> dict[str, Any]:
+    """MMRec's Baby/Sports/Clothing folder, validated against the published statistics, →
+    ``out_dir`` (features are loaded as float32 by the loader; files are copied unchanged)."""
+    check_replaceable(out_dir, is_prepared, [raw_dir])
+    variant = validate_amazon(raw_dir, name, allow_variant)
+    source = {"origin": DRIVE_URL, "variant_mismatches": variant}
+    return prepare_folder(raw_dir, out_dir, name, neighbor_ks, knn_ks, source, user_graph)
+
+
+@dataclass(frozen=True)
+class AmazonParams:
+    """Options of the ``amazon`` source.
+
+    Attributes:
+        cookies: a Netscape cookie file for Google Drive (when Drive asks for a login).
+        allow_variant: accept data whose statistics differ from the published ones.
+    """
+
+    cookies: str | None = None
+    allow_variant: bool = False
+
+
+@SOURCES.register("amazon")
+class Amazon(Source):
+    """MMRec's Baby, Sports and Clothing from its Google Drive folder (the dataset name picks)."""
+
+    Params = AmazonParams
+    description = "MMRec's Amazon Baby/Sports/Clothing from Google Drive (the dataset name picks)"
+
+    def download(self, dataset: str, out: Path, params: AmazonParams) -> None:
+        """The dataset's files from the Drive folder, checked against the published counts."""
+        if params.cookies:
+            install_cookies(params.cookies)
+        download_amazon(dataset, out, allow_variant=params.allow_variant)
+
+    def prepare(
+        self, raw: Path, out: Path, dataset: str, params: AmazonParams, needs: DataNeeds
+    ) -> dict[str, Any]:
+        """The folder validated against the published statistics, copied."""
+        return prepare_amazon(
+            raw, out, dataset, allow_variant=params.allow_variant, **needs_kwargs(needs)
+        )

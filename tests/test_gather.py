@@ -1,11 +1,11 @@
-"""Row gathers of the training step (crossrec.rows): the values and gradients of ``table[ids]``."""
+"""Row gathers of the training step (crossrec.kernels.gather): the values and gradients of ``table[ids]``."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from crossrec.rows import take, take_unique
+from crossrec.kernels.gather import take, take_unique
 
 
 def _grads(fn, table: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,4 +1,5 @@
-"""Small tensor helpers shared by the alignment losses (docs/method.md §1)."""
+"""The batch as the alignment losses see it (:class:`BatchView`: its unique users and items and
+their rows), L2-normalised rows and the ordered pairs of tables (docs/method.md §1)."""
 
 from __future__ import annotations
 
@@ -10,24 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from crossrec.data.groups import Groups
-from crossrec.rows import take, take_unique
+from crossrec.kernels.gather import take, take_unique
 
 EPS = 1e-12
-
-
-def renamed(value: float, old: float | None, owner: str) -> float:
-    """``value``, or the deprecated keyword ``gamma`` when a caller still passes it (the
-    temperatures were called ``gamma`` like the CNA and DirectAU weights; now ``temp``)."""
-    if old is None:
-        return value
-    import warnings
-
-    warnings.warn(
-        f"{owner}(gamma=...) is deprecated: the temperature is now `temp`",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    return old
 
 
 def l2norm(x: Tensor) -> Tensor:

@@ -1,22 +1,5 @@
-"""Row blocks for the passes over wide score tensors, so each block stays in the CPU's caches.
-
-CLA scores every unique user and item against K prototypes: at the papers' K = 10,240 a batch of
-the Amazon Baby shape gives an [M+1, N, K] = [3, 1420, 10240] tensor (174 MB) and an [N_u, K]
-one. Softmax, log-sum-exp, soft cross-entropy and Sinkhorn's scaling are chains of elementwise
-and row-wise operations; run one tensor-wide operation after another, each streams the whole
-tensor from and to memory. Run block by block (``BLOCK_ELEMENTS`` per block, 1 MiB of fp32), a
-chain reads its inputs once and writes its outputs once, the intermediate passes hitting the
-cache. Every operation is the same per element and per row, so the results are bit-identical:
-the blocks are whole rows (row reductions see the same row), and hold a multiple of 64 elements
-when K allows, so the vectorised kernels process the same elements in the same lanes. Measured
-(2026-11-28, this project's 2-core AMD EPYC VM, 1 thread): the soft cross-entropy forward on
-[3, 1420, 10240] 265 → 176 ms.
-
-Blocking applies on the CPU to tensors of at least ``BLOCK_MIN_ELEMENTS`` elements only:
-smaller ones (every default-study and K = 256 shape) already fit the caches and keep one
-operation per tensor, exactly as before; on a GPU, more operations would only mean more kernel
-launches.
-"""
+"""Row blocks for the CPU passes over wide score tensors (CLA at large K), bit-identical to whole-tensor
+operations (docs/performance.md, "Row blocks for CLA's K-wide passes")."""
 
 from __future__ import annotations
 

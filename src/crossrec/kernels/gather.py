@@ -1,4 +1,5 @@
-"""Row gathers for the training step: ``take(table, index)`` = ``table[index]``, faster on a CPU."""
+"""Row gathers for the training step, ``take(table, index) = table[index]`` as ``index_select``
+(docs/performance.md)."""
 
 from __future__ import annotations
 

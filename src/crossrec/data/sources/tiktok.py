@@ -1,4 +1,4 @@
-"""TikTok as split by MMSSL, from the copy committed in HKUDS/DiffMM, converted to MMRec format.
+"""The ``tiktok`` source: TikTok as split by MMSSL, from the copy committed in HKUDS/DiffMM, converted to MMRec format.
 
 MMSSL's own Drive links are dead; HKUDS/DiffMM commits the same split in ``Datasets/tiktok/``:
 ``trnMat.pkl``, ``valMat.pkl``, ``tstMat.pkl`` (scipy sparse user × item matrices, 9,308 × 6,710
@@ -22,6 +22,8 @@ import json
 import pickle
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from crossrec.data.needs import DataNeeds
+from crossrec.data.prepare import is_prepared
 from crossrec.data.retry import retry
+from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
+from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
 from crossrec.io import save_npy, write_json
-from crossrec.outputs import atomic_dir
+from crossrec.outputs import atomic_dir, check_replaceable
 
 DIFFMM_REPO = "HKUDS/DiffMM"
 DIFFMM_COMMIT = "fae20e642aeeaad4284be6f7fb3432ebb551da8e"
@@ -236,3 +242,69 @@ def convert_tiktok(
             save_npy(stage / fname, arr)
         write_json(stage / "source.json", {**source, "format": _source_format(raw), **found})
     return found
+
+
+def prepare_tiktok(
+    raw_dir: str | Path,
+    out_dir: str | Path,
+    name: str,
+    neighbor_ks: Sequence[int] = (),
+    knn_ks: Sequence[int] = (),
+    allow_variant: bool = False,
+    user_graph: bool = False,
+) -> dict[str, Any]:
+    """MMSSL's TikTok files (pickles or json) → MMRec format → ``out_dir``."""
+    import tempfile
+
+    check_replaceable(out_dir, is_prepared, [raw_dir])
+    with tempfile.TemporaryDirectory(prefix="crossrec-tiktok-") as tmp:
+        converted = Path(tmp) / name
+        found = convert_tiktok(raw_dir, converted, name, allow_variant)
+        origin = json.loads((converted / "source.json").read_text())
+        try:
+            return prepare_folder(
+                converted,
+                out_dir,
+                name,
+                neighbor_ks,
+                knn_ks,
+                {"conversion": origin, **found},
+                user_graph,
+            )
+        except DataError as err:  # name the user's folder, not the temporary conversion
+            if Path(tmp) in err.path.parents:
+                raise DataError(
+                    raw_dir, f"after conversion, {err.path.name}: {err.problem}"
+                ) from None
+            raise
+
+
+@dataclass(frozen=True)
+class TikTokParams:
+    """Options of the ``tiktok`` source.
+
+    Attributes:
+        allow_variant: accept data whose statistics differ from the published ones.
+    """
+
+    allow_variant: bool = False
+
+
+@SOURCES.register("tiktok")
+class TikTok(Source):
+    """MMSSL's TikTok split, from a pinned commit of HKUDS/DiffMM."""
+
+    Params = TikTokParams
+    description = "MMSSL's TikTok split from a pinned commit of HKUDS/DiffMM"
+
+    def download(self, dataset: str, out: Path, params: TikTokParams) -> None:
+        """The split's pickles and feature files into ``out``."""
+        download_tiktok(out)
+
+    def prepare(
+        self, raw: Path, out: Path, dataset: str, params: TikTokParams, needs: DataNeeds
+    ) -> dict[str, Any]:
+        """MMSSL's files converted to MMRec format."""
+        return prepare_tiktok(
+            raw, out, dataset, allow_variant=params.allow_variant, **needs_kwargs(needs)
+        )

@@ -1,13 +1,5 @@
-"""Spread the training runs of one machine over its GPUs: a slot per (GPU, level), held as an
-exclusive ``flock`` for the life of the run.
-
-A run asking for ``cuda`` (no index) on a machine with several visible GPUs takes the free slot
-of lowest level, GPUs in order within a level — so runs fill the GPUs evenly (0, 1, 0, 1, …) and
-a finished or killed run frees its slot at once (the kernel drops the lock with the process). The
-lock files live in ``<tmp>/crossrec-gpu-slots-<uid>-<CUDA_VISIBLE_DEVICES>``: processes that see
-the same GPUs share them. This is what lets ``snakemake --resources gpu_slot=G*R`` pack R runs on
-each of G GPUs of a local box (profiles/default).
-"""
+"""Spread one machine's CUDA runs over its GPUs: a slot per (GPU, level), held as an exclusive
+``flock`` for the life of the run (docs/cluster.md, packing runs on GPUs)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,5 @@
-"""Host → device transfer of a training batch's index tensors without stalling the host.
-
-A batch is ~10 small host tensors (users, positives, negatives, their groups, the plug-in's
-rows). Copied one by one from ordinary (pageable) memory, each CUDA copy makes the host wait
-until the device has finished everything queued before it (torch synchronises the stream after a
-blocking host-to-device copy): ~10 host synchronisations per batch, and the host cannot sample
-the next batch while the device still runs the last step. :func:`to_device` packs the tensors of
-each dtype into one page-locked (pinned) buffer and copies it with ``non_blocking=True``: one
-asynchronous copy per dtype, no synchronisation, and the views it returns are ordered after the
-copy on the current stream, so kernels that read them wait on the device, not on the host.
-Torch's pinned-memory allocator keeps a buffer reserved until its copy has completed, so freeing
-it right away is safe. On the CPU (and MPS) the tensors are moved as they are.
-"""
+"""Host → device copy of a batch's index tensors: one pinned, non-blocking copy per dtype, no host
+synchronisation (docs/performance.md, "On a GPU")."""
 
 from __future__ import annotations
 
