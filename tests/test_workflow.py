@@ -96,7 +96,7 @@ def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     data = tmp_path / "results" / "data" / "tiny"
     assert (data / "neighbors_k2.npy").is_file() and (data / "neighbors_k3.npy").is_file()
     run = tmp_path / "results" / "runs" / "tiny" / "freedom" / "none" / "default" / "seed1"
-    assert {"run.yaml", "metrics.json", "history.csv", "config.yaml", "test_per_user.csv"} <= {
+    assert {"run.yaml", "metrics.json", "history.csv", "test_per_user.csv"} <= {
         p.name for p in run.iterdir()
     }
     logs = tmp_path / "results" / "logs" / "train" / "tiny" / "freedom" / "none" / "default"
@@ -166,7 +166,7 @@ def test_slurm_profile_requests() -> None:
     block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
     assert block is not None
     local = set(re.findall(r"(\w+),", block.group(1)))
-    assert local == {"all", "data", "runs", "download", "define", "plan", "tables", "figures"}
+    assert local == {"all", "data", "runs", "download", "plan", "tables", "figures"}
 
 
 def test_lint(tmp_path: Path) -> None:
