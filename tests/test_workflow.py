@@ -184,7 +184,7 @@ plugins:
 seeds: [1]
 train: {epochs: 400, patience: 1000, batch_size: 64, topk: [5, 10, 20], device: cpu}
 tables: {k: [5]}
-resources: {train_threads: 1}
+resources: {train_threads: 1, checkpoint_minutes: 0}
 """
 
 

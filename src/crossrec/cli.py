@@ -13,7 +13,8 @@
 
 Errors in the input print one line (``crossrec: error: <file or key>: <problem>``) and exit with
 2; a training run whose loss becomes NaN or infinite exits with 3 (one line naming the epoch and
-the loss term); any other exit status means an internal failure.
+the loss term); one stopped by SIGTERM exits with 75 after writing its checkpoint; any other exit
+status means an internal failure.
 """
 
 from __future__ import annotations
@@ -67,6 +68,21 @@ def _int_in(low: int, high: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not low <= value <= high:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low:g} to {high:g})")
         return value
 
     return parse
@@ -174,7 +190,11 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
             "name its folder: edit parameters and trainer settings only)"
         )
-    metrics = Trainer(run, data, args.out).fit(resume=args.resume)
+    trainer = Trainer(run, data, args.out, checkpoint_seconds=args.checkpoint_minutes * 60)
+    metrics = trainer.fit(resume=args.resume, pause_at=args.pause_at_epoch)
+    if metrics is None:
+        print(f"{name}: paused after epoch {trainer.state.epoch} (--resume continues it)")
+        return
     test = metrics["test"]
     print(
         f"{name}: best epoch {metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
@@ -477,6 +497,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=thread_count, default=0, help="torch threads (0: torch default)"
     )
     p.add_argument("--resume", action="store_true", help="continue from checkpoint.pt if any")
+    p.add_argument(
+        "--checkpoint-minutes",
+        type=_float_in(0.0, 1e6),
+        default=10.0,
+        metavar="M",
+        help="write checkpoint.pt at an epoch's end at most every M minutes of wall time (0: "
+        "after every epoch); also on SIGTERM (then exit 75) and when pausing",
+    )
+    p.add_argument(
+        "--pause-at-epoch",
+        type=_int_in(1, 1 << 30),
+        metavar="N",
+        help="stop after N epochs (unless the run finished first), leaving checkpoint.pt; "
+        "--resume later continues to the same result as a run never paused",
+    )
     p.add_argument(
         "--expect",
         metavar="RUN",

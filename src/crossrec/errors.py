@@ -38,3 +38,10 @@ class NonFiniteLossError(CrossrecError):
     """Training produced a NaN or infinite loss; the CLI exits with status 3."""
 
     exit_code = 3
+
+
+class InterruptedRun(CrossrecError):
+    """Training stopped on SIGTERM after writing its checkpoint; the CLI exits with status 75
+    (``EX_TEMPFAIL``: run the same command again to continue)."""
+
+    exit_code = 75

@@ -12,7 +12,10 @@ Outputs in the run folder: ``history.csv`` (one row per epoch: loss terms, valid
 seconds), ``metrics.json`` (docs/design.md §4 schema), ``test_per_user.csv`` (each test user's metrics at
 the best-valid epoch, for per-user significance tests), ``run.yaml`` (the resolved run), and
 ``checkpoint.pt`` while training (removed at the end) from which ``resume=True`` continues a
-killed job to the same final result.
+killed job to the same final result. The checkpoint is written at an epoch's end, at most every
+``checkpoint_seconds`` of wall time (a large model's checkpoint is hundreds of MB), when the run
+pauses after ``pause_at`` epochs, and when SIGTERM arrived (which SLURM sends before a job's time
+limit): only the latest is kept, replaced atomically.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import os
 import platform
 import random
 import resource
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,7 +47,13 @@ from crossrec import __version__
 from crossrec.align import PLUGINS, build_plugin
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
-from crossrec.errors import ConfigError, CrossrecError, DataError, NonFiniteLossError
+from crossrec.errors import (
+    ConfigError,
+    CrossrecError,
+    DataError,
+    InterruptedRun,
+    NonFiniteLossError,
+)
 from crossrec.evaluate import EvalSet, evaluate
 from crossrec.io import atomic_open, atomic_path, regular_file, write_json
 from crossrec.models import BACKBONES, DataSpec, build_backbone
@@ -133,6 +144,29 @@ def peak_memory_mb(device: torch.device) -> float:
     return kb / 1024 if sys.platform != "darwin" else kb / 2**20
 
 
+class StopOnSigterm:
+    """Within ``with``: SIGTERM sets :attr:`requested` instead of ending the process, so the
+    trainer can finish its epoch and write a checkpoint (SLURM sends SIGTERM before a job's time
+    limit, Snakemake when it is stopped). Only in the main thread (elsewhere signals cannot be
+    handled); the previous handler is restored on exit."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ANN401
+        self.requested = True
+
+    def __enter__(self) -> StopOnSigterm:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
 @dataclass
 class _State:
     """Mutable training state; everything in it goes into the checkpoint."""
@@ -157,6 +191,7 @@ class Trainer:
         data: the loaded dataset (its features become the plug-ins' and backbones' inputs).
         out_dir: the run folder.
         log: a function receiving one plain line per epoch (default: stderr).
+        checkpoint_seconds: the least wall time between two checkpoints (0: after every epoch).
     """
 
     def __init__(
@@ -165,8 +200,10 @@ class Trainer:
         data: InteractionData,
         out_dir: str | Path,
         log: Callable[[str], None] | None = None,
+        checkpoint_seconds: float = 0.0,
     ) -> None:
         self.run = resolve_run(run)
+        self.checkpoint_seconds = checkpoint_seconds
         self.out_dir = Path(out_dir)
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.device = resolve_device(run.train.device)
@@ -393,8 +430,16 @@ class Trainer:
         st, cfg = self.state, self.run.train
         return st.epoch >= cfg.epochs or st.bad_evals > cfg.patience
 
-    def fit(self, resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
-        """Train until early stopping or ``epochs``; write the outputs; return ``metrics.json``."""
+    def fit(
+        self, resume: bool = False, progress: bool | None = None, pause_at: int | None = None
+    ) -> dict[str, Any] | None:
+        """Train until early stopping or ``epochs``; write the outputs; return ``metrics.json``.
+
+        With ``pause_at``, stop once ``pause_at`` epochs are done (unless the run finished
+        first), write the checkpoint and return None: resumed later, the run continues to the
+        same history and metrics as one never paused (a successive-halving rung's end). On
+        SIGTERM the epoch in progress is finished, the checkpoint written, and
+        :class:`crossrec.errors.InterruptedRun` raised."""
         claim_dir(self.out_dir, "run", only_names(RUN_FILES))
         self._record_run()
         if resume:
@@ -406,52 +451,75 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.epochs, initial=st.epoch, desc=self.run.backbone, unit="epoch")
-        while not self._finished():
-            epoch = st.epoch
-            t0 = time.perf_counter()
-            terms = self.train_epoch(epoch)
-            t1 = time.perf_counter()
-            valid, _ = self.evaluate("valid")
-            value = valid[cfg.valid_metric]
-            improved = value > st.best_value
-            if improved:
-                st.best_value, st.best_epoch, st.bad_evals = value, epoch + 1, 0
-                st.best_valid = valid
-                st.best_test, per_user = self.evaluate("test")
-                st.best_test_per_user = {k: v.tolist() for k, v in per_user.items()}
-            else:
-                st.bad_evals += 1
-            t2 = time.perf_counter()
-            st.train_seconds += t1 - t0
-            st.eval_seconds += t2 - t1
-            st.epoch = epoch + 1
-            st.history.append(
-                {
-                    "epoch": epoch + 1,
-                    **terms,
-                    **{f"valid_{k}": v for k, v in valid.items()},
-                    "train_seconds": round(t1 - t0, 4),
-                    "eval_seconds": round(t2 - t1, 4),
-                    "improved": improved,
-                }
-            )
-            line = (
-                f"epoch {epoch + 1:4d} loss {terms['loss']:.5f} valid {cfg.valid_metric} "
-                f"{value:.4f}{' *' if improved else ''} ({t1 - t0:.2f}s train, "
-                f"{t2 - t1:.2f}s eval)"
-            )
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix_str(f"{cfg.valid_metric} {value:.4f} best {st.best_value:.4f}")
-            else:
-                self.log(line)
-            self._save_checkpoint()
+        saved = time.monotonic()
+        with StopOnSigterm() as stop:
+            while not self._finished():
+                self._train_and_evaluate_epoch(bar)
+                if self._finished():
+                    break
+                paused = pause_at is not None and st.epoch >= pause_at
+                if stop.requested or paused or time.monotonic() - saved >= self.checkpoint_seconds:
+                    self._save_checkpoint()
+                    saved = time.monotonic()
+                if stop.requested:
+                    raise InterruptedRun(
+                        f"{self.out_dir}: stopped by SIGTERM after epoch {st.epoch}; "
+                        f"{self.checkpoint_path.name} written (run the same command to continue)"
+                    )
+                if paused:
+                    if bar is not None:
+                        bar.close()
+                    self.log(f"paused after epoch {st.epoch}; {self.checkpoint_path} written")
+                    return None
         if bar is not None:
             bar.close()
         metrics = self._metrics()
         self._write_outputs(metrics)
         self.checkpoint_path.unlink(missing_ok=True)
         return metrics
+
+    def _train_and_evaluate_epoch(self, bar: Any) -> None:  # noqa: ANN401
+        """One epoch: train, evaluate valid (and test at a new best), update the state and the
+        history, report one line."""
+        cfg, st = self.run.train, self.state
+        epoch = st.epoch
+        t0 = time.perf_counter()
+        terms = self.train_epoch(epoch)
+        t1 = time.perf_counter()
+        valid, _ = self.evaluate("valid")
+        value = valid[cfg.valid_metric]
+        improved = value > st.best_value
+        if improved:
+            st.best_value, st.best_epoch, st.bad_evals = value, epoch + 1, 0
+            st.best_valid = valid
+            st.best_test, per_user = self.evaluate("test")
+            st.best_test_per_user = {k: v.tolist() for k, v in per_user.items()}
+        else:
+            st.bad_evals += 1
+        t2 = time.perf_counter()
+        st.train_seconds += t1 - t0
+        st.eval_seconds += t2 - t1
+        st.epoch = epoch + 1
+        st.history.append(
+            {
+                "epoch": epoch + 1,
+                **terms,
+                **{f"valid_{k}": v for k, v in valid.items()},
+                "train_seconds": round(t1 - t0, 4),
+                "eval_seconds": round(t2 - t1, 4),
+                "improved": improved,
+            }
+        )
+        line = (
+            f"epoch {epoch + 1:4d} loss {terms['loss']:.5f} valid {cfg.valid_metric} "
+            f"{value:.4f}{' *' if improved else ''} ({t1 - t0:.2f}s train, "
+            f"{t2 - t1:.2f}s eval)"
+        )
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix_str(f"{cfg.valid_metric} {value:.4f} best {st.best_value:.4f}")
+        else:
+            self.log(line)
 
     def _metrics(self) -> dict[str, Any]:
         st, run = self.state, self.run

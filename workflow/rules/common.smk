@@ -172,7 +172,11 @@ def train_resources():
     """Resources of one training job; a CUDA run also takes one `gpu_slot` (the local profile
     has 1: one CUDA run at a time; GPUs × runs per GPU packs a multi-GPU box, and `crossrec
     train` spreads the runs over the visible GPUs)."""
-    out = {"mem_mb": train_mem_mb, "runtime": train_runtime}
+    out = {
+        "mem_mb": train_mem_mb,
+        "runtime": train_runtime,
+        "checkpoint_minutes": checkpoint_minutes(),
+    }
     if TRAIN.device.startswith("cuda"):
         out["gpu_slot"] = 1
     return out
@@ -184,6 +188,13 @@ def train_group(wildcards):
     with `group-components: {train-<dataset>: N}` (profiles/slurm: N per dataset size); without
     it each run is a group of its own (a local dry run lists each as "Group job")."""
     return f"train-{wildcards.dataset}"
+
+
+def checkpoint_minutes():
+    """Least wall time between two checkpoints of a training job (`resources.checkpoint_minutes`,
+    default 10): a large model's checkpoint is hundreds of MB. A resource (a string), not a
+    `params:` value, so changing it retrains nothing."""
+    return str(config.get("resources", {}).get("checkpoint_minutes", 10))
 
 
 def train_threads():

@@ -43,4 +43,5 @@ rule train:
         code=train_code,
     shell:
         "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
-        " --threads {threads} --resume --out {params.out} > {log} 2>&1"
+        " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes} --resume"
+        " --out {params.out} > {log} 2>&1"
