@@ -41,6 +41,11 @@ localrules:
     runs,
     download,
     plan,
+    select_tune,
+    stage_tune,
+    select_align,
+    stage_align,
+    study,
     tables,
     figures,
 

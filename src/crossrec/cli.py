@@ -202,11 +202,10 @@ def cmd_train(args: argparse.Namespace) -> None:
     )
 
 
-def cmd_plan(args: argparse.Namespace) -> None:
-    """Expand a workflow config into ``plan.json`` (every run, its study and parameters)."""
-    from crossrec.errors import OutputError
-    from crossrec.experiment import Experiment
-    from crossrec.io import read_json, regular_file, write_json
+def _config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
+    """The checked workflow config of ``--config FILE`` or ``--config-json``, and how errors
+    name it."""
+    from crossrec.io import regular_file
     from crossrec.workflow_config import checked
 
     if args.config_json is not None:
@@ -219,11 +218,39 @@ def cmd_plan(args: argparse.Namespace) -> None:
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise ConfigError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
     try:
-        config = checked(config)
+        return checked(config), source
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
-    experiment = Experiment(config)
-    plan = experiment.plan()
+
+
+def _step(args: argparse.Namespace) -> tuple[str, ...]:
+    """``("plan",)``, or the stage whose selection ``--stage/--dataset/--backbone/--plugin``
+    name (crossrec.stages)."""
+    if args.stage is None:
+        return ("plan",)
+    if (
+        args.dataset is None
+        or args.backbone is None
+        or (args.stage == "align") != bool(args.plugin)
+    ):
+        raise ConfigError(
+            "--stage: give --dataset and --backbone, and --plugin for the align stage only"
+        )
+    if args.selections is None:
+        raise ConfigError("--stage: give --selections (the folder of the selection files)")
+    return (args.stage, args.dataset, args.backbone, *([args.plugin] if args.plugin else []))
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    """Expand a workflow config into ``plan.json`` (every run, its study and parameters) and
+    the runs' ``run.yaml`` files; in a staged study, after a selection, the runs it determines."""
+    from crossrec.errors import OutputError
+    from crossrec.experiment import Experiment
+    from crossrec.io import read_json, write_json
+
+    config, _ = _config(args)
+    step = _step(args)
+    experiment = Experiment(config, selections=args.selections)
     if args.estimate:
         from crossrec.costs import CostTable, estimate, format_estimate
         from crossrec.run import train_settings
@@ -250,12 +277,65 @@ def cmd_plan(args: argparse.Namespace) -> None:
                 f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
             )
     if args.runs is not None:
-        n, written = experiment.write_run_files(args.runs)
+        n, written = experiment.write_run_files(args.runs, step)
         print(f"{n} runs ({written} run files written) -> {args.runs}/", file=sys.stderr)
     if args.out is None:
         return
+    if step == ("plan",):
+        plan = experiment.plan()
+    else:  # the runs this selection determined
+        plan = {"step": list(step), "runs": [k.path() for k in experiment.runs_determined_by(step)]}
     write_json(args.out, plan)
     print(f"{len(plan['runs'])} planned runs -> {args.out}", file=sys.stderr)
+
+
+def cmd_select(args: argparse.Namespace) -> None:
+    """A staged study's selection: the best candidate run of one stage on validation (or test
+    with ``selection: mmrec_test``), written as a selection file (crossrec.stages)."""
+    from crossrec.experiment import Experiment
+    from crossrec.run import read_metrics, train_settings
+    from crossrec.stages import Selection, best
+
+    config, source = _config(args)
+    step = _step(args)
+    experiment = Experiment(config, selections=args.selections)
+    if not experiment.staged:
+        raise ConfigError(f"{source}: select: the config has no `stages:` (a flat study)")
+    stage, dataset, backbone = step[:3]
+    plugin = step[3] if stage == "align" else "none"
+    if stage == "tune":
+        keys = experiment.tune_runs(dataset, backbone)
+    else:
+        chosen = experiment.chosen(dataset, backbone, "none")
+        if chosen is None:
+            raise ConfigError(f"{args.selections}: no tune selection for {dataset}/{backbone} yet")
+        keys = experiment.align_runs(dataset, backbone, plugin, chosen)
+    if not keys:
+        raise ConfigError(f"{dataset}/{backbone}/{plugin}: the {stage} stage is pinned")
+    split = "test" if experiment.selection == "mmrec_test" else "valid"
+    metric = train_settings(config).valid_metric
+    candidates = []
+    for key in keys:
+        blob = read_metrics(args.runs / key.path() / "metrics.json")
+        candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric]})
+    variant, score = best([(c["variant"], c["score"]) for c in candidates])
+    var = experiment.variant(backbone, plugin, variant)
+    point = {
+        k: var.grid[k] for k in var.grid if k in experiment.stage_keys(stage, backbone, plugin)
+    }
+    Selection(
+        stage,
+        dataset,
+        backbone,
+        plugin,
+        variant,
+        point,
+        score,
+        f"{split} {metric}",
+        keys[0].seed,
+        candidates,
+    ).write(args.out)
+    print(f"{dataset}/{backbone}/{plugin} {stage}: {variant} ({split} {metric} {score})")
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
@@ -380,6 +460,18 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print one line and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _stage_flags(p: argparse.ArgumentParser, required: bool = False) -> None:
+    """``--stage``, ``--dataset``, ``--backbone``, ``--plugin``, ``--selections`` (staged studies)."""
+    p.add_argument("--stage", choices=("tune", "align"), required=required,
+                   help="a staged study's stage (crossrec.stages)")  # fmt: skip
+    p.add_argument("--dataset", type=dataset_name, help="the stage's dataset")
+    p.add_argument("--backbone", help="the stage's backbone")
+    p.add_argument("--plugin", help="the align stage's plug-in")
+    p.add_argument(
+        "--selections", type=Path, help="the folder of the selection files (results/selections)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -545,6 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: min(train.epochs, 100))",
     )
     p.add_argument("--costs", type=Path, help="a cost table from benchmarks/bench_cost.py")
+    _stage_flags(p)
     p.add_argument(
         "--runs",
         type=Path,
@@ -553,6 +646,17 @@ def build_parser() -> argparse.ArgumentParser:
         "files that already hold their run are left untouched",
     )
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser(
+        "select", help="a staged study's selection: the best candidate of one stage, as a file"
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--config", help="workflow config YAML")
+    src.add_argument("--config-json", help="the resolved config as JSON (the workflow passes it)")
+    _stage_flags(p, required=True)
+    p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
+    p.add_argument("--out", type=Path, required=True, help="the selection file to write")
+    p.set_defaults(func=cmd_select)
 
     for name, func, what in (
         ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),

@@ -35,6 +35,7 @@ from crossrec.run import (
     check_dataset_name,
     train_settings,
 )
+from crossrec.stages import STAGES, Pin, Selection, pins, selection_path
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -114,14 +115,18 @@ def _excluded(rules: Sequence[Mapping[str, Any]], dataset: str, backbone: str, p
 class Experiment:
     """The runs of a validated workflow config and the parameters of each variant."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(self, config: Mapping[str, Any], selections: Path | None = None) -> None:
+        """``selections``: the folder of a staged study's selection files (crossrec.stages);
+        with it, the main study is the replicate runs of the selections made so far."""
         self.config = config
+        self.staged = config.get("stages") is not None
+        self.selections = selections
         self.selection = config.get("selection", "validation")
         if self.selection not in SELECTIONS:
             raise ConfigError(f"selection {self.selection!r}: choose one of {SELECTIONS}")
         self._variants: dict[tuple[str, str, str], Variant] = {}
         self._origin: dict[tuple[str, str, str], str] = {}  # variant -> config key it came from
-        self._studies: dict[str, list[RunKey]] = {s: [] for s in STUDIES}
+        self._studies: dict[str, list[RunKey]] = {s: [] for s in (*STUDIES, *STAGES)}
         self._sensitivity: list[tuple[str, Any, RunKey]] = []  # (param, value, run)
         datasets = list(config["datasets"])
         for name in datasets:
@@ -140,9 +145,12 @@ class Experiment:
                 for name, var in grid_variants(b_params or {}, p_params or {}).items():
                     self._add_variant(backbone, plugin, name, var, f"backbones.{backbone}")
                     for dataset, seed in itertools.product(datasets, seeds):
-                        if not _excluded(exclude, dataset, backbone, plugin):
+                        if not self.staged and not _excluded(exclude, dataset, backbone, plugin):
                             key = RunKey(dataset, backbone, plugin, name, seed)
                             self._studies["main"].append(key)
+        self.seeds = seeds
+        if self.staged:
+            self._plan_stages(datasets, seeds, exclude)
         self._plan_ablation(config.get("ablation"), datasets, seeds)
         self._plan_sensitivity(config.get("sensitivity"), datasets, seeds)
 
@@ -228,6 +236,183 @@ class Experiment:
                     self._studies["sensitivity"].append(key)
                     self._sensitivity.append((param, value, key))
 
+    # -- staged studies (crossrec.stages) ------------------------------------------------------
+
+    def _plan_stages(self, datasets: list[str], seeds: list[int], exclude: list) -> None:
+        """Register the pinned points' variants; plan every run known before any selection
+        (tune runs; align and replicate runs of pinned points) and, with ``self.selections``,
+        those the selection files made so far determine."""
+        if "none" not in self.config["plugins"]:
+            raise ConfigError(
+                "stages: the tune stage trains each backbone alone; add `none: {}` to `plugins`"
+            )
+        for where in ("ablation", "sensitivity"):
+            if self.config.get(where):
+                raise ConfigError(
+                    f"{where}: not yet planned in a staged study (give it in a flat study, or "
+                    "pin the points it should use there)"
+                )
+        spec = self.config["stages"]
+        self.stage_seed = {s: int((spec.get(s) or {}).get("seed", seeds[0])) for s in STAGES}
+        self.pins = pins(self.config)
+        self._exclude = exclude
+        for pin in self.pins:
+            self._register_pin(pin)
+        for dataset in datasets:
+            for backbone in self.config["backbones"]:
+                self._studies["tune"] += self.tune_runs(dataset, backbone)
+                chosen = self.chosen(dataset, backbone, "none")
+                if chosen is None:
+                    continue
+                for plugin in self.plugins_of(dataset, backbone):
+                    self._studies["align"] += self.align_runs(dataset, backbone, plugin, chosen)
+                for plugin in ["none", *self.plugins_of(dataset, backbone)]:
+                    final = self.chosen(dataset, backbone, plugin)
+                    if final is not None:
+                        self._studies["main"] += [
+                            RunKey(dataset, backbone, plugin, final, s) for s in seeds
+                        ]
+        self._studies["main"] = sorted(
+            self._studies["main"],
+            key=lambda k: (
+                datasets.index(k.dataset),
+                list(self.config["backbones"]).index(k.backbone),
+                list(self.config["plugins"]).index(k.plugin),
+                k.seed,
+            ),
+        )
+
+    def _grid_keys(self, section: str, name: str) -> list[str]:
+        params = self.config[section].get(name) or {}
+        return [k for k, v in params.items() if isinstance(v, list)]
+
+    def _register_pin(self, pin: Pin) -> None:
+        """Check a pin fixes every grid key of its stage; register a pinned backbone point."""
+        section, name = ("plugins", pin.plugin) if pin.plugin else ("backbones", pin.backbone)
+        missing = [k for k in self._grid_keys(section, name) if k not in pin.params]
+        if missing:
+            label = pin.backbone + (f"/{pin.plugin}" if pin.plugin else "")
+            raise ConfigError(
+                f"pin {label}: fix the grid key {missing[0]!r} too (a pin skips the whole stage)"
+            )
+        if pin.plugin is None:
+            b_params = {**(self.config["backbones"][pin.backbone] or {}), **pin.params}
+            var = Variant(b_params, dict(self.config["plugins"]["none"] or {}), dict(pin.params))
+            self._add_variant(pin.backbone, "none", variant_name(pin.params), var, "pin")
+
+    def _variants_at(
+        self, backbone: str, plugin: str, backbone_variant: str, point: Mapping[str, Any] | None
+    ) -> list[str]:
+        """The variants of a plug-in at a backbone variant: its grid, or the one ``point``
+        (a pin), registered under names carrying the backbone's and the plug-in's values."""
+        b_var = self.variant(backbone, "none", backbone_variant)
+        p_params = {**(self.config["plugins"][plugin] or {}), **(point or {})}
+        names = []
+        for var in grid_variants(b_var.backbone_params, p_params).values():
+            grid = {**b_var.grid, **var.grid, **(point or {})}
+            name = variant_name(grid)
+            origin = "pin" if point else f"plugins.{plugin}"
+            self._add_variant(
+                backbone,
+                plugin,
+                name,
+                Variant(var.backbone_params, var.plugin_params, grid),
+                origin,
+            )
+            names.append(name)
+        return names
+
+    def _pinned(self, dataset: str, backbone: str, plugin: str | None) -> Pin | None:
+        found = [p for p in self.pins if p.applies(dataset, backbone, plugin)]
+        exact = [p for p in found if p.dataset == dataset]
+        return (exact or found or [None])[0]
+
+    def is_pinned(self, dataset: str, backbone: str, plugin: str | None = None) -> bool:
+        """Whether a pin fixes the backbone's point (``plugin`` None) or the plug-in's."""
+        return self._pinned(dataset, backbone, plugin) is not None
+
+    def plugins_of(self, dataset: str, backbone: str) -> list[str]:
+        """The plug-ins (not ``none``) aligned on a (dataset, backbone), config order."""
+        return [
+            p
+            for p in self.config["plugins"]
+            if p != "none" and not _excluded(self._exclude, dataset, backbone, p)
+        ]
+
+    def stage_keys(self, stage: str, backbone: str, plugin: str) -> list[str]:
+        """The grid keys a stage chooses: the backbone's (tune) or the plug-in's (align)."""
+        return self._grid_keys(
+            *(("backbones", backbone) if stage == "tune" else ("plugins", plugin))
+        )
+
+    def tune_runs(self, dataset: str, backbone: str) -> list[RunKey]:
+        """The tune stage's runs of a (dataset, backbone): its grid with plug-in ``none``, one
+        seed; none when the backbone is pinned."""
+        if self._pinned(dataset, backbone, None) is not None:
+            return []
+        names = grid_variants(self.config["backbones"][backbone] or {}, {})
+        return [RunKey(dataset, backbone, "none", n, self.stage_seed["tune"]) for n in names]
+
+    def align_runs(
+        self, dataset: str, backbone: str, plugin: str, backbone_variant: str
+    ) -> list[RunKey]:
+        """The align stage's runs of a plug-in at the backbone's selected variant (none when the
+        plug-in is pinned there)."""
+        if self._pinned(dataset, backbone, plugin) is not None:
+            return []
+        names = self._variants_at(backbone, plugin, backbone_variant, None)
+        return [RunKey(dataset, backbone, plugin, n, self.stage_seed["align"]) for n in names]
+
+    def selection_of(
+        self, stage: str, dataset: str, backbone: str, plugin: str
+    ) -> Selection | None:
+        """The selection file of a stage, when it exists (``self.selections``)."""
+        if self.selections is None:
+            return None
+        path = selection_path(self.selections, stage, dataset, backbone, plugin)
+        return Selection.read(path) if path.exists() else None
+
+    def chosen(self, dataset: str, backbone: str, plugin: str) -> str | None:
+        """The variant the replicate stage trains for (dataset, backbone, plug-in): pinned, or
+        selected (tune for ``none``, align for a plug-in); None while not yet selected."""
+        b_pin = self._pinned(dataset, backbone, None)
+        if b_pin is not None:
+            b_variant = variant_name(dict(b_pin.params))
+        else:
+            sel = self.selection_of("tune", dataset, backbone, "none")
+            if sel is None:
+                return None
+            b_variant = sel.variant
+        if plugin == "none":
+            return b_variant
+        p_pin = self._pinned(dataset, backbone, plugin)
+        if p_pin is not None:
+            return self._variants_at(backbone, plugin, b_variant, p_pin.params)[0]
+        sel = self.selection_of("align", dataset, backbone, plugin)
+        if sel is None:
+            return None
+        return sel.variant
+
+    def determined_by(self, key: RunKey) -> tuple[str, ...]:
+        """What writes a run's ``run.yaml``: ``("plan",)`` for a run known before any selection,
+        ``("tune", dataset, backbone)`` or ``("align", dataset, backbone, plugin)`` for one a
+        selection determines."""
+        if not self.staged:
+            return ("plan",)
+        d, b, p = key.dataset, key.backbone, key.plugin
+        b_pinned = self._pinned(d, b, None) is not None
+        if p == "none":
+            tuned = key.seed == self.stage_seed["tune"] and not b_pinned
+            return ("plan",) if tuned or b_pinned else ("tune", d, b)
+        p_pinned = self._pinned(d, b, p) is not None
+        if key.seed == self.stage_seed["align"] or p_pinned:
+            return ("plan",) if b_pinned else ("tune", d, b)
+        return ("align", d, b, p)
+
+    def runs_determined_by(self, step: tuple[str, ...]) -> list[RunKey]:
+        """The planned runs (given the selections so far) whose ``run.yaml`` ``step`` writes."""
+        return [k for k in self.runs() if self.determined_by(k) == tuple(step)]
+
     def validate(self) -> None:
         """Check what the schema cannot (imports the registries, hence torch): backbone and
         plug-in names, every planned variant's parameters against its ``Params`` dataclass
@@ -297,7 +482,12 @@ class Experiment:
             neighbors_k=frozenset(int(k) for k in self.config.get("neighbors_k", [3])),
             item_knn_k=frozenset(int(k) for k in self.config.get("item_knn_k", [10])),
         )
-        for key in {(k.backbone, k.plugin, k.variant) for k in self.runs()}:
+        keys = (
+            set(self._variants)
+            if self.staged
+            else {(k.backbone, k.plugin, k.variant) for k in self.runs()}
+        )
+        for key in keys:
             for cls, params in self._typed(key):
                 needs = needs | cls.data_needs(params)
         return needs
@@ -317,7 +507,7 @@ class Experiment:
             train=train_settings(self.config),
         )
 
-    def write_run_files(self, root: Path) -> tuple[int, int]:
+    def write_run_files(self, root: Path, step: tuple[str, ...] = ("plan",)) -> tuple[int, int]:
         """``<root>/<run folder>/run.yaml`` of every planned run (:func:`crossrec.run.
         write_run_file`): every folder is checked before the first file is written, and files
         planned from the same definition are left untouched, hand edits included (so their runs
@@ -325,7 +515,7 @@ class Experiment:
         from crossrec.outputs import check_replaceable, only_names
         from crossrec.run import write_run_file
 
-        keys = self.runs()
+        keys = self.runs_determined_by(step)
         for key in keys:
             check_replaceable(root / key.path(), only_names(RUN_FILES), flag="--runs")
         written = sum(
@@ -337,7 +527,8 @@ class Experiment:
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""
         rows = []
-        entries = [(s, k, None) for s in ("main", "ablation") for k in self.runs(s)]
+        stages = () if self.selections is not None else STAGES  # the study: replicate runs only
+        entries = [(s, k, None) for s in ("main", "ablation", *stages) for k in self.runs(s)]
         entries += [("sensitivity", key, [param, value]) for param, value, key in self._sensitivity]
         for study, key, swept in entries:
             var = self.variant(key.backbone, key.plugin, key.variant)
@@ -360,5 +551,6 @@ class Experiment:
             "seeds": [int(s) for s in self.config["seeds"]],
             "tables": dict(self.config.get("tables", {}) or {}),
             "sensitivity": dict(self.config.get("sensitivity", {}) or {}),
+            "stages": self.stage_seed if self.staged else None,
             "runs": rows,
         }

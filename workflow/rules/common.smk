@@ -10,7 +10,7 @@ from pathlib import Path
 
 from crossrec.experiment import Experiment
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
-from crossrec.run import RUN_FILE, RUN_PATH, train_settings
+from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
 from snakemake.exceptions import WorkflowError
 
 
@@ -25,7 +25,8 @@ wildcard_constraints:
 # {dataset}/{backbone}/{plugin}/{variant}/seed{seed}, as RunKey.path() fills it in
 RUN_NAME = RUN_PATH
 RUN_DIR = f"results/runs/{RUN_NAME}"
-EXPERIMENT = Experiment(config)
+SELECTIONS = "results/selections"  # a staged study's selection files (crossrec.stages)
+EXPERIMENT = Experiment(config, selections=Path(SELECTIONS))
 TRAIN = train_settings(config)  # the trainer settings, defaults filled in
 
 
@@ -93,11 +94,98 @@ def prepare_args(wildcards):
     return f"--neighbors-k {ks} --knn-k {knn}{graph}"
 
 
+def _after(step):
+    """Wait for the checkpoint that writes the run files of `step` (crossrec.experiment.
+    Experiment.determined_by): the study's `plan`, or a staged study's selection."""
+    if step[0] == "plan":
+        checkpoints.plan.get()
+    elif step[0] == "tune":
+        checkpoints.stage_tune.get(dataset=step[1], backbone=step[2])
+    else:
+        checkpoints.stage_align.get(dataset=step[1], backbone=step[2], plugin=step[3])
+
+
+def chosen(dataset, backbone, plugin):
+    """A staged study's variant of (dataset, backbone, plug-in) for the replicate stage, once
+    its selections are made (the DAG grows after each)."""
+    if not EXPERIMENT.is_pinned(dataset, backbone):
+        _after(("tune", dataset, backbone))
+    if plugin != "none" and not EXPERIMENT.is_pinned(dataset, backbone, plugin):
+        _after(("align", dataset, backbone, plugin))
+    return EXPERIMENT.chosen(dataset, backbone, plugin)
+
+
+def study_runs(name):
+    """File `name` of every run the tables read: every planned run of a flat study; the
+    replicate runs of a staged one (known after its selections)."""
+    if not EXPERIMENT.staged:
+        return all_runs(name)
+    out = []
+    for dataset in EXPERIMENT.datasets:
+        for backbone in config["backbones"]:
+            for plugin in ["none", *EXPERIMENT.plugins_of(dataset, backbone)]:
+                variant = chosen(dataset, backbone, plugin)
+                for seed in EXPERIMENT.seeds:
+                    key = RunKey(dataset, backbone, plugin, variant, seed)
+                    out.append(f"results/runs/{key.path()}/{name}")
+    return out
+
+
+def study_metrics(wildcards):
+    """metrics.json of every run the tables and figures read (an input function: in a staged
+    study the runs are known after the selections)."""
+    return study_runs("metrics.json")
+
+
+def study_per_user(wildcards):
+    """test_per_user.csv of every run the tables read."""
+    return study_runs("test_per_user.csv")
+
+
+def study_history(wildcards):
+    """history.csv of every run the figures read."""
+    return study_runs("history.csv")
+
+
+def study_file():
+    """The plan the tables and figures read: results/plan.json, or a staged study's
+    results/study.json (its replicate runs, written once every selection is made)."""
+    return "results/study.json" if EXPERIMENT.staged else "results/plan.json"
+
+
+def selection_files(wildcards):
+    """Every selection file of a staged study (the `study` rule's input)."""
+    study_runs("metrics.json")  # waits for every selection
+    out = []
+    for dataset in EXPERIMENT.datasets:
+        for backbone in config["backbones"]:
+            if not EXPERIMENT.is_pinned(dataset, backbone):
+                out.append(f"{SELECTIONS}/{dataset}/{backbone}/tune.yaml")
+            for plugin in EXPERIMENT.plugins_of(dataset, backbone):
+                if not EXPERIMENT.is_pinned(dataset, backbone, plugin):
+                    out.append(f"{SELECTIONS}/{dataset}/{backbone}/{plugin}/align.yaml")
+    return out
+
+
+def tune_metrics(wildcards):
+    """metrics.json of a (dataset, backbone)'s tune runs."""
+    keys = EXPERIMENT.tune_runs(wildcards.dataset, wildcards.backbone)
+    return [f"results/runs/{key.path()}/metrics.json" for key in keys]
+
+
+def align_metrics(wildcards):
+    """metrics.json of a plug-in's align runs at the backbone's selected point."""
+    d, b, p = wildcards.dataset, wildcards.backbone, wildcards.plugin
+    keys = EXPERIMENT.align_runs(d, b, p, chosen(d, b, "none"))
+    return [f"results/runs/{key.path()}/metrics.json" for key in keys]
+
+
 def run_file(wildcards):
-    """The run's definition file, results/runs/<run>/run.yaml, which the `plan` checkpoint
-    writes (the train job waits for it; a run whose file did not change does not rerun).
-    """
-    checkpoints.plan.get()
+    """The run's definition file, results/runs/<run>/run.yaml, written by the `plan`
+    checkpoint or, in a staged study, after the selection that determines the run (the train
+    job waits for it; a run whose file did not change does not rerun)."""
+    key = RunKey(**{**wildcards, "seed": int(wildcards.seed)})
+    _after(EXPERIMENT.determined_by(key))
     path = Path(RUN_DIR.format(**wildcards)) / RUN_FILE
     if not path.is_file():
         raise WorkflowError(

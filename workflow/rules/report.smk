@@ -1,9 +1,9 @@
 rule tables:
     """Selection on validation, seed statistics, significance, and the papers' tables."""
     input:
-        plan="results/plan.json",
-        metrics=all_metrics(),
-        per_user=all_runs("test_per_user.csv"),
+        plan=study_file(),
+        metrics=study_metrics,
+        per_user=study_per_user,
     output:
         [reported(path, "table") for path in all_tables()],
     log:
@@ -19,9 +19,9 @@ rule tables:
 rule figures:
     """Validation curves, ΔImprov. bars, sensitivity panels, modality-score trajectories."""
     input:
-        plan="results/plan.json",
-        metrics=all_metrics(),
-        history=all_runs("history.csv"),
+        plan=study_file(),
+        metrics=study_metrics,
+        history=study_history,
     output:
         [reported(path, "figure") for path in all_figures()],
     log:

@@ -17,6 +17,100 @@ checkpoint plan:
         "crossrec plan --config-json {params.config} --out {output} --runs {params.runs} > {log} 2>&1"
 
 
+rule select_tune:
+    """A staged study's tune stage: the backbone's best grid point (validation), as a
+    selection file (crossrec.stages); edit its `variant` to take another candidate."""
+    input:
+        tune_metrics,
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/tune.yaml",
+    log:
+        "results/logs/select/{dataset}/{backbone}/tune.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec select --config-json {params.config} --stage tune --dataset {wildcards.dataset}"
+        " --backbone {wildcards.backbone}"
+        " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+
+
+checkpoint stage_tune:
+    """The run files a tune selection determines: the plug-ins' align runs at the
+    selected point and the backbone's replicate runs."""
+    input:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/tune.yaml",
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/tune.runs.json",
+    log:
+        "results/logs/select/{dataset}/{backbone}/tune.runs.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec plan --config-json {params.config} --stage tune --dataset {wildcards.dataset}"
+        " --backbone {wildcards.backbone}"
+        " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+
+
+rule select_align:
+    """A staged study's align stage: the plug-in's best grid point at the backbone's
+    selected point (validation), as a selection file."""
+    input:
+        align_metrics,
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/{{plugin}}/align.yaml",
+    log:
+        "results/logs/select/{dataset}/{backbone}/{plugin}/align.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec select --config-json {params.config} --stage align --dataset {wildcards.dataset}"
+        " --backbone {wildcards.backbone} --plugin {wildcards.plugin}"
+        " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+
+
+checkpoint stage_align:
+    """The run files an align selection determines: the plug-in's replicate runs."""
+    input:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/{{plugin}}/align.yaml",
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/{{plugin}}/align.runs.json",
+    log:
+        "results/logs/select/{dataset}/{backbone}/{plugin}/align.runs.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec plan --config-json {params.config} --stage align --dataset {wildcards.dataset}"
+        " --backbone {wildcards.backbone} --plugin {wildcards.plugin}"
+        " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+
+
+rule study:
+    """A staged study's runs as the tables read them (its replicate runs), written once every
+    selection is made."""
+    input:
+        plan="results/plan.json",
+        selections=selection_files,
+    output:
+        "results/study.json",
+    log:
+        "results/logs/study.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec plan --config-json {params.config} --selections results/selections"
+        " --out {output} > {log} 2>&1"
+
+
 rule train:
     """One run: dataset x backbone x plug-in x variant x seed, as its run.yaml says."""
     input:
