@@ -1,0 +1,159 @@
+"""A staged study on the fixture through Snakemake: tune → align → replicate, selections as
+files, the DAG growing after each selection, a pin skipping its stage, an edited selection
+rerunning only what depends on it, the tables reading only the replicate runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from crossrec.errors import ConfigError, DataError
+from crossrec.experiment import Experiment
+from crossrec.stages import Selection, best
+from crossrec.workflow_config import checked
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "tests" / "fixtures" / "tiny"
+
+STAGED = """
+datasets:
+  tiny: {source: folder, path: PLACEHOLDER}
+backbones:
+  lightgcn: {n_layers: [1, 2]}
+  freedom: {knn_k: 4, dropout: [0.8, 0.9]}
+plugins:
+  none: {}
+  fettle: {alpha: [1.0e-3, 1.0e-2], cla_prototypes: 16}
+stages: {tune: {}, align: {}}
+pin:
+  - {backbone: freedom, params: {dropout: 0.9}}
+item_knn_k: [4]
+seeds: [1, 2]
+train: {epochs: 2, batch_size: 64, topk: [5, 10, 20], device: cpu}
+tables: {k: [5, 10]}
+"""
+
+
+def _config(text: str = STAGED) -> dict:
+    return checked(yaml.safe_load(text.replace("PLACEHOLDER", str(TINY))))
+
+
+def test_the_plan_before_any_selection() -> None:
+    exp = Experiment(_config())
+    tune = [(k.backbone, k.plugin, k.variant, k.seed) for k in exp.runs("tune")]
+    assert tune == [("lightgcn", "none", "n_layers=1", 1), ("lightgcn", "none", "n_layers=2", 1)]
+    # freedom is pinned: no tune stage; its align runs and its own replicate runs are known
+    align = [(k.backbone, k.plugin, k.variant) for k in exp.runs("align")]
+    assert align == [("freedom", "fettle", "alpha=0.001+dropout=0.9"),
+                     ("freedom", "fettle", "alpha=0.01+dropout=0.9")]  # fmt: skip
+    main = [(k.backbone, k.plugin, k.variant, k.seed) for k in exp.runs("main")]
+    assert main == [("freedom", "none", "dropout=0.9", 1), ("freedom", "none", "dropout=0.9", 2)]
+    run = exp.run_definition(exp.runs("align")[0])
+    assert run.backbone_params["dropout"] == 0.9 and run.plugin_params["alpha"] == 1e-3
+
+
+def test_bad_stage_configs_are_one_line() -> None:
+    with pytest.raises(ConfigError, match="pin freedom: fix the grid key 'dropout'"):
+        _config(STAGED.replace("params: {dropout: 0.9}", "params: {knn_k: 4}"))
+    with pytest.raises(ConfigError, match="pin\\[0\\]: backbone 'bpr' is not in"):
+        _config(STAGED.replace("backbone: freedom, params", "backbone: bpr, params"))
+    with pytest.raises(ConfigError, match="add `none: {}`"):
+        _config(STAGED.replace("  none: {}\n", ""))
+
+
+def test_best_takes_the_first_maximum_and_never_nan() -> None:
+    assert best([("a", 0.1), ("b", 0.3), ("c", 0.3)]) == ("b", 0.3)
+    assert best([("a", float("nan")), ("b", 0.2)]) == ("b", 0.2)
+
+
+def test_a_selection_file_names_one_of_its_candidates(tmp_path: Path) -> None:
+    sel = Selection("tune", "tiny", "lightgcn", "none", "n_layers=2", {"n_layers": 2}, 0.5,
+                    "valid recall@20", 1, [{"variant": "n_layers=2", "run": "x", "score": 0.5}])  # fmt: skip
+    sel.write(tmp_path / "tune.yaml")
+    assert Selection.read(tmp_path / "tune.yaml") == sel
+    text = (
+        (tmp_path / "tune.yaml").read_text().replace("variant: n_layers=2\n", "variant: x=9\n", 1)
+    )
+    (tmp_path / "tune.yaml").write_text(text)
+    with pytest.raises(DataError, match="tune.yaml: variant 'x=9' is none of its candidates"):
+        Selection.read(tmp_path / "tune.yaml")
+
+
+def _train_jobs(stdout: str) -> list[str]:
+    jobs, in_train = [], False
+    for line in map(str.strip, stdout.splitlines()):
+        if line.startswith(("rule ", "localrule ")):
+            in_train = line.split()[1] == "train:"
+        elif in_train and line.startswith("wildcards:"):
+            jobs.append(line.removeprefix("wildcards: "))
+    return jobs
+
+
+def _mtimes(work: Path) -> dict[str, int]:
+    return {
+        str(f.parent.relative_to(work / "results" / "runs")): f.stat().st_mtime_ns
+        for f in (work / "results" / "runs").rglob("metrics.json")
+    }
+
+
+@pytest.mark.workflow
+def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(STAGED.replace("PLACEHOLDER", str(TINY)))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    base = [shutil.which("snakemake", path=env["PATH"]), "--snakefile", str(ROOT / "Snakefile"),
+            "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
+
+    def snakemake(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*base, *args], capture_output=True, text=True, env=env, cwd=tmp_path)
+
+    # before any selection the DAG holds the tune runs only (and the pinned backbone's runs
+    # are not reached yet); it grows after each selection
+    first = _train_jobs(snakemake("-n", "--cores", "1").stdout)
+    assert sorted(first) == sorted(
+        f"dataset=tiny, backbone=lightgcn, plugin=none, variant=n_layers={n}, seed=1"
+        for n in (1, 2)
+    )
+    assert snakemake("--cores", "1", "--until", "stage_tune").returncode == 0
+    selections = tmp_path / "results" / "selections" / "tiny"
+    tune = Selection.read(selections / "lightgcn" / "tune.yaml")
+    assert {c["variant"] for c in tune.candidates} == {"n_layers=1", "n_layers=2"}
+    grown = _train_jobs(snakemake("-n", "--cores", "1").stdout)
+    assert any("plugin=fettle" in job and f"+{tune.variant}" in job for job in grown), grown
+
+    done = snakemake("--cores", "2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    # no tune stage for the pinned backbone
+    assert not (selections / "freedom" / "tune.yaml").exists()
+    align = Selection.read(selections / "freedom" / "fettle" / "align.yaml")
+    assert align.variant in ("alpha=0.001+dropout=0.9", "alpha=0.01+dropout=0.9")
+    # the tables read the replicate runs only: the selected points, every seed
+    runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
+    assert set(runs["study"]) == {"main"} and len(runs) == 2 * 2 * 2
+    chosen = runs[(runs["backbone"] == "lightgcn") & (runs["plugin"] == "none")]
+    assert set(chosen["variant"]) == {tune.variant} and sorted(chosen["seed"]) == [1, 2]
+    assert set(runs[runs["plugin"] == "fettle"]["variant"]) >= {align.variant}
+    assert "nothing to be done" in snakemake("-n", "--cores", "1").stdout.lower()
+
+    # another candidate written into one selection file: only what depends on it reruns
+    other = next(c["variant"] for c in tune.candidates if c["variant"] != tune.variant)
+    path = selections / "lightgcn" / "tune.yaml"
+    path.write_text(
+        path.read_text().replace(f"variant: {tune.variant}\n", f"variant: {other}\n", 1)
+    )
+    before = _mtimes(tmp_path)
+    assert snakemake("--cores", "2").returncode == 0
+    after = _mtimes(tmp_path)
+    retrained = sorted(k for k in after if after[k] != before.get(k))
+    assert retrained and all(k.startswith("tiny/lightgcn/") and other in k for k in retrained)
+    assert all(before[k] == after[k] for k in before if k.startswith("tiny/freedom/"))
+    runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
+    lgn = runs[(runs["backbone"] == "lightgcn") & (runs["plugin"] == "none")]
+    assert set(lgn["variant"]) == {other}
