@@ -215,7 +215,7 @@ def test_checkpoint_for_other_data_is_not_resumed(tmp_path: Path, monkeypatch, c
     feats = np.load(data_b / "image_feat.npy")
     np.save(data_b / "image_feat.npy", feats[::-1].copy())  # same shape, other content
     out = tmp_path / "run"
-    argv = ["--train", "epochs=3"]
+    argv = ["--train", "epochs=3", "--checkpoint-minutes", "0"]  # a checkpoint every epoch
     with monkeypatch.context() as patch:
         kill_after_checkpoints(patch, 1)
         with pytest.raises(Killed):

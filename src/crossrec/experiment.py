@@ -393,6 +393,33 @@ class Experiment:
             return None
         return sel.variant
 
+    def runs_by_stage(self) -> dict[str, list[RunKey]]:
+        """Every run a staged study will train, by stage (``tune``, ``align``, ``main`` = the
+        replicate runs), before any selection: each selection stands in as the first grid
+        point — the counts and the (dataset, backbone, plug-in) of every run do not depend on
+        which point wins (what the cost estimate needs). A flat study: its studies."""
+        if not self.staged:
+            return {s: self.runs(s) for s in STUDIES}
+        out: dict[str, list[RunKey]] = {"tune": [], "align": [], "main": []}
+        for dataset in self.datasets:
+            for backbone in self.config["backbones"]:
+                tune = self.tune_runs(dataset, backbone)
+                out["tune"] += tune
+                b_variant = self.chosen(dataset, backbone, "none") or tune[0].variant
+                finals = {"none": b_variant}
+                for plugin in self.plugins_of(dataset, backbone):
+                    align = self.align_runs(dataset, backbone, plugin, b_variant)
+                    out["align"] += align
+                    pinned = self.is_pinned(dataset, backbone, plugin)
+                    finals[plugin] = (
+                        self.chosen(dataset, backbone, plugin) if pinned else align[0].variant
+                    )
+                for plugin, variant in finals.items():
+                    out["main"] += [
+                        RunKey(dataset, backbone, plugin, variant, s) for s in self.seeds
+                    ]
+        return out
+
     def determined_by(self, key: RunKey) -> tuple[str, ...]:
         """What writes a run's ``run.yaml``: ``("plan",)`` for a run known before any selection,
         ``("tune", dataset, backbone)`` or ``("align", dataset, backbone, plugin)`` for one a

@@ -111,15 +111,18 @@ def _shipped(device: str) -> CostTable | None:
 def estimate(
     config: Mapping[str, Any], table: CostTable, epochs: int | None = None
 ) -> dict[str, Any]:
-    """Jobs and hours of every planned run of ``config`` on ``table``'s device.
+    """Jobs and hours of every planned run of ``config`` on ``table``'s device; in a staged
+    study, of every run of every stage (``tune``, ``align``, and ``main`` = replicate; a run
+    that two stages share, the selected point at the selection seed, is counted once).
 
     ``epochs``: epochs each run is assumed to train before early stopping (default
     ``min(train.epochs, 100)``). Returns ``{device, machine, table, epochs, studies: {study:
     {jobs, hours}}, datasets: {dataset: {jobs, hours, unmeasured}}, grid: {jobs, hours},
-    total: {jobs, hours, unmeasured}}``; ``grid`` is the main study's α×β grid (the runs of
-    the plug-ins configured with a list of ``alpha`` or ``beta`` values). Hours are single-run
+    total: {jobs, hours, unmeasured}}``; ``grid`` is the α×β grid (the runs of the plug-ins
+    configured with a list of ``alpha`` or ``beta`` values, in the main study or, staged, in
+    the align stage). Hours are single-run
     hours on one device (one GPU, or one CPU thread for the ``cpu`` table)."""
-    from crossrec.experiment import STUDIES, Experiment
+    from crossrec.experiment import Experiment
     from crossrec.run import train_settings
 
     max_epochs = train_settings(config).epochs
@@ -137,8 +140,9 @@ def estimate(
     jobs: Counter[str] = Counter()
     unmeasured: Counter[str] = Counter()
     seen = set()
-    for study in STUDIES:
-        for key in exp.runs(study):
+    by_stage = exp.runs_by_stage()
+    for study, keys in by_stage.items():
+        for key in keys:
             jobs[f"study:{study}"] += 1
             row = table.row(key.dataset, key.backbone, key.plugin)
             h = run_seconds(row, epochs) / 3600 if row else 0.0
@@ -149,7 +153,7 @@ def estimate(
             jobs[key.dataset] += 1
             hours[key.dataset] += h
             unmeasured[key.dataset] += row is None
-            grid = study == "main" and key.plugin in gridded
+            grid = study == ("align" if exp.staged else "main") and key.plugin in gridded
             if grid:
                 jobs["grid"] += 1
                 hours["grid"] += h
@@ -160,7 +164,7 @@ def estimate(
         "epochs": epochs,
         "studies": {
             s: {"jobs": jobs[f"study:{s}"], "hours": round(hours[f"study:{s}"], 1)}
-            for s in STUDIES
+            for s in by_stage
             if jobs[f"study:{s}"]
         },
         "datasets": {
