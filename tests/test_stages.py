@@ -41,6 +41,9 @@ tables: {k: [5, 10]}
 """
 
 
+STAGED_RUNS = 11  # distinct runs of STAGED: what the estimate counts and the workflow trains
+
+
 def _config(text: str = STAGED) -> dict:
     return checked(yaml.safe_load(text.replace("PLACEHOLDER", str(TINY))))
 
@@ -57,6 +60,17 @@ def test_the_plan_before_any_selection() -> None:
     assert main == [("freedom", "none", "dropout=0.9", 1), ("freedom", "none", "dropout=0.9", 2)]
     run = exp.run_definition(exp.runs("align")[0])
     assert run.backbone_params["dropout"] == 0.9 and run.plugin_params["alpha"] == 1e-3
+
+
+def test_the_estimate_counts_every_stage() -> None:
+    """2 tune runs; FETTLE's 2 points on each backbone; (none, fettle) x 2 backbones x 2 seeds
+    replicate — 11 distinct runs, as the end-to-end test trains."""
+    from crossrec.costs import CostTable, estimate
+
+    est = estimate(_config(), CostTable.load("cpu"))
+    jobs = {study: entry["jobs"] for study, entry in est["studies"].items()}
+    assert jobs == {"tune": 2, "align": 4, "main": 8}
+    assert est["total"]["jobs"] == STAGED_RUNS
 
 
 def test_bad_stage_configs_are_one_line() -> None:
@@ -130,6 +144,7 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
 
     done = snakemake("--cores", "2")
     assert done.returncode == 0, done.stderr[-3000:]
+    assert len(_mtimes(tmp_path)) == STAGED_RUNS  # as the estimate counted
     # no tune stage for the pinned backbone
     assert not (selections / "freedom" / "tune.yaml").exists()
     align = Selection.read(selections / "freedom" / "fettle" / "align.yaml")
