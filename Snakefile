@@ -45,6 +45,8 @@ localrules:
     stage_tune,
     select_align,
     stage_align,
+    select_rung_tune,
+    select_rung_align,
     study,
     tables,
     figures,

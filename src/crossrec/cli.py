@@ -192,6 +192,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         )
     trainer = Trainer(run, data, args.out, checkpoint_seconds=args.checkpoint_minutes * 60)
     metrics = trainer.fit(resume=args.resume, pause_at=args.pause_at_epoch)
+    if args.progress is not None:
+        from crossrec.io import write_json
+
+        write_json(args.progress, trainer.progress())
     if metrics is None:
         print(f"{name}: paused after epoch {trainer.state.epoch} (--resume continues it)")
         return
@@ -290,11 +294,14 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 def cmd_select(args: argparse.Namespace) -> None:
-    """A staged study's selection: the best candidate run of one stage on validation (or test
-    with ``selection: mmrec_test``), written as a selection file (crossrec.stages)."""
+    """A staged study's selection (crossrec.stages): with ``--rung R``, the points of a
+    successive-halving rung that go on (by best-so-far validation value); else the stage's
+    best finalist on validation (or test with ``selection: mmrec_test``), as a selection file
+    listing every candidate (an eliminated one with its score at the rung it stopped at)."""
     from crossrec.experiment import Experiment
+    from crossrec.io import read_json
     from crossrec.run import read_metrics, train_settings
-    from crossrec.stages import Selection, best
+    from crossrec.stages import Rung, Selection, best, survivors
 
     config, source = _config(args)
     step = _step(args)
@@ -303,38 +310,50 @@ def cmd_select(args: argparse.Namespace) -> None:
         raise ConfigError(f"{source}: select: the config has no `stages:` (a flat study)")
     stage, dataset, backbone = step[:3]
     plugin = step[3] if stage == "align" else "none"
-    if stage == "tune":
-        keys = experiment.tune_runs(dataset, backbone)
-    else:
-        chosen = experiment.chosen(dataset, backbone, "none")
-        if chosen is None:
-            raise ConfigError(f"{args.selections}: no tune selection for {dataset}/{backbone} yet")
-        keys = experiment.align_runs(dataset, backbone, plugin, chosen)
-    if not keys:
-        raise ConfigError(f"{dataset}/{backbone}/{plugin}: the {stage} stage is pinned")
+    if not experiment.stage_runs(stage, dataset, backbone, plugin):
+        raise ConfigError(
+            f"{dataset}/{backbone}/{plugin}: the {stage} stage is pinned or not yet reached"
+        )
+    paused, finalists = experiment.rungs(stage, dataset, backbone, plugin)
+
+    def progress(key: Any, rung: int) -> dict[str, Any]:  # noqa: ANN401
+        blob = read_json(args.runs / key.path() / f"rung{rung}.json", "did the rung fail?")
+        return {"variant": key.variant, "run": key.path(), **blob}
+
+    if args.rung is not None:
+        if args.rung >= len(paused):
+            raise ConfigError(f"--rung {args.rung}: the {stage} stage has {len(paused)} rung(s)")
+        rows = [progress(key, args.rung) for key in paused[args.rung]]
+        eta = experiment.halving(stage)[0]  # type: ignore[index]
+        kept = survivors([(r["variant"], r["best_value"]) for r in rows], eta)
+        epochs = experiment.rung_epochs(stage, args.rung)
+        Rung(stage, args.rung, epochs, len(kept), rows, kept).write(args.out)
+        print(f"{dataset}/{backbone}/{plugin} {stage} rung {args.rung}: {len(kept)} of {len(rows)}")
+        return
+    if finalists is None:
+        raise ConfigError(f"{args.selections}: a rung of {dataset}/{backbone}/{plugin} is missing")
     split = "test" if experiment.selection == "mmrec_test" else "valid"
     metric = train_settings(config).valid_metric
     candidates = []
-    for key in keys:
+    for key in finalists:
         blob = read_metrics(args.runs / key.path() / "metrics.json")
-        candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric]})
+        candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric],
+                           "epochs_run": blob["epochs_run"]})  # fmt: skip
     variant, score = best([(c["variant"], c["score"]) for c in candidates])
+    final = {k.variant for k in finalists}
+    for rung, keys in reversed(list(enumerate(paused))):  # eliminated: where they stopped
+        for key in keys:
+            if key.variant not in final and all(c["variant"] != key.variant for c in candidates):
+                row = progress(key, rung)
+                candidates.append({"variant": key.variant, "run": key.path(),
+                                   "score": row["best_value"], "epochs_run": row["epochs_run"],
+                                   "stopped_at_rung": rung})  # fmt: skip
     var = experiment.variant(backbone, plugin, variant)
     point = {
         k: var.grid[k] for k in var.grid if k in experiment.stage_keys(stage, backbone, plugin)
     }
-    Selection(
-        stage,
-        dataset,
-        backbone,
-        plugin,
-        variant,
-        point,
-        score,
-        f"{split} {metric}",
-        keys[0].seed,
-        candidates,
-    ).write(args.out)
+    Selection(stage, dataset, backbone, plugin, variant, point, score, f"{split} {metric}",
+              finalists[0].seed, candidates).write(args.out)  # fmt: skip
     print(f"{dataset}/{backbone}/{plugin} {stage}: {variant} ({split} {metric} {score})")
 
 
@@ -605,6 +624,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume later continues to the same result as a run never paused",
     )
     p.add_argument(
+        "--progress",
+        type=Path,
+        metavar="FILE",
+        help="write the run's progress as JSON when it pauses or finishes (epochs run, best "
+        "validation value so far, finished): a successive-halving rung's result",
+    )
+    p.add_argument(
         "--expect",
         metavar="RUN",
         help="refuse a run that is not RUN (<dataset>/<backbone>/<plugin>/<variant>/seed<seed>; "
@@ -654,8 +680,13 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--config", help="workflow config YAML")
     src.add_argument("--config-json", help="the resolved config as JSON (the workflow passes it)")
     _stage_flags(p, required=True)
+    p.add_argument(
+        "--rung",
+        type=_int_in(0, 31),
+        help="a successive-halving rung: write which of its points go on (a rung file)",
+    )
     p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
-    p.add_argument("--out", type=Path, required=True, help="the selection file to write")
+    p.add_argument("--out", type=Path, required=True, help="the selection (or rung) file")
     p.set_defaults(func=cmd_select)
 
     for name, func, what in (

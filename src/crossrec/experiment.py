@@ -35,7 +35,7 @@ from crossrec.run import (
     check_dataset_name,
     train_settings,
 )
-from crossrec.stages import STAGES, Pin, Selection, pins, selection_path
+from crossrec.stages import STAGES, Pin, Rung, Selection, pins, rung_path, selection_path
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -419,6 +419,64 @@ class Experiment:
                         RunKey(dataset, backbone, plugin, variant, s) for s in self.seeds
                     ]
         return out
+
+    def halving(self, stage: str) -> tuple[int, int] | None:
+        """``(eta, min_epochs)`` of a stage searched by successive halving, else None."""
+        search = (self.config["stages"].get(stage) or {}).get("search", "grid")
+        if isinstance(search, Mapping):
+            spec = search["halving"]
+            return int(spec.get("eta", 3)), int(spec["min_epochs"])
+        return None
+
+    def stage_runs(self, stage: str, dataset: str, backbone: str, plugin: str) -> list[RunKey]:
+        """A stage's candidate runs: the tune grid, or the plug-in's align grid at the selected
+        backbone point ([] while that is not selected)."""
+        if stage == "tune":
+            return self.tune_runs(dataset, backbone)
+        chosen = self.chosen(dataset, backbone, "none")
+        return [] if chosen is None else self.align_runs(dataset, backbone, plugin, chosen)
+
+    def rung_epochs(self, stage: str, rung: int) -> int:
+        """The epoch budget of a rung: ``min_epochs · eta^rung``."""
+        eta, min_epochs = self.halving(stage) or (1, 0)
+        return min_epochs * eta**rung
+
+    def rungs(
+        self, stage: str, dataset: str, backbone: str, plugin: str
+    ) -> tuple[list[list[RunKey]], list[RunKey] | None]:
+        """Successive halving of a stage, as far as its rung files go: the runs paused at each
+        rung so far (rung r: trained to :meth:`rung_epochs`), and the finalists — the at most
+        ``eta`` points that train to early stopping, among which the stage selects (None while
+        a rung's selection is missing). Exhaustive search: no rungs, every candidate final.
+        A rung is added while more than ``eta`` points remain and its budget is below
+        ``train.epochs``."""
+        alive = self.stage_runs(stage, dataset, backbone, plugin)
+        spec = self.halving(stage)
+        if spec is None:
+            return [], alive
+        eta, _ = spec
+        max_epochs = train_settings(self.config).epochs
+        paused: list[list[RunKey]] = []
+        while len(alive) > eta and self.rung_epochs(stage, len(paused)) < max_epochs:
+            paused.append(alive)
+            if self.selections is None:
+                return paused, None
+            path = rung_path(self.selections, stage, dataset, backbone, plugin, len(paused) - 1)
+            if not path.exists():
+                return paused, None
+            kept = set(Rung.read(path).survivors)
+            alive = [k for k in alive if k.variant in kept]
+        return paused, alive
+
+    def stage_of(self, key: RunKey) -> tuple[str, str, str, str] | None:
+        """``(stage, dataset, backbone, plugin)`` when ``key`` is a candidate of a stage."""
+        if not self.staged:
+            return None
+        d, b, p = key.dataset, key.backbone, key.plugin
+        stage = "tune" if p == "none" else "align"
+        if key in self.stage_runs(stage, d, b, p):
+            return stage, d, b, p
+        return None
 
     def determined_by(self, key: RunKey) -> tuple[str, ...]:
         """What writes a run's ``run.yaml``: ``("plan",)`` for a run known before any selection,

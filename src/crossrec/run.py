@@ -46,6 +46,7 @@ RUN_FILES = (
     "test_per_user.csv",
     "checkpoint.pt",
     "config.yaml",  # written by crossrec < 0.3 beside run.yaml; such folders stay ours
+    *(f"rung{r}.json" for r in range(32)),  # a successive-halving rung's progress
 )
 """What a run folder holds; a folder of only these is an earlier crossrec run."""
 METRICS_SCHEMA_VERSION = 1

@@ -96,6 +96,63 @@ class Selection:
         return sel
 
 
+def rung_path(
+    root: str | Path, stage: str, dataset: str, backbone: str, plugin: str, rung: int
+) -> Path:
+    """A successive-halving rung's file, beside the stage's selection: ``tune.rung<r>.yaml``."""
+    path = selection_path(root, stage, dataset, backbone, plugin)
+    return path.with_name(f"{stage}.rung{rung}.yaml")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One successive-halving rung of a stage: every point trained to ``epochs`` (or to its
+    early stop), the best ``keep`` by best-so-far validation value go on.
+
+    Attributes:
+        candidates: ``{variant, run, best_value, epochs_run, finished}`` of every point.
+        survivors: the variants that continue, best first.
+    """
+
+    stage: str
+    rung: int
+    epochs: int
+    keep: int
+    candidates: list[dict[str, Any]]
+    survivors: list[str]
+
+    def write(self, path: str | Path) -> None:
+        """The rung as YAML, atomically."""
+        from crossrec.io import write_yaml
+
+        write_yaml(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Rung:
+        """A rung file (DataError naming it when it is not one)."""
+        path = Path(path)
+        try:
+            blob = yaml.safe_load(regular_file(path).read_text())
+            return cls(**blob)
+        except (yaml.YAMLError, UnicodeDecodeError, TypeError) as err:
+            raise DataError(path, f"not a rung file ({str(err).splitlines()[0]})") from None
+
+
+def survivors(scores: Sequence[tuple[str, float]], eta: int) -> list[str]:
+    """The best ``ceil(n / eta)`` of ``(variant, best-so-far score)`` pairs, best first, ties
+    in the given (grid) order; NaN scores last (successive halving's cut)."""
+    keep = math.ceil(len(scores) / eta)
+    order = sorted(
+        range(len(scores)),
+        key=lambda i: (
+            not math.isfinite(scores[i][1]),
+            -scores[i][1] if math.isfinite(scores[i][1]) else 0,
+            i,
+        ),
+    )
+    return [scores[i][0] for i in order[:keep]]
+
+
 def best(candidates: Sequence[tuple[str, float]]) -> tuple[str, float]:
     """The first (variant, score) with the highest score, in the given (grid) order; a NaN score
     never wins."""

@@ -415,6 +415,18 @@ class Trainer:
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
         return True
 
+    def progress(self) -> dict[str, Any]:
+        """Where the run stands: ``{epochs_run, best_epoch, best_value, valid_metric,
+        finished}`` (best_value: the best validation value so far)."""
+        st = self.state
+        return {
+            "epochs_run": st.epoch,
+            "best_epoch": st.best_epoch,
+            "best_value": st.best_value,
+            "valid_metric": self.run.train.valid_metric,
+            "finished": self._finished(),
+        }
+
     def _record_run(self) -> None:
         """The run folder's ``run.yaml`` holds this run: left untouched when it already
         defines it (defaults written out or not; the planner's header kept), else written."""

@@ -15,6 +15,7 @@ from snakemake.exceptions import WorkflowError
 
 
 wildcard_constraints:
+    rung=r"\d+",
     dataset=r"[A-Za-z][A-Za-z0-9_\-]{0,63}",
     backbone=r"[A-Za-z0-9_]+",
     plugin=r"[A-Za-z0-9_]+",
@@ -167,26 +168,109 @@ def selection_files(wildcards):
     return out
 
 
+def _rung_selected(stage, dataset, backbone, plugin, rung):
+    """Wait for a successive-halving rung's selection."""
+    if stage == "tune":
+        checkpoints.select_rung_tune.get(dataset=dataset, backbone=backbone, rung=rung)
+    else:
+        checkpoints.select_rung_align.get(
+            dataset=dataset, backbone=backbone, plugin=plugin, rung=rung
+        )
+
+
+def halving(stage, dataset, backbone, plugin, upto=None):
+    """(runs paused at each rung, finalists) of a stage (crossrec.experiment.Experiment.rungs),
+    waiting for each rung's selection in turn — or, with `upto`, only until rung `upto` is
+    known."""
+    if stage == "align" and plugin != "none":
+        chosen(dataset, backbone, "none")
+    while True:
+        paused, final = EXPERIMENT.rungs(stage, dataset, backbone, plugin)
+        if final is not None or (upto is not None and len(paused) > upto):
+            return paused, final
+        _rung_selected(stage, dataset, backbone, plugin, len(paused) - 1)
+        if EXPERIMENT.rungs(stage, dataset, backbone, plugin) == (paused, final):
+            raise WorkflowError(
+                f"{stage} rung {len(paused) - 1} of {dataset}/{backbone}: no rung file"
+            )
+
+
+def _run_path(key, name):
+    return f"results/runs/{key.path()}/{name}"
+
+
+def _stage_inputs(stage, dataset, backbone, plugin):
+    """A stage selection's inputs: the finalists' metrics.json and every rung's progress."""
+    paused, final = halving(stage, dataset, backbone, plugin)
+    rungs = [
+        _run_path(k, f"rung{r}.json") for r, keys in enumerate(paused) for k in keys
+    ]
+    return [_run_path(k, "metrics.json") for k in final] + rungs
+
+
 def tune_metrics(wildcards):
-    """metrics.json of a (dataset, backbone)'s tune runs."""
-    keys = EXPERIMENT.tune_runs(wildcards.dataset, wildcards.backbone)
-    return [f"results/runs/{key.path()}/metrics.json" for key in keys]
+    """What the tune selection reads: its finalists' metrics.json (every grid point, when the
+    search is exhaustive) and the successive-halving rungs' progress files."""
+    return _stage_inputs("tune", wildcards.dataset, wildcards.backbone, "none")
 
 
 def align_metrics(wildcards):
-    """metrics.json of a plug-in's align runs at the backbone's selected point."""
-    d, b, p = wildcards.dataset, wildcards.backbone, wildcards.plugin
-    keys = EXPERIMENT.align_runs(d, b, p, chosen(d, b, "none"))
-    return [f"results/runs/{key.path()}/metrics.json" for key in keys]
+    """What a plug-in's align selection reads (at the backbone's selected point)."""
+    return _stage_inputs(
+        "align", wildcards.dataset, wildcards.backbone, wildcards.plugin
+    )
+
+
+def rung_progress(stage):
+    """Input function of a rung's selection: the progress files of the rung's runs."""
+
+    def inputs(wildcards):
+        plugin = wildcards.get("plugin", "none")
+        rung = int(wildcards.rung)
+        paused, _ = halving(
+            stage, wildcards.dataset, wildcards.backbone, plugin, upto=rung
+        )
+        return [_run_path(k, f"rung{rung}.json") for k in paused[rung]]
+
+    return inputs
+
+
+def _key(wildcards):
+    return RunKey(**{f: wildcards[f] for f in ("dataset", "backbone", "plugin", "variant")},
+                  seed=int(wildcards.seed))  # fmt: skip
+
+
+def rung_epochs(wildcards):
+    """The epoch budget of a rung job (crossrec train --pause-at-epoch)."""
+    stage = EXPERIMENT.stage_of(_key(wildcards))[0]
+    return EXPERIMENT.rung_epochs(stage, int(wildcards.rung))
+
+
+def previous_rung(wildcards):
+    """A rung job continues the run's previous rung (its checkpoint)."""
+    rung = int(wildcards.rung)
+    return [] if rung == 0 else [f"{RUN_DIR.format(**wildcards)}/rung{rung - 1}.json"]
+
+
+def last_rung(wildcards):
+    """A halving finalist's training continues from its last rung's checkpoint (none for any
+    other run)."""
+    where = EXPERIMENT.stage_of(_key(wildcards))
+    if where is None or EXPERIMENT.halving(where[0]) is None:
+        return []
+    paused, final = halving(*where)
+    key = _key(wildcards)
+    rungs = [r for r, keys in enumerate(paused) if key in keys]
+    return [_run_path(key, f"rung{rungs[-1]}.json")] if key in final and rungs else []
 
 
 def run_file(wildcards):
     """The run's definition file, results/runs/<run>/run.yaml, written by the `plan`
     checkpoint or, in a staged study, after the selection that determines the run (the train
     job waits for it; a run whose file did not change does not rerun)."""
-    key = RunKey(**{**wildcards, "seed": int(wildcards.seed)})
+    key = _key(wildcards)
     _after(EXPERIMENT.determined_by(key))
-    path = Path(RUN_DIR.format(**wildcards)) / RUN_FILE
+    path = Path(_run_path(key, RUN_FILE))
     if not path.is_file():
         raise WorkflowError(
             f"{path}: missing although results/plan.json is up to date (was the run folder "
@@ -217,6 +301,11 @@ def run_name(wildcards):
     """The run's name, its folder below results/runs (RUN_NAME filled in): `crossrec train
     --expect` refuses a run file that defines another run."""
     return RUN_NAME.format(**wildcards)
+
+
+def run_dir_of_rung(wildcards, output):
+    """The run folder of a rung job's progress file."""
+    return str(Path(output[0]).parent)
 
 
 def run_dir(wildcards, output):

@@ -92,6 +92,73 @@ checkpoint stage_align:
         " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
 
 
+rule train_rung:
+    """A successive-halving rung of one run: train to the rung's epoch budget (or to early
+    stopping), leave the checkpoint, record the progress."""
+    input:
+        data="results/data/{dataset}",
+        run=run_file,
+        previous=previous_rung,
+    output:
+        f"{RUN_DIR}/rung{{rung}}.json",
+    log:
+        f"results/logs/train/{RUN_NAME}.rung{{rung}}.log",
+    group:
+        train_group
+    conda:
+        "../../envs/crossrec.yaml"
+    threads: train_threads()
+    resources:
+        **train_resources(),
+    params:
+        out=run_dir_of_rung,
+        name=run_name,
+        code=train_code,
+        epochs=rung_epochs,
+    shell:
+        "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
+        " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes}"
+        " --pause-at-epoch {params.epochs} --progress {output} --resume --out {params.out}"
+        " > {log} 2>&1"
+
+
+checkpoint select_rung_tune:
+    """Which points of a tune rung go on (successive halving)."""
+    input:
+        rung_progress("tune"),
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/tune.rung{{rung}}.yaml",
+    log:
+        "results/logs/select/{dataset}/{backbone}/tune.rung{rung}.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec select --config-json {params.config} --stage tune --rung {wildcards.rung}"
+        " --dataset {wildcards.dataset} --backbone {wildcards.backbone}"
+        " --selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+
+
+checkpoint select_rung_align:
+    """Which points of an align rung go on (successive halving)."""
+    input:
+        rung_progress("align"),
+    output:
+        f"{SELECTIONS}/{{dataset}}/{{backbone}}/{{plugin}}/align.rung{{rung}}.yaml",
+    log:
+        "results/logs/select/{dataset}/{backbone}/{plugin}/align.rung{rung}.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec select --config-json {params.config} --stage align --rung {wildcards.rung}"
+        " --dataset {wildcards.dataset} --backbone {wildcards.backbone} --plugin"
+        " {wildcards.plugin} --selections results/selections --runs results/runs --out {output}"
+        " > {log} 2>&1"
+
+
 rule study:
     """A staged study's runs as the tables read them (its replicate runs), written once every
     selection is made."""
@@ -116,6 +183,7 @@ rule train:
     input:
         data="results/data/{dataset}",
         run=run_file,
+        rung=ancient(last_rung),
     output:
         metrics=f"{RUN_DIR}/metrics.json",
         history=f"{RUN_DIR}/history.csv",
