@@ -121,3 +121,26 @@ def test_data_needs_are_declared_by_the_models() -> None:
     assert 7 not in Experiment(cfg).data_needs().neighbors_k
     cfg["plugins"] = {"none": {}, "cross": {"cna_k": 7}}
     assert 7 in Experiment(cfg).data_needs().neighbors_k
+
+
+def test_a_backbone_can_grid_its_own_trainer_settings() -> None:
+    """MMRec tunes learning_rate per model: `train:` inside a backbone's entry overrides the
+    config's trainer settings for that backbone, and a list there is part of its grid."""
+    from crossrec.workflow_config import checked
+
+    config = _config(
+        backbones={"bpr": {"reg_weight": [1e-4, 1e-3], "train": {"lr": [1e-4, 1e-2]}}},
+        train={"epochs": 3, "lr": 5e-4, "topk": [5, 10, 20]},
+    )
+    exp = Experiment(checked(config))
+    names = sorted({k.variant for k in exp.runs() if k.plugin == "none"})
+    assert names == [
+        f"lr={lr}+reg_weight={r}" for lr in ("0.0001", "0.01") for r in ("0.0001", "0.001")
+    ]
+    run = exp.run_definition(RunKey("d1", "bpr", "none", "lr=0.01+reg_weight=0.0001", 1))
+    assert run.train.lr == 1e-2 and run.train.epochs == 3 and "train" not in run.backbone_params
+    other = exp.run_definition(RunKey("d1", "bpr", "none", "lr=0.0001+reg_weight=0.0001", 1))
+    assert other.train.lr == 1e-4
+    bad = _config(backbones={"bpr": {"train": {"lr": -1.0}}})
+    with pytest.raises(ConfigError, match="backbones.bpr.train.lr"):
+        checked(bad)

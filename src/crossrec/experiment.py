@@ -32,6 +32,7 @@ from crossrec.run import (
     RUN_FILES,
     RunKey,
     RunSpec,
+    TrainConfig,
     check_dataset_name,
     train_settings,
 )
@@ -85,26 +86,57 @@ def _split_grid(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, li
     return fixed, lists
 
 
+TRAIN_KEY = "train"
+"""A backbone's entry may hold trainer settings of its own under this key (MMRec tunes
+``learning_rate`` per model): ``lattice: {reg_weight: [...], train: {lr: [1e-4, 1e-3]}}`` —
+a list there is a grid too, its values named like the parameters' (``lr=0.001``)."""
+
+
+def backbone_only(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A backbone entry's parameters without its own trainer settings."""
+    return {k: v for k, v in params.items() if k != TRAIN_KEY}
+
+
 def grid_variants(
     backbone_params: Mapping[str, Any], plugin_params: Mapping[str, Any]
 ) -> dict[str, Variant]:
-    """Variant name → :class:`Variant` for every point of the pair's grid (product of lists)."""
-    b_fixed, b_lists = _split_grid(backbone_params)
+    """Variant name → :class:`Variant` for every point of the pair's grid (product of lists of
+    the backbone's parameters, its own trainer settings and the plug-in's parameters)."""
+    train = backbone_params.get(TRAIN_KEY) or {}
+    if not isinstance(train, Mapping):
+        raise ConfigError(f"{TRAIN_KEY}: a backbone's trainer settings are a mapping")
+    b_fixed, b_lists = _split_grid(backbone_only(backbone_params))
+    t_fixed, t_lists = _split_grid(train)
     p_fixed, p_lists = _split_grid(plugin_params)
-    shared = sorted(set(b_lists) & set(p_lists))
-    if shared:
-        raise ConfigError(f"grid key {shared[0]!r} appears in both the backbone and the plug-in")
-    keys = [("b", k) for k in sorted(b_lists)] + [("p", k) for k in sorted(p_lists)]
-    pools = [b_lists[k] if side == "b" else p_lists[k] for side, k in keys]
+    for one, other in ((b_lists, p_lists), (b_lists, t_lists), (t_lists, p_lists)):
+        shared = sorted(set(one) & set(other))
+        if shared:
+            raise ConfigError(
+                f"grid key {shared[0]!r} appears in both the backbone and the plug-in (or the "
+                "backbone's train settings)"
+            )
+    keys = [("b", k) for k in sorted(b_lists)] + [("t", k) for k in sorted(t_lists)]
+    keys += [("p", k) for k in sorted(p_lists)]
+    lists = {"b": b_lists, "t": t_lists, "p": p_lists}
+    pools = [lists[side][k] for side, k in keys]
     out: dict[str, Variant] = {}
     for values in itertools.product(*pools):
-        b, p = dict(b_fixed), dict(p_fixed)
+        parts = {"b": dict(b_fixed), "t": dict(t_fixed), "p": dict(p_fixed)}
         grid = {}
         for (side, key), value in zip(keys, values, strict=True):
-            (b if side == "b" else p)[key] = value
+            parts[side][key] = value
             grid[key] = value
-        out[variant_name(grid)] = Variant(b, p, grid)
+        b = {**parts["b"], TRAIN_KEY: parts["t"]} if parts["t"] else parts["b"]
+        out[variant_name(grid)] = Variant(b, parts["p"], grid)
     return out
+
+
+def _flat(params: Mapping[str, Any], lists_only: bool = False) -> dict[str, Any]:
+    """A backbone entry's values by name, its own trainer settings' included (``train.lr`` as
+    ``lr``); ``lists_only``: only the grid keys."""
+    own = params.get(TRAIN_KEY) or {}
+    flat = {**backbone_only(params), **(own if isinstance(own, Mapping) else {})}
+    return {k: v for k, v in flat.items() if isinstance(v, list) or not lists_only}
 
 
 def _excluded(rules: Sequence[Mapping[str, Any]], dataset: str, backbone: str, plugin: str) -> bool:
@@ -283,22 +315,26 @@ class Experiment:
         )
 
     def _grid_keys(self, section: str, name: str) -> list[str]:
-        params = self.config[section].get(name) or {}
-        return [k for k, v in params.items() if isinstance(v, list)]
+        """The grid keys of a backbone or plug-in entry (a backbone's own trainer settings'
+        included, by their names)."""
+        return list(_flat(self.config[section].get(name) or {}, lists_only=True))
 
     def _register_pin(self, pin: Pin) -> None:
         """Check a pin fixes every grid key of its stage; register a pinned backbone point."""
         section, name = ("plugins", pin.plugin) if pin.plugin else ("backbones", pin.backbone)
-        missing = [k for k in self._grid_keys(section, name) if k not in pin.params]
+        missing = [k for k in self._grid_keys(section, name) if k not in _flat(pin.params)]
         if missing:
             label = pin.backbone + (f"/{pin.plugin}" if pin.plugin else "")
             raise ConfigError(
                 f"pin {label}: fix the grid key {missing[0]!r} too (a pin skips the whole stage)"
             )
         if pin.plugin is None:
-            b_params = {**(self.config["backbones"][pin.backbone] or {}), **pin.params}
-            var = Variant(b_params, dict(self.config["plugins"]["none"] or {}), dict(pin.params))
-            self._add_variant(pin.backbone, "none", variant_name(pin.params), var, "pin")
+            entry = self.config["backbones"][pin.backbone] or {}
+            own = {**(entry.get(TRAIN_KEY) or {}), **(pin.params.get(TRAIN_KEY) or {})}
+            b_params = {**entry, **pin.params, **({TRAIN_KEY: own} if own else {})}
+            grid = _flat(pin.params)
+            var = Variant(b_params, dict(self.config["plugins"]["none"] or {}), grid)
+            self._add_variant(pin.backbone, "none", variant_name(grid), var, "pin")
 
     def _variants_at(
         self, backbone: str, plugin: str, backbone_variant: str, point: Mapping[str, Any] | None
@@ -377,7 +413,7 @@ class Experiment:
         selected (tune for ``none``, align for a plug-in); None while not yet selected."""
         b_pin = self._pinned(dataset, backbone, None)
         if b_pin is not None:
-            b_variant = variant_name(dict(b_pin.params))
+            b_variant = variant_name(_flat(b_pin.params))
         else:
             sel = self.selection_of("tune", dataset, backbone, "none")
             if sel is None:
@@ -468,6 +504,33 @@ class Experiment:
             alive = [k for k in alive if k.variant in kept]
         return paused, alive
 
+    def planned_epochs(self, epochs_to_stop: int, halving: bool = True) -> dict[RunKey, int]:
+        """Epochs each run of a staged study is expected to train (runs of :meth:`runs_by_stage`;
+        a flat study: none listed, every run trains ``epochs_to_stop``). With successive halving a
+        stage's points stop at the budgets of its rungs — ``n`` points, then ``ceil(n/eta)``,
+        … — and its at most ``eta`` finalists train ``epochs_to_stop``; ``halving=False``: as
+        if every stage were searched exhaustively (the comparison the estimate prints)."""
+        out: dict[RunKey, int] = {}
+        if not self.staged:
+            return out
+        max_epochs = train_settings(self.config).epochs
+        by_stage = self.runs_by_stage()
+        for stage in STAGES:
+            spec = self.halving(stage) if halving else None
+            groups: dict[tuple[str, str, str], list[RunKey]] = {}
+            for key in by_stage[stage]:
+                groups.setdefault((key.dataset, key.backbone, key.plugin), []).append(key)
+            for keys in groups.values():
+                alive, rung = list(keys), 0
+                while spec and len(alive) > spec[0] and self.rung_epochs(stage, rung) < max_epochs:
+                    keep = -(-len(alive) // spec[0])
+                    for key in alive[keep:]:
+                        out[key] = min(self.rung_epochs(stage, rung), epochs_to_stop)
+                    alive, rung = alive[:keep], rung + 1
+                for key in alive:
+                    out[key] = epochs_to_stop
+        return out
+
     def stage_of(self, key: RunKey) -> tuple[str, str, str, str] | None:
         """``(stage, dataset, backbone, plugin)`` when ``key`` is a candidate of a stage."""
         if not self.staged:
@@ -546,7 +609,7 @@ class Experiment:
             p_where = f"sensitivity.plugin.{plugin}"
         typed = []
         for registry, which, params, where in (
-            (BACKBONES, backbone, var.backbone_params, f"backbones.{backbone}"),
+            (BACKBONES, backbone, backbone_only(var.backbone_params), f"backbones.{backbone}"),
             (PLUGINS, plugin, var.plugin_params, p_where),
         ):
             if which not in registry:
@@ -555,7 +618,16 @@ class Experiment:
                 )
             cls = registry[which]
             typed.append((cls, from_dict(cls.Params, params, where)))
+        self._train_of(var, f"backbones.{backbone}.{TRAIN_KEY}")
         return typed
+
+    def _train_of(self, var: Variant, where: str = "train") -> TrainConfig:
+        """The trainer settings of a variant: the config's ``train``, overridden by the
+        backbone's own (ConfigError naming ``where``)."""
+        from crossrec.config import from_dict
+
+        own = var.backbone_params.get(TRAIN_KEY) or {}
+        return from_dict(TrainConfig, {**(self.config.get("train") or {}), **own}, where)
 
     def data_needs(self) -> DataNeeds:
         """What ``prepare`` must write for every planned run: the union of the needs each planned
@@ -587,9 +659,9 @@ class Experiment:
         var = self.variant(key.backbone, key.plugin, key.variant)
         return RunSpec(
             **{f: getattr(key, f) for f in ("dataset", "backbone", "plugin", "variant", "seed")},
-            backbone_params=BACKBONES.resolve(key.backbone, var.backbone_params),
+            backbone_params=BACKBONES.resolve(key.backbone, backbone_only(var.backbone_params)),
             plugin_params=PLUGINS.resolve(key.plugin, var.plugin_params),
-            train=train_settings(self.config),
+            train=self._train_of(var),
         )
 
     def write_run_files(self, root: Path, step: tuple[str, ...] = ("plan",)) -> tuple[int, int]:

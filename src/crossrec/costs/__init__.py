@@ -120,7 +120,9 @@ def estimate(
     {jobs, hours}}, datasets: {dataset: {jobs, hours, unmeasured}}, grid: {jobs, hours},
     total: {jobs, hours, unmeasured}}``; ``grid`` is the α×β grid (the runs of the plug-ins
     configured with a list of ``alpha`` or ``beta`` values, in the main study or, staged, in
-    the align stage). Hours are single-run
+    the align stage); ``stages`` (a staged study): per stage its distinct runs, epochs and
+    hours with its search (successive halving where configured) and as if exhaustive — a run
+    two stages share counted in the first. Hours are single-run
     hours on one device (one GPU, or one CPU thread for the ``cpu`` table)."""
     from crossrec.experiment import Experiment
     from crossrec.run import train_settings
@@ -141,11 +143,24 @@ def estimate(
     unmeasured: Counter[str] = Counter()
     seen = set()
     by_stage = exp.runs_by_stage()
+    halved = exp.planned_epochs(epochs)
+    exhaustive = exp.planned_epochs(epochs, halving=False)
+    stages: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for study, keys in by_stage.items():
         for key in keys:
             jobs[f"study:{study}"] += 1
             row = table.row(key.dataset, key.backbone, key.plugin)
-            h = run_seconds(row, epochs) / 3600 if row else 0.0
+            n = halved.get(key, epochs)
+            h = run_seconds(row, n) / 3600 if row else 0.0
+            if exp.staged and key not in seen:
+                e = exhaustive.get(key, epochs)
+                entry = stages[study]
+                entry["runs"] += 1
+                entry["epochs"] += n
+                entry["hours"] += h
+                entry["exhaustive_epochs"] += e
+                entry["exhaustive_hours"] += run_seconds(row, e) / 3600 if row else 0.0
+                entry["unmeasured"] += row is None
             hours[f"study:{study}"] += h
             if key in seen:
                 continue  # a run in two studies is trained once
@@ -172,6 +187,10 @@ def estimate(
             for d in exp.datasets
         },
         "grid": {"jobs": jobs["grid"], "hours": round(hours["grid"], 1)},
+        "stages": {
+            st: {k: round(v, 1) if "hours" in k else int(v) for k, v in entry.items()}
+            for st, entry in stages.items()
+        },
         "total": {
             "jobs": len(seen),
             "hours": round(sum(hours[d] for d in exp.datasets), 1),
@@ -203,6 +222,18 @@ def format_estimate(est: Mapping[str, Any]) -> str:
 
     lines += [line(f"dataset {d}", e) for d, e in est["datasets"].items()]
     lines += [line(f"study {s}", e) for s, e in est["studies"].items()]
+    if est.get("stages"):
+        lines.append(
+            f"{'staged study':<24}{'runs':>8}{'epochs':>10}{unit[:9]:>12}"
+            f"{'exhaustive: epochs':>20}{unit[:9]:>12}"
+        )
+        for stage, e in est["stages"].items():
+            name = "replicate" if stage == "main" else stage
+            extra = f"   ({e['unmeasured']} runs with no measured row)" if e["unmeasured"] else ""
+            lines.append(
+                f"{'stage ' + name:<24}{e['runs']:>8}{e['epochs']:>10,}{e['hours']:>12,.1f}"
+                f"{e['exhaustive_epochs']:>20,}{e['exhaustive_hours']:>12,.1f}{extra}"
+            )
     if est["grid"]["jobs"]:
         lines.append(line("alpha x beta grid", est["grid"]))
     lines.append(line("total", est["total"]))
