@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 DEFAULT_VARIANT = "default"
 STUDIES = ("main", "ablation", "sensitivity")
 SELECTIONS = ("validation", "mmrec_test")
+ABLATION, SENSITIVITY = "ablation", "sensitivity"  # a staged study's variant name prefixes
 _SLUG_OK = re.compile(r"[A-Za-z0-9_.=+\-]+")
 
 
@@ -183,8 +184,9 @@ class Experiment:
         self.seeds = seeds
         if self.staged:
             self._plan_stages(datasets, seeds, exclude)
-        self._plan_ablation(config.get("ablation"), datasets, seeds)
-        self._plan_sensitivity(config.get("sensitivity"), datasets, seeds)
+        if not self.staged:  # a staged study plans them at the selected backbone points
+            self._plan_ablation(config.get("ablation"), datasets, seeds)
+            self._plan_sensitivity(config.get("sensitivity"), datasets, seeds)
 
     def _add_variant(
         self, backbone: str, plugin: str, name: str, var: Variant, origin: str
@@ -278,12 +280,6 @@ class Experiment:
             raise ConfigError(
                 "stages: the tune stage trains each backbone alone; add `none: {}` to `plugins`"
             )
-        for where in ("ablation", "sensitivity"):
-            if self.config.get(where):
-                raise ConfigError(
-                    f"{where}: not yet planned in a staged study (give it in a flat study, or "
-                    "pin the points it should use there)"
-                )
         spec = self.config["stages"]
         self.stage_seed = {s: int((spec.get(s) or {}).get("seed", seeds[0])) for s in STAGES}
         self.pins = pins(self.config)
@@ -298,6 +294,10 @@ class Experiment:
                     continue
                 for plugin in self.plugins_of(dataset, backbone):
                     self._studies["align"] += self.align_runs(dataset, backbone, plugin, chosen)
+                for study, key, swept in self.selected_studies(dataset, backbone, chosen):
+                    self._studies[study].append(key)
+                    if swept is not None:
+                        self._sensitivity.append((*swept, key))
                 for plugin in ["none", *self.plugins_of(dataset, backbone)]:
                     final = self.chosen(dataset, backbone, plugin)
                     if final is not None:
@@ -436,7 +436,7 @@ class Experiment:
         which point wins (what the cost estimate needs). A flat study: its studies."""
         if not self.staged:
             return {s: self.runs(s) for s in STUDIES}
-        out: dict[str, list[RunKey]] = {"tune": [], "align": [], "main": []}
+        out: dict[str, list[RunKey]] = {s: [] for s in ("tune", "align", "main", *STUDIES[1:])}
         for dataset in self.datasets:
             for backbone in self.config["backbones"]:
                 tune = self.tune_runs(dataset, backbone)
@@ -450,6 +450,8 @@ class Experiment:
                     finals[plugin] = (
                         self.chosen(dataset, backbone, plugin) if pinned else align[0].variant
                     )
+                for study, key, _ in self.selected_studies(dataset, backbone, b_variant):
+                    out[study].append(key)
                 for plugin, variant in finals.items():
                     out["main"] += [
                         RunKey(dataset, backbone, plugin, variant, s) for s in self.seeds
@@ -536,10 +538,55 @@ class Experiment:
         if not self.staged:
             return None
         d, b, p = key.dataset, key.backbone, key.plugin
+        if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")):
+            return None
+        if p != "none" and p not in self.plugins_of(d, b):
+            return None
         stage = "tune" if p == "none" else "align"
         if key in self.stage_runs(stage, d, b, p):
             return stage, d, b, p
         return None
+
+    def selected_studies(
+        self, dataset: str, backbone: str, backbone_variant: str
+    ) -> list[tuple[str, RunKey, tuple[str, Any] | None]]:
+        """A staged study's ablation and sensitivity runs on a backbone, at its selected (or
+        pinned) point: ``(study, run, (param, value) swept or None)``. Their plug-in
+        parameters are the configured ones (``ablation.plugin_params``, the sensitivity's sweep
+        around ``sensitivity.plugin_params``), their variants named ``ablation+<point>`` and
+        ``sensitivity+<param>=<value>+<point>``."""
+        out: list[tuple[str, RunKey, tuple[str, Any] | None]] = []
+        b_var = self.variant(backbone, "none", backbone_variant)
+        abl = self.config.get("ablation")
+        if abl and backbone in abl["backbones"]:
+            seeds = [int(s) for s in abl.get("seeds", self.seeds)]
+            name = f"{ABLATION}+{backbone_variant}"
+            for preset in abl["presets"]:
+                _, params = self._base(
+                    backbone, preset, "ablation", b_var.backbone_params, abl.get("plugin_params")
+                )
+                var = Variant(b_var.backbone_params, params, dict(b_var.grid))
+                self._add_variant(backbone, preset, name, var, "ablation")
+                out += [
+                    ("ablation", RunKey(dataset, backbone, preset, name, s), None) for s in seeds
+                ]
+        sens = self.config.get("sensitivity")
+        if sens and sens["backbone"] == backbone:
+            plugin = sens["plugin"]
+            seeds = [int(s) for s in sens.get("seeds", self.seeds)]
+            _, params = self._base(
+                backbone, plugin, "sensitivity", b_var.backbone_params, sens.get("plugin_params")
+            )
+            for param, values in sens["params"].items():
+                for value in values:
+                    name = f"{SENSITIVITY}+{variant_name({param: value})}+{backbone_variant}"
+                    var = Variant(b_var.backbone_params, {**params, param: value}, dict(b_var.grid))
+                    self._add_variant(backbone, plugin, name, var, f"sensitivity.params.{param}")
+                    out += [
+                        ("sensitivity", RunKey(dataset, backbone, plugin, name, s), (param, value))
+                        for s in seeds
+                    ]
+        return out
 
     def determined_by(self, key: RunKey) -> tuple[str, ...]:
         """What writes a run's ``run.yaml``: ``("plan",)`` for a run known before any selection,
@@ -549,6 +596,8 @@ class Experiment:
             return ("plan",)
         d, b, p = key.dataset, key.backbone, key.plugin
         b_pinned = self._pinned(d, b, None) is not None
+        if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")):
+            return ("plan",) if b_pinned else ("tune", d, b)
         if p == "none":
             tuned = key.seed == self.stage_seed["tune"] and not b_pinned
             return ("plan",) if tuned or b_pinned else ("tune", d, b)
@@ -570,7 +619,9 @@ class Experiment:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
         """
         train = train_settings(self.config)
-        for key in self._variants:
+        if self.staged:  # every stage's variants, each selection standing in as its first point
+            self.runs_by_stage()
+        for key in list(self._variants):
             self._typed(key)
         for k in (self.config.get("tables") or {}).get("k", []):
             if k not in train.topk:

@@ -118,7 +118,8 @@ def chosen(dataset, backbone, plugin):
 
 def study_runs(name):
     """File `name` of every run the tables read: every planned run of a flat study; the
-    replicate runs of a staged one (known after its selections)."""
+    replicate runs of a staged one and its ablation and sensitivity runs at the selected
+    backbone points (known after its selections)."""
     if not EXPERIMENT.staged:
         return all_runs(name)
     out = []
@@ -129,6 +130,9 @@ def study_runs(name):
                 for seed in EXPERIMENT.seeds:
                     key = RunKey(dataset, backbone, plugin, variant, seed)
                     out.append(f"results/runs/{key.path()}/{name}")
+            point = chosen(dataset, backbone, "none")
+            for _, key, _ in EXPERIMENT.selected_studies(dataset, backbone, point):
+                out.append(f"results/runs/{key.path()}/{name}")
     return out
 
 
