@@ -158,6 +158,17 @@ def study_file():
     return "results/study.json" if EXPERIMENT.staged else "results/plan.json"
 
 
+def tune_stages():
+    """The tune stage of every (dataset, backbone) a staged study tunes (static paths, so a dry
+    run before any selection shows every dataset's tune runs, not the first one's only)."""
+    return [
+        f"{SELECTIONS}/{dataset}/{backbone}/tune.runs.json"
+        for dataset in (EXPERIMENT.datasets if EXPERIMENT.staged else [])
+        for backbone in config["backbones"]
+        if not EXPERIMENT.is_pinned(dataset, backbone)
+    ]
+
+
 def selection_files(wildcards):
     """Every selection file of a staged study (the `study` rule's input)."""
     study_runs("metrics.json")  # waits for every selection

@@ -164,6 +164,7 @@ rule study:
     selection is made."""
     input:
         plan="results/plan.json",
+        tuned=tune_stages(),
         selections=selection_files,
     output:
         "results/study.json",
