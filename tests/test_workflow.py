@@ -166,7 +166,10 @@ def test_slurm_profile_requests() -> None:
     block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
     assert block is not None
     local = set(re.findall(r"(\w+),", block.group(1)))
-    assert local == {"all", "data", "runs", "download", "plan", "tables", "figures"}
+    assert local == {"all", "data", "runs", "download", "plan", "tables", "figures", "select_tune",
+                     "stage_tune", "select_align", "stage_align", "select_rung_tune",
+                     "select_rung_align", "study"}  # fmt: skip
+    assert profile["set-resources"]["train_rung"] == train  # a rung job is a training job
 
 
 def test_lint(tmp_path: Path) -> None:
