@@ -213,6 +213,10 @@ def test_successive_halving_through_the_workflow(tmp_path: Path) -> None:
     assert tune.variant in rung["survivors"] and len(tune.candidates) == 4
     trained = sum(c["epochs_run"] for c in tune.candidates)
     assert trained < 4 * 4  # an exhaustive search trains every point to the end
+    from crossrec.costs import CostTable, estimate
+
+    est = estimate(_config(HALVING), CostTable.load("cpu"))["stages"]["tune"]
+    assert (est["runs"], est["epochs"], est["exhaustive_epochs"]) == (4, trained, 16)
     # the finalist paused after rung 0 and resumed: the same as never paused
     run = tmp_path / "results" / "runs" / "tiny" / "lightgcn" / "none" / tune.variant / "seed1"
     again = tmp_path / "again"
