@@ -58,34 +58,30 @@ def dataset_name(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err).removeprefix("--dataset: ")) from None
 
 
-def _int_in(low: int, high: int) -> Callable[[str], int]:
-    """An argparse type: an integer in [low, high]."""
+def _number_in(kind: type, low: float, high: float) -> Callable[[str], Any]:
+    """An argparse type: a ``kind`` (int or float) in [low, high] (NaN is never in range)."""
+    what = "an integer" if kind is int else "a number"
 
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:  # noqa: ANN401
         try:
-            value = int(text)
+            value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})")
-        return value
-
-    return parse
-
-
-def _float_in(low: float, high: float) -> Callable[[str], float]:
-    """An argparse type: a finite number in [low, high]."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not low <= value <= high:  # NaN fails too
             raise argparse.ArgumentTypeError(f"{value} is out of range ({low:g} to {high:g})")
         return value
 
     return parse
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high]."""
+    return _number_in(int, low, high)
+
+
+def _float_in(low: float, high: float) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high]."""
+    return _number_in(float, low, high)
 
 
 thread_count = _int_in(0, 1024)  # 0: torch's default

@@ -105,6 +105,7 @@ def config_schema() -> dict[str, Any]:
     from crossrec.align import PLUGINS
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
+    from crossrec.run import TrainConfig
 
     schema = copy.deepcopy(workflow_schema())
     props = schema["properties"]
@@ -113,6 +114,10 @@ def config_schema() -> dict[str, Any]:
             name: params_schema(registry[name].Params, grid=True) for name in registry
         }
         props[key]["additionalProperties"] = False
+    own_train = params_schema(TrainConfig, grid=True)  # a backbone's own trainer settings
+    own_train["description"] = "trainer settings of this backbone alone (a list is a grid)"
+    for entry in props["backbones"]["properties"].values():
+        entry["properties"]["train"] = own_train
     entry = props["datasets"]["additionalProperties"]
     entry["allOf"] = [
         {

@@ -30,7 +30,7 @@ from crossrec.data.formats import feature_files, find_inter_file, read_inter
 from crossrec.data.needs import DataNeeds
 from crossrec.data.prepare import is_prepared
 from crossrec.data.retry import retry
-from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
+from crossrec.data.sources.base import SOURCES, Source, VerifiedParams, needs_kwargs
 from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
 from crossrec.outputs import atomic_dir, check_replaceable
@@ -263,16 +263,14 @@ def prepare_amazon(
 
 
 @dataclass(frozen=True)
-class AmazonParams:
+class AmazonParams(VerifiedParams):
     """Options of the ``amazon`` source.
 
     Attributes:
         cookies: a Netscape cookie file for Google Drive (when Drive asks for a login).
-        allow_variant: accept data whose statistics differ from the published ones.
     """
 
     cookies: str | None = None
-    allow_variant: bool = False
 
 
 @SOURCES.register("amazon")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +42,17 @@ class Source:
 
 
 SOURCES: Registry[Source] = Registry("source", "crossrec.sources")
+
+
+@dataclass(frozen=True)
+class VerifiedParams:
+    """Options of a source whose data is checked against published statistics.
+
+    Attributes:
+        allow_variant: accept data whose statistics differ from the published ones.
+    """
+
+    allow_variant: bool = False
 
 
 def needs_kwargs(needs: DataNeeds) -> dict[str, Any]:

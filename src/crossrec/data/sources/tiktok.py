@@ -23,7 +23,6 @@ import pickle
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import scipy.sparse as sp
 from crossrec.data.needs import DataNeeds
 from crossrec.data.prepare import is_prepared
 from crossrec.data.retry import retry
-from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
+from crossrec.data.sources.base import SOURCES, Source, VerifiedParams, needs_kwargs
 from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
 from crossrec.io import save_npy, write_json
@@ -279,15 +278,8 @@ def prepare_tiktok(
             raise
 
 
-@dataclass(frozen=True)
-class TikTokParams:
-    """Options of the ``tiktok`` source.
-
-    Attributes:
-        allow_variant: accept data whose statistics differ from the published ones.
-    """
-
-    allow_variant: bool = False
+class TikTokParams(VerifiedParams):
+    """Options of the ``tiktok`` source (``allow_variant`` only)."""
 
 
 @SOURCES.register("tiktok")
