@@ -4,6 +4,7 @@ history and per-user metrics of a run never paused."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -121,4 +122,35 @@ def test_sigterm_leaves_a_checkpoint_that_resumes_bit_identically(
         [*base, "--out", str(tmp_path / "straight")], capture_output=True, text=True
     )
     assert straight.returncode == 0, straight.stderr[-2000:]
+    _same_run(tmp_path / "straight", out)
+
+
+def test_a_killed_rung_resumes_and_the_run_ends_as_never_paused(
+    tiny_dir: Path, tmp_path: Path
+) -> None:
+    """A successive-halving rung job (`--pause-at-epoch N --progress FILE`) stopped by SIGTERM
+    runs again with the same command to its budget; the finalist's training then continues from
+    the rung's checkpoint to the history of a run never paused."""
+    base = [sys.executable, "-m", "crossrec", "train", "--data", str(tiny_dir), "--backbone",
+            "lightgcn", "--train", "epochs=300", "--train", "patience=1000", "--train",
+            "batch_size=64", "--train", "topk=[5, 10, 20]", "--seed", "4", "--threads", "1"]  # fmt: skip
+    out, progress = tmp_path / "rung", tmp_path / "rung" / "rung0.json"
+    rung = [*base, "--pause-at-epoch", "200", "--progress", str(progress), "--resume"]
+    proc = subprocess.Popen([*rung, "--out", str(out)], stderr=subprocess.PIPE, text=True)
+    for line in proc.stderr:
+        if line.startswith("epoch"):
+            break
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 75 and not progress.exists()
+    again = subprocess.run([*rung, "--out", str(out)], capture_output=True, text=True)
+    assert again.returncode == 0 and "resumed from" in again.stderr, again.stderr[-2000:]
+    blob = json.loads(progress.read_text())
+    assert blob["epochs_run"] == 200 and not blob["finished"] and blob["best_value"] > 0
+    final = subprocess.run([*base, "--resume", "--out", str(out)], capture_output=True, text=True)
+    assert final.returncode == 0, final.stderr[-2000:]
+    straight = subprocess.run(
+        [*base, "--out", str(tmp_path / "straight")], capture_output=True, text=True
+    )
+    assert straight.returncode == 0
     _same_run(tmp_path / "straight", out)
