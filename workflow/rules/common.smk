@@ -160,7 +160,8 @@ def study_file():
 
 def tune_stages():
     """The tune stage of every (dataset, backbone) a staged study tunes (static paths, so a dry
-    run before any selection shows every dataset's tune runs, not the first one's only)."""
+    run before any selection shows every dataset's tune runs, not the first one's only).
+    """
     return [
         f"{SELECTIONS}/{dataset}/{backbone}/tune.runs.json"
         for dataset in (EXPERIMENT.datasets if EXPERIMENT.staged else [])
