@@ -107,3 +107,22 @@ def test_cli_prints_the_estimate_without_writing_a_plan(tmp_path: Path, table: P
     cuda = subprocess.run(missing, capture_output=True, text=True, cwd=tmp_path)
     assert cuda.returncode == 2 and cuda.stdout == ""
     assert len(cuda.stderr.strip().splitlines()) == 1 and "cuda.json" in cuda.stderr
+
+
+def test_the_staged_paper_estimate_in_the_docs_is_the_estimate() -> None:
+    """docs/cluster.md's table of config/paper.yaml (staged, halving) is what `crossrec plan
+    --estimate --device cpu` computes from the shipped table: per stage and in total."""
+    from crossrec.costs import estimate
+    from crossrec.workflow_config import checked
+
+    root = Path(__file__).parents[1]
+    docs = (root / "docs" / "cluster.md").read_text()
+    paper = checked(yaml.safe_load((root / "config" / "paper.yaml").read_text()))
+    est = estimate(paper, CostTable.load("cpu"))
+    assert f"**{est['total']['jobs']:,}**" in docs and f"**{est['total']['hours']:,.0f}**" in docs
+    per_dataset = est["datasets"].values()
+    assert " / ".join(f"{d['hours']:,.0f}" for d in per_dataset) in docs
+    for entry in est["stages"].values():
+        row = (f"| {entry['runs']:,} | {entry['epochs']:,} | {entry['hours']:,.0f} | "
+               f"{entry['exhaustive_epochs']:,} | {entry['exhaustive_hours']:,.0f} |")  # fmt: skip
+        assert row in docs, row

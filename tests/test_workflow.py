@@ -132,6 +132,7 @@ def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
         ("config/ml100k_full.yaml", []),
         ("config/ml100k_backbones.yaml", []),
         ("config/smoke.yaml", []),
+        ("config/ml100k_tuning.yaml", []),
         ("config/paper.yaml", ["--executor", "slurm", "-j", "100"]),
     ],
 )
@@ -142,6 +143,15 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
+    config = yaml.safe_load((ROOT / configfile).read_text())
+    if "stages" in config:  # before any selection: every dataset's and backbone's tune runs
+        from crossrec.experiment import Experiment
+        from crossrec.workflow_config import checked
+
+        stats = proc.stdout.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+        counts = dict(line.split() for line in stats.splitlines()[3:] if line.strip())
+        trained = int(counts.get("train", 0)) + int(counts.get("train_rung", 0))
+        assert trained == len(Experiment(checked(config)).runs("tune")) > 0
     if "slurm" in extra:  # train's threads are the CPUs asked for (resources.train_threads)
         train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
         assert train_cmds and all("--threads 4 " in line for line in train_cmds)
@@ -379,6 +389,10 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     after = _trained(work)
     changed = sorted(k for k in after if after[k] != before[k])
     assert changed == ["results/runs/tiny/freedom/none/default/seed1"], changed
+    # a run folder removed by hand while the plan is current: one line saying how to restore it
+    shutil.rmtree(work / "results/runs/tiny/freedom/none/default/seed1")
+    gone = snakemake("-n")
+    assert gone.returncode != 0 and "--forcerun plan" in gone.stdout + gone.stderr
 
 
 MODULE_SNAKEFILE = """

@@ -479,27 +479,33 @@ class Experiment:
         eta, min_epochs = self.halving(stage) or (1, 0)
         return min_epochs * eta**rung
 
+    def rung_sizes(self, stage: str, n: int) -> tuple[list[int], int]:
+        """The successive-halving schedule of ``n`` candidates: how many points each rung
+        pauses (rung r trained to :meth:`rung_epochs`) and how many finalists train to early
+        stopping. A rung is added while more than ``eta`` points remain and its budget is below
+        ``train.epochs``; each keeps ``ceil(points / eta)``. Exhaustive search: no rungs, every
+        candidate final."""
+        spec = self.halving(stage)
+        max_epochs = train_settings(self.config).epochs
+        sizes: list[int] = []
+        while spec and n > spec[0] and self.rung_epochs(stage, len(sizes)) < max_epochs:
+            sizes.append(n)
+            n = -(-n // spec[0])
+        return sizes, n
+
     def rungs(
         self, stage: str, dataset: str, backbone: str, plugin: str
     ) -> tuple[list[list[RunKey]], list[RunKey] | None]:
-        """Successive halving of a stage, as far as its rung files go: the runs paused at each
-        rung so far (rung r: trained to :meth:`rung_epochs`), and the finalists — the at most
-        ``eta`` points that train to early stopping, among which the stage selects (None while
-        a rung's selection is missing). Exhaustive search: no rungs, every candidate final.
-        A rung is added while more than ``eta`` points remain and its budget is below
-        ``train.epochs``."""
+        """Successive halving of a stage (:meth:`rung_sizes`), as far as its rung files go: the
+        runs paused at each rung so far, and the finalists, among which the stage selects (None
+        while a rung's selection is missing)."""
         alive = self.stage_runs(stage, dataset, backbone, plugin)
-        spec = self.halving(stage)
-        if spec is None:
-            return [], alive
-        eta, _ = spec
-        max_epochs = train_settings(self.config).epochs
         paused: list[list[RunKey]] = []
-        while len(alive) > eta and self.rung_epochs(stage, len(paused)) < max_epochs:
+        for rung in range(len(self.rung_sizes(stage, len(alive))[0])):
             paused.append(alive)
             if self.selections is None:
                 return paused, None
-            path = rung_path(self.selections, stage, dataset, backbone, plugin, len(paused) - 1)
+            path = rung_path(self.selections, stage, dataset, backbone, plugin, rung)
             if not path.exists():
                 return paused, None
             kept = set(Rung.read(path).survivors)
@@ -508,28 +514,25 @@ class Experiment:
 
     def planned_epochs(self, epochs_to_stop: int, halving: bool = True) -> dict[RunKey, int]:
         """Epochs each run of a staged study is expected to train (runs of :meth:`runs_by_stage`;
-        a flat study: none listed, every run trains ``epochs_to_stop``). With successive halving a
-        stage's points stop at the budgets of its rungs — ``n`` points, then ``ceil(n/eta)``,
-        … — and its at most ``eta`` finalists train ``epochs_to_stop``; ``halving=False``: as
-        if every stage were searched exhaustively (the comparison the estimate prints)."""
+        a flat study: none listed, every run trains ``epochs_to_stop``): with successive halving
+        a point cut at rung r trains :meth:`rung_epochs` of r, a finalist ``epochs_to_stop``;
+        ``halving=False``: as if every stage were searched exhaustively (the comparison the
+        estimate prints)."""
         out: dict[RunKey, int] = {}
         if not self.staged:
             return out
-        max_epochs = train_settings(self.config).epochs
         by_stage = self.runs_by_stage()
         for stage in STAGES:
-            spec = self.halving(stage) if halving else None
             groups: dict[tuple[str, str, str], list[RunKey]] = {}
             for key in by_stage[stage]:
                 groups.setdefault((key.dataset, key.backbone, key.plugin), []).append(key)
             for keys in groups.values():
-                alive, rung = list(keys), 0
-                while spec and len(alive) > spec[0] and self.rung_epochs(stage, rung) < max_epochs:
-                    keep = -(-len(alive) // spec[0])
-                    for key in alive[keep:]:
+                sizes, final = self.rung_sizes(stage, len(keys)) if halving else ([], len(keys))
+                kept_after = [*sizes[1:], final] if sizes else []  # points left after rung r
+                for rung, (size, kept) in enumerate(zip(sizes, kept_after, strict=True)):
+                    for key in keys[kept:size]:
                         out[key] = min(self.rung_epochs(stage, rung), epochs_to_stop)
-                    alive, rung = alive[:keep], rung + 1
-                for key in alive:
+                for key in keys[:final]:
                     out[key] = epochs_to_stop
         return out
 
