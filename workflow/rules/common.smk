@@ -11,6 +11,7 @@ from pathlib import Path
 from crossrec.experiment import Experiment
 from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
 from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
+from crossrec.stages import selection_path
 from snakemake.exceptions import WorkflowError
 
 
@@ -36,9 +37,14 @@ def all_datasets():
     return expand("results/data/{dataset}", dataset=EXPERIMENT.datasets)
 
 
+def _run_path(key, name):
+    """File `name` of a run's folder."""
+    return f"results/runs/{key.path()}/{name}"
+
+
 def all_runs(name):
     """File `name` of every planned run (all studies)."""
-    return [f"results/runs/{key.path()}/{name}" for key in EXPERIMENT.runs()]
+    return [_run_path(key, name) for key in EXPERIMENT.runs()]
 
 
 def all_metrics():
@@ -128,11 +134,14 @@ def study_runs(name):
             for plugin in ["none", *EXPERIMENT.plugins_of(dataset, backbone)]:
                 variant = chosen(dataset, backbone, plugin)
                 for seed in EXPERIMENT.seeds:
-                    key = RunKey(dataset, backbone, plugin, variant, seed)
-                    out.append(f"results/runs/{key.path()}/{name}")
+                    out.append(
+                        _run_path(
+                            RunKey(dataset, backbone, plugin, variant, seed), name
+                        )
+                    )
             point = chosen(dataset, backbone, "none")
             for _, key, _ in EXPERIMENT.selected_studies(dataset, backbone, point):
-                out.append(f"results/runs/{key.path()}/{name}")
+                out.append(_run_path(key, name))
     return out
 
 
@@ -163,7 +172,11 @@ def tune_stages():
     run before any selection shows every dataset's tune runs, not the first one's only).
     """
     return [
-        f"{SELECTIONS}/{dataset}/{backbone}/tune.runs.json"
+        str(
+            selection_path(SELECTIONS, "tune", dataset, backbone, "none").with_suffix(
+                ".runs.json"
+            )
+        )
         for dataset in (EXPERIMENT.datasets if EXPERIMENT.staged else [])
         for backbone in config["backbones"]
         if not EXPERIMENT.is_pinned(dataset, backbone)
@@ -177,10 +190,15 @@ def selection_files(wildcards):
     for dataset in EXPERIMENT.datasets:
         for backbone in config["backbones"]:
             if not EXPERIMENT.is_pinned(dataset, backbone):
-                out.append(f"{SELECTIONS}/{dataset}/{backbone}/tune.yaml")
+                out.append(
+                    str(selection_path(SELECTIONS, "tune", dataset, backbone, "none"))
+                )
             for plugin in EXPERIMENT.plugins_of(dataset, backbone):
                 if not EXPERIMENT.is_pinned(dataset, backbone, plugin):
-                    out.append(f"{SELECTIONS}/{dataset}/{backbone}/{plugin}/align.yaml")
+                    path = selection_path(
+                        SELECTIONS, "align", dataset, backbone, plugin
+                    )
+                    out.append(str(path))
     return out
 
 
@@ -209,10 +227,6 @@ def halving(stage, dataset, backbone, plugin, upto=None):
             raise WorkflowError(
                 f"{stage} rung {len(paused) - 1} of {dataset}/{backbone}: no rung file"
             )
-
-
-def _run_path(key, name):
-    return f"results/runs/{key.path()}/{name}"
 
 
 def _stage_inputs(stage, dataset, backbone, plugin):
