@@ -7,9 +7,10 @@
 For each N in ``--runs``, N ``crossrec train`` processes (FREEDOM + CROSS by default, seeds
 1…N, ``--epochs`` epochs each, no early stop, 1 thread each) start together on one seeded
 synthetic folder of the dataset's shape; the wall time until the last one finishes gives
-``runs_per_hour = N / wall × 3600`` and ``epochs_per_hour``. This is what a SLURM job that packs
-N runs of a dataset (``group-components`` in profiles/slurm) achieves on its one GPU; choose the
-N where runs/hour stops growing. Writes ``benchmarks/results/pack_<shape>_<device>.json``.
+``runs_per_hour = N / wall × 3600`` and ``epochs_per_hour``. This is what N runs sharing one GPU
+achieve: N local CUDA jobs per GPU (``--resources gpu_slot``), or N SLURM jobs on one GPU's
+shards (``resources.gpu_gres: shard:1``, docs/cluster.md §3); choose the N where runs/hour
+stops growing. Writes ``benchmarks/results/pack_<shape>_<device>.json``.
 """
 
 from __future__ import annotations

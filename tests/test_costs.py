@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def test_estimate_sums_measured_rows_per_dataset_study_and_grid(table: Path) -> 
     assert baby["jobs"] == 12 + 4 and baby["unmeasured"] == 0
     assert baby["hours"] == pytest.approx(main + ablation, abs=0.05)
     # a dataset no shape matches: counted, not guessed
-    assert est["datasets"]["other"] == {"jobs": 16, "hours": 0.0, "unmeasured": 16}
+    # never shown as 0 hours: None, and "unmeasured" in the text
+    assert est["datasets"]["other"] == {"jobs": 16, "hours": None, "unmeasured": 16}
     assert est["total"]["unmeasured"] == 16 and est["total"]["jobs"] == 32
     # the grid: the runs whose variant sets alpha or beta (both datasets)
     assert est["grid"]["jobs"] == 2 * 2 * 2 * 2
@@ -100,7 +102,10 @@ def test_cli_prints_the_estimate_without_writing_a_plan(tmp_path: Path, table: P
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "every run trains 20 epochs" in proc.stdout
-    assert "(16 runs with no measured row)" in proc.stdout
+    assert "(+ 16 runs with no measured row)" in proc.stdout  # the total leaves them out
+    other = next(line for line in proc.stdout.splitlines() if line.startswith("dataset other"))
+    assert other.split()[-1] == "unmeasured" and "0.0" not in other
+    assert "+-20 %" in proc.stdout and "take longer each" in proc.stdout
     assert "alpha x beta grid" in proc.stdout
     assert sorted(tmp_path.iterdir()) == sorted([config, table])  # no plan written
     missing = [*cmd[:-4], "--device", "cuda", "--costs", str(tmp_path / "cuda.json")]
@@ -126,3 +131,23 @@ def test_the_staged_paper_estimate_in_the_docs_is_the_estimate() -> None:
         row = (f"| {entry['runs']:,} | {entry['epochs']:,} | {entry['hours']:,.0f} | "
                f"{entry['exhaustive_epochs']:,} | {entry['exhaustive_hours']:,.0f} |")  # fmt: skip
         assert row in docs, row
+
+
+def test_the_readme_estimate_command_answers_with_the_partial_gpu_table() -> None:
+    """README's command as printed (cuda, the shipped partial table): exit 0, the table said
+    to be partial, unmeasured lines said so, the shared runs explained."""
+    import re
+
+    root = Path(__file__).parents[1]
+    line = next(ln for ln in (root / "README.md").read_text().splitlines() if "--estimate" in ln)
+    cmd = shlex.split(re.search(r"`(crossrec plan --estimate[^`]*)`", line).group(1))
+    proc = subprocess.run([sys.executable, "-m", "crossrec", *cmd[1:]], capture_output=True,
+                          text=True, cwd=root, timeout=300)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "on cuda" in out and "PARTIAL table" in out
+    sports = next(ln for ln in out.splitlines() if ln.startswith("dataset sports"))
+    assert sports.split()[-1] == "unmeasured"
+    baby = next(ln for ln in out.splitlines() if ln.startswith("dataset baby"))
+    assert "runs with no measured row" in baby and float(baby.split()[3]) > 0
+    assert "more jobs than the total" in out

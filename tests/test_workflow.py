@@ -143,43 +143,46 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
-    config = yaml.safe_load((ROOT / configfile).read_text())
-    if "stages" in config:  # before any selection: every dataset's and backbone's tune runs
-        from crossrec.experiment import Experiment
-        from crossrec.workflow_config import checked
+    from crossrec.costs import CostTable, estimate
+    from crossrec.experiment import Experiment
+    from crossrec.workflow_config import checked
 
-        stats = proc.stdout.split("Job stats:", 1)[1].split("\n\n", 1)[0]
-        counts = dict(line.split() for line in stats.splitlines()[3:] if line.strip())
-        trained = int(counts.get("train", 0)) + int(counts.get("train_rung", 0))
-        assert trained == len(Experiment(checked(config)).runs("tune")) > 0
+    config = checked(yaml.safe_load((ROOT / configfile).read_text()))
+    stats = proc.stdout.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    counts = dict(line.split() for line in stats.splitlines()[3:] if line.strip())
+    trained = int(counts.get("train", 0)) + int(counts.get("train_rung", 0))
+    if "stages" in config:  # before any selection: every dataset's and backbone's tune runs
+        tune = estimate(config, CostTable.load("cpu"))["stages"]["tune"]["runs"]
+        assert trained == len(Experiment(config).runs("tune")) == tune > 0
+    else:  # the DAG trains exactly the runs the planner and the estimate count
+        planned = len(set(Experiment(config).runs()))
+        assert trained == planned == estimate(config, CostTable.load("cpu"))["total"]["jobs"]
     if "slurm" in extra:  # train's threads are the CPUs asked for (resources.train_threads)
         train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
         assert train_cmds and all("--threads 4 " in line for line in train_cmds)
 
 
 def test_slurm_profile_requests() -> None:
-    """One GPU request per training job (``gres``, a string a packed group keeps at one; never
-    also ``gpu``), CPUs only through the rules' threads, every paper dataset packed, and the
-    rules that must not be submitted declared local."""
+    """The profile asks for nothing a rule must declare (partitions, GPUs, CPUs: the rules
+    declare them, so `--default-resources` on the command line cannot take them away), packs
+    no job groups (the SLURM plugin runs a group's jobs one after another), and the rules that
+    must not be submitted are declared local."""
     import re
 
     import yaml
 
     profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-    train = profile["set-resources"]["train"]
-    assert train["gres"] == "gpu:1" and "gpu" not in train and "gpus" not in train
-    for resources in (profile["default-resources"], *profile["set-resources"].values()):
-        assert "cpus_per_task" not in resources
-    assert "train" not in profile["set-threads"]  # the config's resources.train_threads
-    paper = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
-    assert {f"train-{d}" for d in paper["datasets"]} == set(profile["group-components"])
+    assert "set-resources" not in profile and "set-threads" not in profile
+    assert "group-components" not in profile and "groups" not in profile
+    assert set(profile["default-resources"]) <= {"runtime", "mem_mb", "slurm_account"}
+    text = "".join((ROOT / "workflow" / "rules" / f).read_text() for f in ("train.smk", "data.smk"))
+    assert "group:" not in text
     block = re.search(r"^localrules:\n((?:    \w+,\n)+)", (ROOT / "Snakefile").read_text(), re.M)
     assert block is not None
     local = set(re.findall(r"(\w+),", block.group(1)))
     assert local == {"all", "data", "runs", "download", "plan", "tables", "figures", "select_tune",
                      "stage_tune", "select_align", "stage_align", "select_rung_tune",
                      "select_rung_align", "study"}  # fmt: skip
-    assert profile["set-resources"]["train_rung"] == train  # a rung job is a training job
 
 
 def test_lint(tmp_path: Path) -> None:

@@ -348,12 +348,13 @@ def _job_limits(wildcards):
     where there is no measured row for the dataset's shape, backbone and plug-in."""
     from crossrec.costs import job_limits
 
+    epochs = rung_epochs(wildcards) if "rung" in wildcards.keys() else TRAIN.epochs
     return job_limits(
         wildcards.dataset,
         wildcards.backbone,
         wildcards.plugin,
-        "cuda" if TRAIN.device.startswith("cuda") else "cpu",
-        TRAIN.epochs,
+        "cuda" if _cuda() else "cpu",
+        epochs,
     )
 
 
@@ -368,33 +369,48 @@ def train_mem_mb(wildcards, attempt):
 def train_runtime(wildcards, attempt):
     """Wall-time limit of a training job (minutes), times the attempt (a job killed at its limit
     resumes from its checkpoint with twice the time): `resources.train_runtime` when set, else
-    from the measured cost table (1.5 x train.epochs epochs), else 120."""
+    from the measured cost table (1.5 x the epochs the job may train: train.epochs, a rung job's
+    budget), else 120."""
     minutes = (
         config.get("resources", {}).get("train_runtime") or _job_limits(wildcards)[1]
     )
     return (minutes or 120) * attempt
 
 
+def _cuda():
+    return TRAIN.device.startswith("cuda")
+
+
 def train_resources():
-    """Resources of one training job; a CUDA run also takes one `gpu_slot` (the local profile
-    has 1: one CUDA run at a time; GPUs × runs per GPU packs a multi-GPU box, and `crossrec
-    train` spreads the runs over the visible GPUs)."""
+    """Resources of one training job. On SLURM (profiles/slurm): the partition and, for a CUDA
+    run only, the GPU request, both from the config (`resources.gpu_partition` /
+    `cpu_partition`, `resources.gpu_gres`: `gpu:1`, or `shard:1` where the cluster shares
+    GPUs between jobs) — declared by the rule, so `--default-resources slurm_account=...`
+    on the command line (which replaces the profile's whole default-resources) takes nothing
+    away. Locally a CUDA run also takes one `gpu_slot` (profiles/default has 1: one CUDA run at
+    a time; GPUs × runs per GPU packs a multi-GPU box, and `crossrec train` spreads the runs
+    over the visible GPUs)."""
+    res = config.get("resources", {})
     out = {
         "mem_mb": train_mem_mb,
         "runtime": train_runtime,
         "checkpoint_minutes": checkpoint_minutes(),
+        "slurm_partition": res.get("gpu_partition" if _cuda() else "cpu_partition")
+        or ("gpu" if _cuda() else "cpu"),
     }
-    if TRAIN.device.startswith("cuda"):
+    if _cuda():
+        out["gres"] = res.get("gpu_gres", "gpu:1")
         out["gpu_slot"] = 1
     return out
 
 
-def train_group(wildcards):
-    """The job group of a training run: `train-<dataset>`, one group per dataset. A cluster
-    profile packs N of a dataset's runs into one job that trains them side by side on one GPU
-    with `group-components: {train-<dataset>: N}` (profiles/slurm: N per dataset size); without
-    it each run is a group of its own (a local dry run lists each as "Group job")."""
-    return f"train-{wildcards.dataset}"
+def prepare_resources():
+    """Resources of a `prepare` job (declared here, not in a profile: see train_resources)."""
+    return {
+        "mem_mb": 32000,
+        "runtime": 120,
+        "slurm_partition": config.get("resources", {}).get("cpu_partition", "cpu"),
+    }
 
 
 def checkpoint_minutes():

@@ -22,6 +22,9 @@ rule prepare:
         "results/logs/prepare/{dataset}.log",
     conda:
         "../../envs/crossrec.yaml"
+    threads: 4
+    resources:
+        **prepare_resources(),
     params:
         source=source_args,
         needs=prepare_args,

@@ -103,8 +103,6 @@ rule train_rung:
         f"{RUN_DIR}/rung{{rung}}.json",
     log:
         f"results/logs/train/{RUN_NAME}.rung{{rung}}.log",
-    group:
-        train_group
     conda:
         "../../envs/crossrec.yaml"
     threads: train_threads()
@@ -193,8 +191,6 @@ rule train:
         f"results/logs/train/{RUN_NAME}.log",
     benchmark:
         f"results/benchmarks/train/{RUN_NAME}.tsv"
-    group:
-        train_group
     conda:
         "../../envs/crossrec.yaml"
     threads: train_threads()

@@ -44,6 +44,7 @@ class CostTable:
     machine: dict[str, Any]
     rows: dict[tuple[str, str, str], dict[str, float]]
     source: str
+    partial: bool = False  # only some shapes × backbones × plug-ins measured (said in estimates)
 
     @classmethod
     def load(cls, device: str, path: str | Path | None = None) -> CostTable:
@@ -60,7 +61,8 @@ class CostTable:
             rows = {(r["shape"], r["backbone"], r["plugin"]): r for r in blob["rows"]}
         except (json.JSONDecodeError, KeyError, TypeError) as err:
             raise ConfigError(f"{file}: not a crossrec cost table ({err})") from None
-        return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file))
+        partial = blob.get("partial", False) is True
+        return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)
 
     def row(self, dataset: str, backbone: str, plugin: str) -> dict[str, float] | None:
         """The measured row for a run, or None (unknown shape, backbone or plug-in)."""
@@ -162,63 +164,115 @@ def estimate(
                 entry["exhaustive_hours"] += run_seconds(row, e) / 3600 if row else 0.0
                 entry["unmeasured"] += row is None
             hours[f"study:{study}"] += h
+            unmeasured[f"study:{study}"] += row is None
             if key in seen:
                 continue  # a run in two studies is trained once
             seen.add(key)
             jobs[key.dataset] += 1
             hours[key.dataset] += h
             unmeasured[key.dataset] += row is None
+            hours["total"] += h
             grid = study == ("align" if exp.staged else "main") and key.plugin in gridded
             if grid:
                 jobs["grid"] += 1
                 hours["grid"] += h
+                unmeasured["grid"] += row is None
+
+    def hours_of(name: str, runs: int, missing: int) -> float | None:
+        # None when no run of the line is measured: unmeasured is never shown as 0 hours
+        return None if runs and missing == runs else round(hours[name], 1)
+
+    studies = {
+        s: {
+            "jobs": jobs[f"study:{s}"],
+            "hours": hours_of(f"study:{s}", jobs[f"study:{s}"], unmeasured[f"study:{s}"]),
+            "unmeasured": unmeasured[f"study:{s}"],
+        }
+        for s in by_stage
+        if jobs[f"study:{s}"]
+    }
+    total_missing = sum(unmeasured[d] for d in exp.datasets)
     return {
         "device": table.device,
         "machine": table.machine,
         "table": table.source,
+        "partial": table.partial,
         "epochs": epochs,
-        "studies": {
-            s: {"jobs": jobs[f"study:{s}"], "hours": round(hours[f"study:{s}"], 1)}
-            for s in by_stage
-            if jobs[f"study:{s}"]
-        },
+        "studies": studies,
+        "shared": sum(e["jobs"] for e in studies.values()) - len(seen),
         "datasets": {
-            d: {"jobs": jobs[d], "hours": round(hours[d], 1), "unmeasured": unmeasured[d]}
+            d: {
+                "jobs": jobs[d],
+                "hours": hours_of(d, jobs[d], unmeasured[d]),
+                "unmeasured": unmeasured[d],
+            }
             for d in exp.datasets
         },
-        "grid": {"jobs": jobs["grid"], "hours": round(hours["grid"], 1)},
+        "grid": {
+            "jobs": jobs["grid"],
+            "hours": hours_of("grid", jobs["grid"], unmeasured["grid"]),
+            "unmeasured": unmeasured["grid"],
+        },
         "stages": {
-            st: {k: round(v, 1) if "hours" in k else int(v) for k, v in entry.items()}
+            st: {
+                k: (
+                    None
+                    if "hours" in k and entry["unmeasured"] == entry["runs"]
+                    else round(v, 1)
+                    if "hours" in k
+                    else int(v)
+                )
+                for k, v in entry.items()
+            }
             for st, entry in stages.items()
         },
         "total": {
             "jobs": len(seen),
-            "hours": round(sum(hours[d] for d in exp.datasets), 1),
-            "unmeasured": sum(unmeasured.values()),
+            "hours": hours_of("total", len(seen), total_missing),
+            "unmeasured": total_missing,
         },
     }
 
 
+def _hours(value: float | None, unmeasured: int, width: int) -> str:
+    """An hours cell: the measured runs' sum, ``unmeasured`` when no run is measured."""
+    text = "unmeasured" if value is None else f"{value:,.1f}"
+    return f"{text:>{width}}"
+
+
 def format_estimate(est: Mapping[str, Any]) -> str:
-    """The estimate as plain text: the table it came from, the assumption, then one line per
-    dataset, study, the α×β grid and the total."""
+    """The estimate as plain text: the table it came from (and whether it is partial), the
+    assumptions and caveats, then one line per dataset, study, the α×β grid and the total.
+    A line whose runs are all unmeasured says ``unmeasured``; one with some says how many
+    runs its hours leave out."""
     unit = "GPU-hours" if est["device"] == "cuda" else "CPU-hours (1 thread per run)"
     machine = est["machine"]
     lines = [
         f"cost estimate on {est['device']} ({machine.get('device_name') or '?'}, torch "
         f"{machine.get('torch', '?')}, measured {machine.get('date', '?')}; {est['table']})",
+    ]
+    if est.get("partial"):
+        lines.append(
+            "PARTIAL table: only some dataset shapes x backbones x plug-ins are measured; "
+            "hours below leave the unmeasured runs out and say how many"
+        )
+    lines += [
         f"assumption: every run trains {est['epochs']} epochs before it stops, evaluating "
         "valid and test after each; one run at a time per device",
+        "caveat: each row is one measurement of a run alone on the device (the CPU table's "
+        "partly with other work on the machine): read the hours as +-20 %; runs sharing a "
+        "device take longer each",
         f"{'':<24}{'jobs':>8}{unit:>32}",
     ]
 
     def line(name: str, entry: Mapping[str, Any]) -> str:
+        missing = entry.get("unmeasured", 0)
         extra = (
-            f"   ({entry['unmeasured']} runs with no measured row)"
-            if entry.get("unmeasured")
+            f"   (+ {missing} runs with no measured row)"
+            if missing and entry["hours"] is not None
             else ""
         )
-        return f"{name:<24}{entry['jobs']:>8}{entry['hours']:>32,.1f}{extra}"
+        return f"{name:<24}{entry['jobs']:>8}{_hours(entry['hours'], missing, 32)}{extra}"
 
     lines += [line(f"dataset {d}", e) for d, e in est["datasets"].items()]
     lines += [line(f"study {s}", e) for s, e in est["studies"].items()]
@@ -229,12 +283,24 @@ def format_estimate(est: Mapping[str, Any]) -> str:
         )
         for stage, e in est["stages"].items():
             name = "replicate" if stage == "main" else stage
-            extra = f"   ({e['unmeasured']} runs with no measured row)" if e["unmeasured"] else ""
+            missing = e["unmeasured"]
+            extra = (
+                f"   (+ {missing} runs with no measured row)"
+                if missing and e["hours"] is not None
+                else ""
+            )
             lines.append(
-                f"{'stage ' + name:<24}{e['runs']:>8}{e['epochs']:>10,}{e['hours']:>12,.1f}"
-                f"{e['exhaustive_epochs']:>20,}{e['exhaustive_hours']:>12,.1f}{extra}"
+                f"{'stage ' + name:<24}{e['runs']:>8}{e['epochs']:>10,}"
+                f"{_hours(e['hours'], missing, 12)}{e['exhaustive_epochs']:>20,}"
+                f"{_hours(e['exhaustive_hours'], missing, 12)}{extra}"
             )
     if est["grid"]["jobs"]:
         lines.append(line("alpha x beta grid", est["grid"]))
     lines.append(line("total", est["total"]))
+    if est.get("shared"):
+        lines.append(
+            f"note: the study lines sum to {est['shared']:,} more jobs than the total: a run "
+            "two studies share (e.g. the main study's run that an ablation reuses) is trained "
+            "once and counted once in the dataset lines and the total"
+        )
     return "\n".join(lines)
