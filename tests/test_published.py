@@ -27,7 +27,7 @@ def test_bh_equals_scipy_and_keeps_missing() -> None:
     np.testing.assert_allclose(adjust(p, "bonferroni")[present], np.minimum(1, p[present] * 6))
     pd.testing.assert_series_equal(adjust(p, "none"), p)
     with pytest.raises(ValueError, match="correction"):
-        adjust(p, "holm")
+        adjust(p, "sidak")
 
 
 def test_dagger_follows_the_corrected_p_value() -> None:
@@ -80,11 +80,11 @@ def test_published_numbers_are_the_papers() -> None:
     }
 
 
-def _metrics(root: Path, key: tuple, recall20: float, recall5: float) -> None:
+def _metrics(root: Path, key: tuple, recall20: float, recall5: float) -> Path:
     test = {"recall@20": recall20, "ndcg@20": recall20 / 2, "precision@20": recall20 / 10}
     test |= {"recall@5": recall5, "ndcg@5": recall5 / 2, "precision@5": recall5 / 5}
     test |= {"recall@10": recall5 * 1.5, "ndcg@10": recall5}
-    write_metrics(root, key, {"recall@20": recall20}, test)
+    return write_metrics(root, key, {"recall@20": recall20}, test)
 
 
 def _study(root: Path, dataset: str) -> pd.DataFrame:
@@ -92,7 +92,11 @@ def _study(root: Path, dataset: str) -> pd.DataFrame:
     for plugin, base in (("none", 0.05), ("fettle", 0.06), ("cross", 0.07)):
         for seed in (1, 2):
             key = (dataset, "freedom", plugin, "default", seed)
-            _metrics(root, key, base + 0.001 * seed, base / 2)
+            folder = _metrics(root, key, base + 0.001 * seed, base / 2)
+            users = pd.DataFrame(
+                {"user": range(20), "recall@20": [(base + u % 5 / 100) for u in range(20)]}
+            )
+            users.to_csv(folder / "test_per_user.csv", index=False)  # the per-user tests read it
             keys.append(key)
     fields = ("dataset", "backbone", "plugin", "variant", "seed")
     runs = [{"study": "main", **dict(zip(fields, k, strict=True)), "swept": None} for k in keys]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import write_metrics
@@ -103,7 +104,7 @@ def test_cells_and_latex() -> None:
     assert tex.count(r"\begin{tabular}") == tex.count(r"\end{tabular}") == 1
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert tex.count(rule) == 1
-    assert "p < 0.05" in tex and "nan" not in tex
+    assert "p $<$ 0.05" in tex and "nan" not in tex  # math mode: text-mode < is ¡ in OT1
 
 
 def test_best_in_bold_second_underlined_per_dataset() -> None:
@@ -123,3 +124,60 @@ def test_best_in_bold_second_underlined_per_dataset() -> None:
     tex = to_latex(display, layout)
     assert r"\textbf{0.3100$^{\dagger}$}" in tex and r"\underline{0.3050}" in tex
     assert "{llr}" in tex
+
+
+def test_latex_maps_every_glyph_or_refuses() -> None:
+    from crossrec.report.render import latex_glyphs
+
+    assert latex_glyphs("a − b × c ≤ α") == r"a $-$ b $\times$ c $\leq$ $\alpha$"
+    with pytest.raises(ValueError, match="U\\+2603"):
+        latex_glyphs("snow ☃")
+
+
+def test_main_table_stacks_the_std_under_the_mean() -> None:
+    from crossrec.report.render import Layout, to_latex
+
+    tex = to_latex(
+        pd.DataFrame({"m": ["x"], "R@20": ["0.3142 ± 0.0049†"]}), Layout("c", "l", stack_std=True)
+    )
+    assert r"\shortstack[r]{0.3142$^{\dagger}$\\ \scriptsize $\pm$0.0049}" in tex
+
+
+def test_holm_matches_a_worked_example() -> None:
+    from crossrec.report.stats import adjust, holm
+
+    # m = 4: sorted 0.01, 0.02, 0.03, 0.04 -> 0.04, 0.06, 0.06 (monotone), 0.06
+    assert holm(np.array([0.04, 0.01, 0.03, 0.02])) == pytest.approx([0.06, 0.04, 0.06, 0.06])
+    assert holm(np.array([0.5, 0.4])) == pytest.approx([0.8, 0.8])
+    p = pd.Series([0.04, None, 0.01])
+    assert adjust(p, "holm").tolist()[0] == pytest.approx(0.04) and pd.isna(adjust(p, "holm")[1])
+
+
+def test_user_tests_per_seed_and_on_the_seed_mean(tmp_path: Path) -> None:
+    from scipy import stats as sps
+
+    from crossrec.report.stats import user_tests
+
+    rng = np.random.default_rng(0)
+    users = list(range(30))
+    rows = []
+    values = {}
+    for plugin in ("none", "cross"):
+        for seed in (1, 2):
+            v = rng.random(30) + (0.1 if plugin == "cross" else 0)
+            values[plugin, seed] = v
+            run = tmp_path / "d" / "b" / plugin / "default" / f"seed{seed}"
+            run.mkdir(parents=True)
+            pd.DataFrame({"user": users, "recall@20": v}).to_csv(run / "test_per_user.csv")
+            rows.append({"dataset": "d", "backbone": "b", "plugin": plugin, "variant": "default",
+                         "seed": seed, "study": "main"})  # fmt: skip
+    out = user_tests(pd.DataFrame(rows), tmp_path)
+    assert list(out["seed"]) == [1, 1, 2, 2, "mean", "mean"] and set(out["n"]) == {30}
+    t1 = sps.ttest_rel(values["cross", 1], values["none", 1])
+    row = out[(out["seed"] == 1) & (out["test"] == "paired t")].iloc[0]
+    assert row["statistic"] == pytest.approx(t1.statistic) and row["p"] == pytest.approx(t1.pvalue)
+    mean_x = (values["cross", 1] + values["cross", 2]) / 2
+    mean_y = (values["none", 1] + values["none", 2]) / 2
+    w = sps.wilcoxon(mean_x, mean_y)
+    row = out[(out["seed"] == "mean") & (out["test"] == "Wilcoxon")].iloc[0]
+    assert row["statistic"] == pytest.approx(w.statistic) and row["p"] == pytest.approx(w.pvalue)

@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from crossrec.report import FIGURES, TABLES
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 pytestmark = pytest.mark.workflow
@@ -46,10 +48,18 @@ def _metrics(workdir: Path, backbone: str, plugin: str, variant: str, seed: int)
     return json.loads((run / "metrics.json").read_text())
 
 
-def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
-    _config(tmp_path, FIXTURES / "tiny")
-    proc = _snakemake(tmp_path)
+@pytest.fixture(scope="module")
+def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny study (tests/fixtures/workflow_config.yaml) run once for this module's tests."""
+    work = tmp_path_factory.mktemp("tiny_study")
+    _config(work, FIXTURES / "tiny")
+    proc = _snakemake(work)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return work
+
+
+def test_tiny_workflow_end_to_end(tiny_study: Path) -> None:
+    tmp_path = tiny_study
     tables = tmp_path / "results" / "tables"
     runs = pd.read_csv(tables / "runs.csv")
     # 2 backbones x 2 plug-ins x 2 seeds, LightGCN twice (grid); ablation adds cross_no_cla,
@@ -85,7 +95,7 @@ def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     firsts = {tuple(r[:2]) for r in rows if len(r) > 2}
     assert {("tiny", "LightGCN"), ("tiny", "+CROSS"), ("tiny", "ΔImprov.")} <= firsts
     assert "avg Δ CF" in (tables / "table2.md").read_text()
-    assert "cross_no_cla" in (tables / "ablation.md").read_text()
+    assert "+CROSS w/o CLA" in (tables / "ablation.md").read_text()
     tex = (tables / "main.tex").read_text()
     assert tex.startswith("\\begin{table}") and "\\begin{tabular}" in tex and "\\caption{" in tex
     assert "papers'" in (tables / "paper_vs_ours.md").read_text()
@@ -108,6 +118,44 @@ def test_tiny_workflow_end_to_end(tmp_path: Path) -> None:
     target = str((run / "metrics.json").relative_to(tmp_path))
     again = _snakemake(tmp_path, "--forcerun", "train", "-n", target)
     assert again.returncode == 0 and "train" in again.stdout
+
+
+def test_every_table_compiles_with_pdflatex(tiny_study: Path, tmp_path: Path) -> None:
+    """Every generated .tex compiles with pdflatex (-halt-on-error) as a two-column table*, and
+    the main table fits its width (ACM sigconf's 506 pt)."""
+    from latex_check import TEXTWIDTH_PT, compile_table, pdflatex
+
+    if pdflatex() is None:
+        pytest.skip("no pdflatex installed (.ci/run installs texlive-latex-base where it can)")
+    tables = sorted((tiny_study / "results" / "tables").glob("*.tex"))
+    assert len(tables) == len(TABLES)
+    for tex in tables:
+        proc, width = compile_table(tex, tmp_path)
+        errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
+        assert proc.returncode == 0, (tex.name, errors)
+        if tex.stem == "main":
+            assert width <= TEXTWIDTH_PT, width
+
+
+def test_report_shows_each_output_once_without_autolinks(tiny_study: Path) -> None:
+    """`snakemake --report`: no caption turned into a mailto: link (Recall@20), each table and
+    figure once (its csv / png), modality scores filed under the main study."""
+    import zipfile
+
+    proc = _snakemake(tiny_study, "--report", "report.zip")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with zipfile.ZipFile(tiny_study / "report.zip") as archive:
+        names = archive.namelist()
+        html = "".join(
+            archive.read(n).decode("utf-8", "replace") for n in names if n.endswith(".html")
+        )
+    assert html and "mailto:" not in html
+    for name in TABLES:
+        shown = [n for n in names if re.search(rf"/{name}\.(md|csv|tex)$", n)]
+        assert [Path(n).suffix for n in shown] == [".csv"], (name, shown)
+    for name in FIGURES:
+        shown = [n for n in names if re.search(rf"/{name}\.(png|pdf)$", n)]
+        assert [Path(n).suffix for n in shown] == [".png"], (name, shown)
 
 
 def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:

@@ -9,7 +9,14 @@ import shlex
 from pathlib import Path
 
 from crossrec.experiment import Experiment
-from crossrec.report import FIGURE_FORMATS, FIGURES, REPORT_STUDY, TABLE_FORMATS, TABLES
+from crossrec.report import (
+    FIGURE_FORMATS,
+    FIGURES,
+    REPORT_FORMATS,
+    REPORT_STUDY,
+    TABLE_FORMATS,
+    TABLES,
+)
 from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
 from crossrec.stages import selection_path
 from snakemake.exceptions import WorkflowError
@@ -64,9 +71,13 @@ def all_figures():
 
 def reported(path, kind):
     """`path` (results/<kind>s/<name>.<ext>) as a report item: its own caption
-    (workflow/report/<kind>s/<name>.rst), the study it belongs to as category, and labels.
+    (workflow/report/<kind>s/<name>.rst), the study it belongs to as category, and labels —
+    in one format per output (REPORT_FORMATS: a table's csv, a figure's png); other formats
+    are plain outputs.
     """
     name, ext = Path(path).stem, Path(path).suffix.lstrip(".")
+    if ext not in REPORT_FORMATS:  # each table and figure once in the report
+        return path
     return report(
         path,
         caption=f"../report/{kind}s/{name}.rst",

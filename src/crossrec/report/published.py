@@ -48,8 +48,12 @@ def backbone_name(backbone: str) -> str:
 
 
 def plugin_name(plugin: str) -> str:
-    """``+FETTLE``, ``+CROSS``, ``+BM3``; ``none`` → ``–`` (the backbone alone)."""
-    return "–" if plugin == "none" else f"+{plugin.upper()}"
+    """``+FETTLE``, ``+CROSS``, ``+BM3``; an ablation preset ``cross_no_cla`` → ``+CROSS w/o
+    CLA``; ``none`` → ``–`` (the backbone alone)."""
+    if plugin == "none":
+        return "–"
+    base, without, dropped = plugin.partition("_no_")
+    return f"+{base.upper()}" + (f" w/o {dropped.upper()}" if without else "")
 
 
 def model_name(backbone: str, plugin: str) -> str:

@@ -17,7 +17,36 @@ from dataclasses import dataclass
 import pandas as pd
 
 NUMBER = re.compile(r"^\s*([+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)")
-UNICODE_LATEX = {"±": r"$\pm$", "Δ": r"$\Delta$", "†": r"$^{\dagger}$", "–": "--", "→": r"$\to$"}
+# Every non-ASCII glyph the tables and their captions use, as pdflatex (T1 or OT1) sets it; a
+# table with any other non-ASCII character is refused (to_latex), so none reaches pdflatex.
+UNICODE_LATEX = {
+    "±": r"$\pm$",
+    "Δ": r"$\Delta$",
+    "†": r"$^{\dagger}$",
+    "–": "--",
+    "—": "---",
+    "−": "$-$",
+    "→": r"$\to$",
+    "×": r"$\times$",
+    "·": r"$\cdot$",
+    "≤": r"$\leq$",
+    "≥": r"$\geq$",
+    "≈": r"$\approx$",
+    "α": r"$\alpha$",
+    "β": r"$\beta$",
+    "γ": r"$\gamma$",
+    "λ": r"$\lambda$",
+    "τ": r"$\tau$",
+    "…": r"\ldots{}",
+    "’": "'",
+    "‘": "`",
+    "“": "``",
+    "”": "''",
+}
+# Text-mode < and > are other glyphs in pdflatex's default OT1 encoding (¡, ¿): math mode
+MATH_RELATIONS = {"<": "$<$", ">": "$>$"}
+COUNTS = ("n", "seed")  # numeric columns that are counts or labels: never marked best
+STD_CELL = re.compile(r"(?<![\w.])(\d+\.\d+) ± (\d+\.\d+)(†?)")
 
 
 @dataclass(frozen=True)
@@ -31,6 +60,8 @@ class Layout:
     group: str = "dataset"
     skip: str | None = None
     skip_prefixes: tuple[str, ...] = ()
+    size: str = "small"  # LaTeX font size of the table (``small``, ``footnotesize``, …)
+    stack_std: bool = False  # ``mean ± std`` cells as the mean over a \scriptsize ±std line
 
 
 def leading_number(text: object) -> float | None:
@@ -47,7 +78,11 @@ def marks(display: pd.DataFrame, layout: Layout) -> pd.DataFrame:
     columns = list(layout.emphasis)
     if layout.mark_numeric:
         numeric = dict(zip(display.columns, _numeric_columns(display), strict=True))
-        columns += [c for c, is_number in numeric.items() if is_number and c not in columns]
+        columns += [
+            c
+            for c, is_number in numeric.items()
+            if is_number and c not in columns and c not in COUNTS
+        ]
     if not columns or display.empty:
         return out
     candidate = pd.Series(True, index=display.index)
@@ -99,7 +134,10 @@ def to_markdown(display: pd.DataFrame, layout: Layout, note: str | None = None) 
 def to_latex(display: pd.DataFrame, layout: Layout, note: str | None = None) -> str:
     """A booktabs ``table`` with caption and label (``Styler.to_latex``): LaTeX specials
     escaped, ``\\textbf`` best, ``\\underline`` second, ``r`` columns for numbers; ``note`` as a
-    footnote-size line under the tabular."""
+    footnote-size line under the tabular; the table in ``layout.size``; with
+    ``layout.stack_std``, ``0.3142 ± 0.0049`` as ``0.3142`` over a ``\\scriptsize`` ``±0.0049``
+    (so the main table fits a two-column ``table*``). Every non-ASCII glyph goes through
+    :data:`UNICODE_LATEX` (ValueError naming any other one)."""
     flags = marks(display, layout)
     styles = flags.replace({"best": "textbf:--rwrap;", "second": "underline:--rwrap;"})
     spec = "".join("r" if numeric else "l" for numeric in _numeric_columns(display))
@@ -118,17 +156,29 @@ def to_latex(display: pd.DataFrame, layout: Layout, note: str | None = None) -> 
         position="t",
         position_float="centering",
     )
+    tex = tex.replace("\\centering\n", f"\\centering\n\\{layout.size}\n", 1)
+    if layout.stack_std:
+        tex = STD_CELL.sub(r"\\shortstack[r]{\1\3\\\\ \\scriptsize ±\2}", tex)
     if note:
         tex = tex.replace(
             "\\end{tabular}\n", "\\end{tabular}\n\\par\\footnotesize " + _escape(note) + "\n"
         )
+    return latex_glyphs(tex)
+
+
+def latex_glyphs(tex: str) -> str:
+    """``tex`` with every non-ASCII glyph replaced through :data:`UNICODE_LATEX`; ValueError
+    naming the first glyph that has no replacement."""
     for char, command in UNICODE_LATEX.items():
         tex = tex.replace(char, command)
+    left = sorted({c for c in tex if ord(c) > 127})
+    if left:
+        raise ValueError(f"no LaTeX for {left[0]!r} (U+{ord(left[0]):04X}): add it to UNICODE_LATEX")
     return tex
 
 
 def _escape(text: str) -> str:
-    """LaTeX specials of free text (captions, notes) escaped."""
+    """LaTeX specials of free text (captions, notes) escaped; ``<``/``>`` in math mode."""
     text = text.replace("\\", "\x00")
     for char, escaped in (
         ("&", r"\&"),
@@ -140,4 +190,6 @@ def _escape(text: str) -> str:
         ("}", r"\}"),
     ):
         text = text.replace(char, escaped)
+    for char, math in MATH_RELATIONS.items():
+        text = text.replace(char, math)
     return text.replace("\x00", r"\textbackslash{}")

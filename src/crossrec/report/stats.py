@@ -7,9 +7,13 @@
 * :func:`significance` — each plug-in against its backbone's ``none`` run: a paired t-test over
   the shared seeds when there are ≥ 2, else a paired t-test over the test users' per-user
   metric of the single seed (scipy ``ttest_rel``).
+* :func:`user_tests` — beside the seed test: each plug-in against its backbone over the test
+  users, paired t (``ttest_rel``) and Wilcoxon signed-rank (``wilcoxon``), per seed and on the
+  per-user metric averaged over the shared seeds, with the statistic and n.
 * :func:`adjust` — the multiple-comparison correction across the tests of one table
   (``tables.correction``): ``bh`` (Benjamini–Hochberg false discovery rate, scipy's
-  ``false_discovery_control``), ``bonferroni`` (``min(1, m·p)``) or ``none``.
+  ``false_discovery_control``), ``holm`` (Holm's step-down), ``bonferroni`` (``min(1, m·p)``)
+  or ``none``.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from crossrec.report.summary import per_user
 GROUP = ["dataset", "backbone", "plugin"]
 CORRECTIONS = {
     "bh": "Benjamini–Hochberg",
+    "holm": "Holm",
     "bonferroni": "Bonferroni",
     "none": "no multiple-comparison correction",
 }
@@ -124,7 +129,8 @@ def _row(dataset: str, backbone: str, plugin: str, test: str, n: int, a, b) -> d
 def adjust(p: pd.Series, method: str) -> pd.Series:
     """p-values corrected across the m non-missing tests of ``p`` (missing stay missing).
 
-    ``bh``: ``scipy.stats.false_discovery_control(p, method="bh")``; ``bonferroni``:
+    ``bh``: ``scipy.stats.false_discovery_control(p, method="bh")``; ``holm``: :func:`holm`;
+    ``bonferroni``:
     ``min(1, m·p)``; ``none``: unchanged.
     """
     if method not in CORRECTIONS:
@@ -137,6 +143,83 @@ def adjust(p: pd.Series, method: str) -> pd.Series:
         return out
     if method == "bh":
         out[present] = stats.false_discovery_control(values[present].to_numpy(), method="bh")
+    elif method == "holm":
+        out[present] = holm(values[present].to_numpy())
     else:
         out[present] = np.minimum(1.0, values[present].to_numpy() * m)
     return out
+
+
+def holm(p: np.ndarray) -> np.ndarray:
+    """Holm's step-down adjusted p-values of ``m`` tests: with ``p_(1) ≤ … ≤ p_(m)``,
+    ``p̃_(i) = min(1, max_{j ≤ i} (m − j + 1) · p_(j))``, in the input order.
+
+    Hand-written (eight lines) rather than statsmodels' ``multipletests``: scipy has no Holm,
+    and statsmodels would add a 10 MB dependency (plus patsy) for this one formula; the test
+    checks it against a worked example."""
+    p = np.asarray(p, dtype=float)
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    scaled = (m - np.arange(m)) * p[order]
+    adjusted = np.minimum(1.0, np.maximum.accumulate(scaled))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out
+
+
+USER_TESTS = ("paired t", "Wilcoxon")
+
+
+def _user_test(test: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(statistic, two-sided p) of one paired test over users; (nan, 1.0) when every
+    difference is 0 (no evidence either way), (nan, nan) with fewer than 2 users."""
+    if len(a) < 2:
+        return float("nan"), float("nan")
+    if np.allclose(a - b, 0):
+        return float("nan"), 1.0
+    result = stats.ttest_rel(a, b) if test == "paired t" else stats.wilcoxon(a, b)
+    return float(result.statistic), float(result.pvalue)
+
+
+def user_tests(
+    chosen: pd.DataFrame, runs_root: str | Path, metric: str = "recall@20"
+) -> pd.DataFrame:
+    """Each plug-in against its backbone alone over the test users, for the selected runs
+    (``chosen``: one row per seed): per shared seed, and on each user's metric averaged over
+    the shared seeds (``seed`` = ``mean``), a paired t-test and a Wilcoxon signed-rank test
+    (scipy ``ttest_rel`` / ``wilcoxon``, two-sided) of the per-user ``metric``.
+
+    Columns: dataset, backbone, plugin, seed (an int, or ``mean``), test (``paired t`` /
+    ``Wilcoxon``), n (users: those with a per-user row in both runs, in every shared seed for
+    ``mean``), statistic (t, or Wilcoxon's W), p."""
+    rows = []
+    for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
+        base = sub[sub["plugin"] == "none"].set_index("seed")
+        if base.empty:
+            continue
+        for plugin, other in sub[sub["plugin"] != "none"].groupby("plugin", sort=False):
+            other = other.set_index("seed")
+            seeds = sorted(set(base.index) & set(other.index))
+            x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
+            y = {s: per_user(runs_root, _run_row(base, s), metric) for s in seeds}
+            pairs = []
+            for s in seeds:
+                users = x[s].index.intersection(y[s].index)
+                pairs.append((s, x[s][users].to_numpy(), y[s][users].to_numpy()))
+            if len(seeds) > 1:
+                users = x[seeds[0]].index
+                for s in seeds:
+                    users = users.intersection(x[s].index).intersection(y[s].index)
+                mean_x = np.mean([x[s][users].to_numpy() for s in seeds], axis=0)
+                mean_y = np.mean([y[s][users].to_numpy() for s in seeds], axis=0)
+                pairs.append(("mean", mean_x, mean_y))
+            for seed, a, b in pairs:
+                for test in USER_TESTS:
+                    statistic, p = _user_test(test, a, b)
+                    rows.append(
+                        {"dataset": dataset, "backbone": backbone, "plugin": plugin}
+                        | {"seed": seed, "test": test, "n": len(a)}
+                        | {"statistic": statistic, "p": p}
+                    )
+    columns = [*GROUP, "seed", "test", "n", "statistic", "p"]
+    return pd.DataFrame(rows, columns=columns)

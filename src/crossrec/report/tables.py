@@ -37,6 +37,7 @@ from crossrec.report.stats import (
     mean_std,
     selected_runs,
     significance,
+    user_tests,
 )
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
@@ -51,6 +52,7 @@ LAYOUTS = {
         mark_numeric=True,
         skip="model",
         skip_prefixes=("ΔImprov",),
+        stack_std=True,
     ),
     "table2": Layout(
         "FETTLE's Table 2 layout: every backbone alone and with BM3, FETTLE and CROSS, with the "
@@ -81,6 +83,12 @@ LAYOUTS = {
         "tab:crossrec-paper-vs-ours",
     ),
     "runs": Layout("Every run of the study with its test metrics.", "tab:crossrec-runs"),
+    "significance": Layout(
+        "Each plug-in against its backbone alone over the test users (test Recall@20): paired "
+        "t-test and Wilcoxon signed-rank test, per seed and on the per-user metric averaged "
+        "over the seeds (seed mean); statistic (t, or W), n users, raw and corrected p.",
+        "tab:crossrec-significance",
+    ),
 }
 SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
 
@@ -214,10 +222,14 @@ def ablation_table(runs: pd.DataFrame, ks: Sequence[int]) -> tuple[pd.DataFrame,
             n = int(counts[(dataset, backbone, preset)])
             shown = {short(m): cell(row[f"test_{m}"], row[f"test_{m}_std"], n) for m in metrics}
             if ref is not None:
-                shown[f"Δ R@{ks[-1]} vs cross"] = delta(
+                shown[f"Δ R@{ks[-1]} vs CROSS"] = delta(
                     row[f"test_recall@{ks[-1]}"], ref[f"test_recall@{ks[-1]}"]
                 )
-            display.append({"dataset": dataset, "backbone": backbone, "preset": preset} | shown)
+            display.append(
+                {"dataset": dataset, "backbone": backbone_name(backbone)}
+                | {"preset": plugin_name(preset), "n": str(n)}
+                | shown
+            )
             numeric.append(
                 {"dataset": dataset, "backbone": backbone, "preset": preset, "n_seeds": n}
                 | {m: row[f"test_{m}"] for m in metrics}
@@ -242,11 +254,52 @@ def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         .reset_index()
     )
     display = agg.copy()
+    display["backbone"] = display["backbone"].map(backbone_name)
+    display["plugin"] = display["plugin"].map(plugin_name)
+    display = display.rename(columns={"plugin": "plug-in", "seeds": "n"})
     display["seconds_per_epoch"] = display["seconds_per_epoch"].map("{:.2f}".format)
     display["epochs_to_best"] = display["epochs_to_best"].map("{:.1f}".format)
     display["epochs_run"] = display["epochs_run"].map("{:.1f}".format)
     display["peak_memory_mb"] = display["peak_memory_mb"].map("{:.0f}".format)
     return display, agg
+
+
+def significance_table(
+    tests: pd.DataFrame, correction: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames of the per-user tests (:func:`crossrec.report.stats.
+    user_tests`), ``p_adj`` corrected across the comparisons of each (seed, test)."""
+    numeric = tests.copy()
+    numeric["p_adj"] = float("nan")
+    for _, rows in numeric.groupby(["seed", "test"], sort=False):
+        numeric.loc[rows.index, "p_adj"] = adjust(rows["p"], correction).to_numpy()
+    numeric["correction"] = correction
+    display = pd.DataFrame(
+        {
+            "dataset": numeric["dataset"],
+            "backbone": numeric["backbone"].map(backbone_name),
+            "plug-in": numeric["plugin"].map(plugin_name),
+            "seed": numeric["seed"].astype(str),
+            "test": numeric["test"],
+            "n": numeric["n"].astype(str),
+            "statistic": numeric["statistic"].map(_statistic),
+            "p": numeric["p"].map(_pvalue),
+            f"p ({CORRECTIONS[correction]})": numeric["p_adj"].map(_pvalue),
+        }
+    )
+    return display, numeric
+
+
+def _statistic(value: float) -> str:
+    """A test statistic cell (3 significant digits; ``–`` when there is none)."""
+    return "–" if value != value else f"{value:.3g}"
+
+
+def _pvalue(p: float) -> str:
+    """A p-value cell: ``0.0312``, ``3.1e-07``, ``–`` when there is none."""
+    if p != p:
+        return "–"
+    return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
 
 
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -291,13 +344,23 @@ def write_all(
         fh.write(render.to_latex(shown, layout, note))
 
 
-def significance_note(pvalues: pd.DataFrame, correction: str) -> str:
-    """What † means in the main table: the test, the correction and how many tests."""
+def seed_counts(chosen: pd.DataFrame) -> str:
+    """``n = 3 seeds``, or ``n = 1–3 seeds`` when the groups of ``chosen`` differ."""
+    counts = chosen.groupby(GROUP, sort=False)["seed"].nunique()
+    low, high = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
+    n = str(low) if low == high else f"{low}–{high}"
+    return f"n = {n} seed{'' if high == 1 else 's'}"
+
+
+def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> str:
+    """What the cells and † mean in the main table: ``n`` (:func:`seed_counts`), the test, the
+    correction and how many tests."""
     m = int(pvalues["p"].notna().sum()) if "p" in pvalues else 0
     kinds = sorted(set(pvalues.get("test", pd.Series(dtype=str)).dropna()))
     over = " / ".join({"seeds": "seeds", "users": "test users"}[k] for k in kinds) or "seeds"
     return (
-        f"Mean ± sample std over seeds. † test {short(SIG_METRIC)} differs from the backbone "
+        f"Mean ± sample std over seeds{f' ({n})' if n else ''}. † test {short(SIG_METRIC)} "
+        "differs from the backbone "
         f"alone by a two-sided paired t-test over {over}, p < {ALPHA} after "
         f"{CORRECTIONS[correction]} correction across the {m} tests of this table."
     )
@@ -325,7 +388,7 @@ def build_tables(
     sel = in_config_order(selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
-    note = significance_note(pvalues, correction)
+    note = significance_note(pvalues, correction, seed_counts(chosen))
     write_all(out / "runs", runs_display, runs)
     write_all(
         out / "selection",
@@ -338,3 +401,4 @@ def build_tables(
     write_all(out / "ablation", *ablation_table(runs, ks))
     write_all(out / "cost", *cost_table(runs))
     write_all(out / "paper_vs_ours", *paper_vs_ours(chosen))
+    write_all(out / "significance", *significance_table(user_tests(chosen, runs_root), correction))
