@@ -173,7 +173,9 @@ def latex_glyphs(tex: str) -> str:
         tex = tex.replace(char, command)
     left = sorted({c for c in tex if ord(c) > 127})
     if left:
-        raise ValueError(f"no LaTeX for {left[0]!r} (U+{ord(left[0]):04X}): add it to UNICODE_LATEX")
+        raise ValueError(
+            f"no LaTeX for {left[0]!r} (U+{ord(left[0]):04X}): add it to UNICODE_LATEX"
+        )
     return tex
 
 

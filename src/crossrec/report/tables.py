@@ -264,9 +264,7 @@ def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return display, agg
 
 
-def significance_table(
-    tests: pd.DataFrame, correction: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(display, numeric) frames of the per-user tests (:func:`crossrec.report.stats.
     user_tests`), ``p_adj`` corrected across the comparisons of each (seed, test)."""
     numeric = tests.copy()
