@@ -107,3 +107,42 @@ def test_figures_written_as_pdf_and_png(tmp_path: Path) -> None:
     for name in ("curves", "improvement", "sensitivity", "modality_scores"):
         assert (tmp_path / "fig" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 1000
+
+
+def test_curves_end_where_the_first_seed_stopped_and_mark_the_reported_epochs(
+    tmp_path: Path,
+) -> None:
+    runs = _study(tmp_path)
+    chosen, _ = _chosen(runs)
+    # seed 2 of LightGCN+CROSS stopped early: after epoch 2 only two seeds remain
+    folder = tmp_path / "d" / "lightgcn" / "cross" / "default" / "seed2"
+    history = pd.read_csv(folder / "history.csv")
+    history[history["epoch"] <= 2].to_csv(folder / "history.csv", index=False)
+    fig, data = curves(chosen, tmp_path)
+    part = data[(data["backbone"] == "lightgcn") & (data["plugin"] == "cross")]
+    assert part["epoch"].max() == 2 and set(part["n"]) == {3}
+    ax = fig.axes[0]
+    assert "n = 3 seeds" in ax.get_title() and "reported epoch" in ax.get_title()
+    markers = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert markers and all(list(line.get_xdata()) == [2, 2, 2] for line in markers)
+
+
+def test_sensitivity_band_and_an_axis_wider_than_seed_noise(tmp_path: Path) -> None:
+    from crossrec.report.figures import sensitivity
+
+    runs = _study(tmp_path)
+    rows = []
+    for value, recall in ((1e-4, 0.240), (1e-2, 0.243)):
+        for seed in (1, 2):
+            key = ("d", "freedom", "cross", f"alpha={value}", seed)
+            rows.append(_run(tmp_path, key, recall + seed * 1e-3, "sensitivity"))
+    extra = load_runs({"schema": 1, "selection": "validation", "runs": rows, "tables": {}},
+                      tmp_path)  # fmt: skip
+    extra["swept_param"] = "alpha"
+    extra["swept_value"] = [1e-4, 1e-4, 1e-2, 1e-2]
+    fig, points = sensitivity(pd.concat([runs, extra], ignore_index=True))
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    assert high - low >= 0.2 * (high + low) / 2 - 1e-9  # ±10 % of the centre, not 0.003
+    assert ax.collections, "the seed spread is drawn as a band"
+    assert any("n = 2 seeds" in t.get_text() for t in ax.get_legend().get_texts())

@@ -3,15 +3,21 @@
 Every figure aggregates seeds and compares like with like:
 
 * ``curves`` — validation Recall@20 per epoch of the selected variants: per plug-in the mean over
-  seeds (line) ± one sample std over seeds (band); one panel per (dataset, backbone), y shared;
+  seeds (line) ± one sample std over seeds (band), drawn only while every seed still trains
+  (a curve ends at its first seed's early stop, so no tail stands for fewer seeds), each seed's
+  reported (best-validation) epoch marked ▼; n in the title; one panel per (dataset,
+  backbone), y shared;
 * ``improvement`` — ΔImprov. of test Recall@20 of each plug-in over its backbone alone, the main
   table's number ``(mean plug-in − mean none) / mean none``, with ± one std of the per-seed paired
-  changes as error bars and ``*`` where the main table marks †; a plug-in a backbone was not run
+  changes as error bars (n said in the title) and ``*`` where the main table marks †; a plug-in a
+  backbone was not run
   with is a hatched, labelled gap, never a 0 bar; a backbone without its ``none`` run is an error;
-* ``sensitivity`` — test Recall@20 against each swept parameter, mean ± std over the sweep's
-  seeds, and the backbone alone averaged over **the same seeds** (dashed);
+* ``sensitivity`` — test Recall@20 against each swept parameter, mean (line) ± std over the
+  sweep's seeds (band), n in the legend, and the backbone alone averaged over **the same
+  seeds** (dashed); the y axis spans at least ±10 % of the values' centre, so seed noise does
+  not fill the panel;
 * ``modality_scores`` — ILA's per-table modality scores per epoch, mean over seeds ± one std
-  over seeds.
+  over seeds, like ``curves`` only while every seed trains.
 
 Each figure function returns the figure and the numbers it plots (tests compare them with the
 tables). Colours: the Okabe–Ito colour-blind-safe palette; panels sized for one column.
@@ -91,11 +97,21 @@ def _save(fig: plt.Figure, stem: Path) -> None:
 
 
 def _over_seeds(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
-    """Per epoch: mean, sample std (0 with one seed) and count of ``column`` over the frames."""
+    """Per epoch while every frame (seed) has it: mean, sample std (0 with one seed) and count
+    ``n`` (= the number of frames) of ``column``; the epochs after the first seed's last
+    epoch are left out (a mean of fewer seeds would be another quantity)."""
     stacked = pd.concat([f[["epoch", column]] for f in frames], ignore_index=True)
     grouped = stacked.groupby("epoch")[column]
     out = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.size()})
-    return out.fillna({"std": 0.0}).reset_index()
+    out = out.fillna({"std": 0.0}).reset_index()
+    last = min(int(f["epoch"].max()) for f in frames)
+    return out[out["epoch"] <= last].reset_index(drop=True)
+
+
+def _seeds(n: set[int] | list[int]) -> str:
+    """``n = 3 seeds``, ``n = 1–3 seeds``."""
+    low, high = min(n), max(n)
+    return f"n = {low if low == high else f'{low}–{high}'} seed{'' if high == 1 else 's'}"
 
 
 def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
@@ -105,19 +121,27 @@ def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFr
     fig, axes = _panels(len(groups), sharey=True)
     rows = []
     for ax, ((dataset, backbone), sub) in zip(axes, groups, strict=True):
+        counts = set()
         for plugin, runs in sub.groupby("plugin", sort=False):
             hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
             agg = _over_seeds(hists, f"valid_{METRIC}")
+            counts.add(len(hists))
             c = colour(plugin, order)
             ax.plot(agg["epoch"], agg["mean"], color=c, lw=1.2, label=label(plugin))
             ax.fill_between(
                 agg["epoch"], agg["mean"] - agg["std"], agg["mean"] + agg["std"], color=c, alpha=0.2
             )
+            # each seed's reported epoch (best validation), on the mean curve where drawn
+            best = runs["best_epoch"].to_numpy()
+            at = agg.set_index("epoch")["mean"].reindex(best)
+            ax.plot(best, at.to_numpy(), "v", color=c, ms=4, ls="none")
             rows += [
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin} | r
                 for r in agg.to_dict("records")
             ]
-        ax.set_title(f"{dataset} · {backbone_name(backbone)}")
+        ax.set_title(
+            f"{dataset} · {backbone_name(backbone)}\n{_seeds(counts)}, band ±1 SD, ▼ reported epoch"
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"valid {METRIC}")
         ax.legend()
@@ -127,7 +151,7 @@ def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFr
 def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFrame:
     """Per (dataset, backbone, plug-in ≠ none): ``delta`` = (mean − mean none) / mean none of
     test Recall@20 (the main table's ΔImprov.), ``err`` = std of the per-seed paired relative
-    changes, ``significant`` (the main table's †). DataError when a backbone lacks ``none``."""
+    changes over ``n`` shared seeds, ``significant`` (the main table's †). DataError when a backbone lacks ``none``."""
     column = f"test_{METRIC}"
     padj = pvalues.set_index(GROUP)["p_adj" if "p_adj" in pvalues else "p"].to_dict()
     rows = []
@@ -147,10 +171,11 @@ def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFram
                     "plugin": plugin,
                     "delta": (values.mean() - base.mean()) / base.mean(),
                     "err": float(paired.std(ddof=1)) if len(seeds) > 1 else 0.0,
+                    "n": len(seeds),
                     "significant": bool(p is not None and p == p and p < ALPHA),
                 }
             )
-    return pd.DataFrame(rows, columns=[*GROUP, "delta", "err", "significant"])
+    return pd.DataFrame(rows, columns=[*GROUP, "delta", "err", "n", "significant"])
 
 
 def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
@@ -189,7 +214,7 @@ def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(range(len(backbones)), [backbone_name(b) for b in backbones])
         ax.set_ylabel(f"Δ test {METRIC} vs alone (%)")
-        ax.set_title(dataset)
+        ax.set_title(f"{dataset}\nerror bars ±1 SD of the paired change, {_seeds(set(sub['n']))}")
         ax.legend()
     return fig, data
 
@@ -243,9 +268,13 @@ def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
         ):
             c = OKABE_ITO[(FIXED.get(plugin, 4) + i) % len(OKABE_ITO)]
             name = f"{backbone_name(backbone)}{plugin_name(plugin)}"
-            ax.errorbar(
-                part["value"], part["mean"], yerr=part["std"], marker="o", ms=3, color=c,
-                capsize=2, label=f"{name} ({dataset})",
+            n = _seeds({len(seeds) for seeds in part["seeds"]})
+            spread = "" if part["seeds"].map(len).max() > 1 else ", no spread"
+            ax.plot(part["value"], part["mean"], marker="o", ms=3, color=c,
+                    label=f"{name} ({dataset}; {n}{spread})")  # fmt: skip
+            ax.fill_between(
+                part["value"], part["mean"] - part["std"], part["mean"] + part["std"], color=c,
+                alpha=0.2,
             )  # fmt: skip
             base = bases[
                 (bases["dataset"] == dataset)
@@ -259,10 +288,21 @@ def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
                 )  # fmt: skip
         if (sub["value"] > 0).all() and sub["value"].nunique() >= 2:
             ax.set_xscale("log")
+        ax.set_ylim(*_span([*(sub["mean"] - sub["std"]), *(sub["mean"] + sub["std"]),
+                            *bases[bases["swept_param"] == param]["mean"]]))  # fmt: skip
         ax.set_xlabel(param)
         ax.set_ylabel(f"test {METRIC}")
         ax.legend()
     return fig, points
+
+
+def _span(values: list[float], least: float = 0.1) -> tuple[float, float]:
+    """y limits around ``values``: their range, widened to at least ``least`` × their centre
+    on each side (so a 0.005-wide spread of seed noise does not fill the panel), padded 5 %."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    centre = (low + high) / 2
+    half = max((high - low) / 2 * 1.05, abs(centre) * least, 1e-6)
+    return centre - half, centre + half
 
 
 def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
@@ -289,7 +329,10 @@ def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, 
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin, "table": name} | r
                 for r in agg.to_dict("records")
             ]
-        ax.set_title(f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}")
+        ax.set_title(
+            f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}\n"
+            f"{_seeds([len(hists)])}, band ±1 SD"
+        )
         ax.set_xlabel("epoch")
         ax.set_ylabel("modality score")
         ax.legend()
