@@ -11,7 +11,7 @@ from snakemake.utils import min_version
 min_version("9.0")
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from crossrec.workflow_config import check_or_exit, config_source
+from crossrec.workflow_config import check_or_exit, config_files, config_source
 
 # The default study, unless --configfile names another (they would otherwise be merged).
 if not workflow.overwrite_configfiles:
@@ -21,7 +21,7 @@ if not workflow.overwrite_configfiles:
 
 # Schema (src/crossrec/schemas/config.schema.yaml), --config strings coerced, names and every
 # planned parameter checked: a bad key is one line and exit 2, before any job runs.
-check_or_exit(config, config_source(workflow))
+check_or_exit(config, config_source(workflow), config_files(workflow))
 
 
 report: "workflow/report/workflow.rst"

@@ -396,7 +396,7 @@ def test_yaml_syntax_errors_in_flags(tmp_path: Path, capsys) -> None:
         (["--seed", "99999999999"], "--seed"),
         (["--threads", "-3"], "--threads"),
         (["--train", "lr=-0.1"], "train.lr"),
-        (["--train", "lr=.nan"], "train.lr"),
+        (["--train", "lr=.nan"], "--train lr"),  # refused by the loader (safeload)
         (["--train", "weight_decay=-1"], "train.weight_decay"),
         (["--train", "epochs=0"], "train.epochs"),
         (["--train", "batch_size=0"], "train.batch_size"),
@@ -466,9 +466,14 @@ def test_non_finite_loss_exits_3_naming_epoch_and_term(tmp_path: Path, monkeypat
 
 
 def _config_file(tmp_path: Path, edit: str) -> Path:
+    """The workflow fixture config with the top-level keys of ``edit`` replaced (appending them
+    would repeat a key, which the loader refuses)."""
+    import yaml
+
     text = (FIXTURES / "workflow_config.yaml").read_text().replace("PLACEHOLDER", str(TINY))
+    config = yaml.safe_load(text) | yaml.safe_load(edit)
     path = tmp_path / "config.yaml"
-    path.write_text(text + edit)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
 

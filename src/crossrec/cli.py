@@ -20,6 +20,7 @@ status means an internal failure.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import sys
@@ -28,11 +29,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-import yaml
-
 from crossrec import __version__
 from crossrec.config import describe_range, describe_type, field_docs, parse_scalar
-from crossrec.errors import ConfigError, CrossrecError
+from crossrec.errors import ConfigError, CrossrecError, DataError
 from crossrec.run import check_dataset_name
 
 
@@ -125,10 +124,9 @@ def cmd_prepare(args: argparse.Namespace) -> None:
 def json_arg(text: str, flag: str) -> Any:  # noqa: ANN401
     """A JSON-valued flag (``--config-json``) parsed; ConfigError naming the flag when it is not
     JSON."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ConfigError(f"{flag}: not valid JSON ({err})") from None
+    from crossrec.safeload import parse_json
+
+    return parse_json(text, flag, ConfigError)
 
 
 RUN_FLAGS = ("backbone", "plugin", "param", "plugin_param", "train", "seed", "dataset", "variant")
@@ -205,18 +203,16 @@ def cmd_train(args: argparse.Namespace) -> None:
 def _config(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     """The checked workflow config of ``--config FILE`` or ``--config-json``, and how errors
     name it."""
-    from crossrec.io import regular_file
     from crossrec.workflow_config import checked
 
     if args.config_json is not None:
         source = "--config-json"
         config = json_arg(args.config_json, source)
     else:
+        from crossrec.safeload import load_yaml
+
         source = args.config
-        try:
-            config = yaml.safe_load(regular_file(args.config).read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{source}: not valid YAML ({str(err).splitlines()[0]})") from None
+        config = load_yaml(args.config, ConfigError)
     try:
         return checked(config), source
     except ConfigError as err:
@@ -277,6 +273,9 @@ def cmd_plan(args: argparse.Namespace) -> None:
                 f"{args.out}: exists and is not a crossrec plan; refusing to replace it"
             )
     if args.runs is not None:
+        from crossrec.io import check_writable
+
+        check_writable(args.runs)
         n, written = experiment.write_run_files(args.runs, step)
         print(f"{n} runs ({written} run files written) -> {args.runs}/", file=sys.stderr)
     if args.out is None:
@@ -354,10 +353,16 @@ def cmd_select(args: argparse.Namespace) -> None:
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
-    from crossrec.report.stats import select
+    from crossrec.report.stats import CORRECTIONS, select
     from crossrec.report.summary import load_runs, read_plan
 
     plan = read_plan(args.plan)
+    tables = plan.get("tables") if isinstance(plan.get("tables"), dict) else {}
+    correction = tables.get("correction", "bh")
+    if correction not in CORRECTIONS:
+        raise DataError(
+            args.plan, f"tables.correction {correction!r}: one of {', '.join(CORRECTIONS)}"
+        )
     runs = load_runs(plan, args.runs)
     return plan, runs, select(runs, by=plan["selection"])
 
@@ -365,12 +370,13 @@ def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
 def cmd_tables(args: argparse.Namespace) -> None:
     """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
     from crossrec.models import BACKBONES
-    from crossrec.outputs import claim_dir, only_names
+    from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import TABLE_FORMATS, TABLES
     from crossrec.report.tables import build_tables
 
     plan, runs, selection = _plan_runs(args)
-    claim_dir(args.out, "tables", only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS))
+    own = only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS)
+    check_replaceable(args.out, own)  # refused before any work; claimed after it
     families = {
         name: "multi-modal" if BACKBONES[name].uses_modalities else "CF"
         for name in runs["backbone"].unique()
@@ -378,19 +384,26 @@ def cmd_tables(args: argparse.Namespace) -> None:
     plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
     ks = plan["tables"].get("k", [5])
     correction = plan["tables"].get("correction", "bh")
-    build_tables(runs, selection, args.runs, ks, plugins, families, args.out, correction)
+    build_tables(
+        runs, selection, args.runs, ks, plugins, families, args.out, correction,
+        claim=functools.partial(claim_dir, kind="tables", legacy=own),
+    )  # fmt: skip
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(TABLES)}}}.{{md,csv,tex}}", file=sys.stderr)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
     """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
-    from crossrec.outputs import claim_dir, only_names
+    from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import FIGURE_FORMATS, FIGURES
     from crossrec.report.figures import build_figures
 
     plan, runs, selection = _plan_runs(args)
-    claim_dir(args.out, "figures", only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS))
-    build_figures(runs, selection, args.runs, args.out, plan["tables"].get("correction", "bh"))
+    own = only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS)
+    check_replaceable(args.out, own)  # refused before any work; claimed after it
+    build_figures(
+        runs, selection, args.runs, args.out, plan["tables"].get("correction", "bh"),
+        claim=functools.partial(claim_dir, kind="figures", legacy=own),
+    )  # fmt: skip
     print(f"{len(runs)} runs -> {args.out}/{{{','.join(FIGURES)}}}.{{png,pdf}}", file=sys.stderr)
 
 
@@ -727,6 +740,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if getattr(args, "out", None) is not None:
+            from crossrec.io import check_writable
+
+            check_writable(args.out)  # before any work: nothing left behind
         args.func(args)
     except CrossrecError as err:
         print(f"crossrec: error: {err}", file=sys.stderr)
@@ -734,4 +751,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `crossrec list | head`: the reader left; not an error
         sys.stdout = None  # type: ignore[assignment]  # no flush of the closed pipe at exit
         return 0
+    except OSError as err:  # a full, read-only or foreign destination met while writing
+        where = err.filename or getattr(args, "out", None) or "crossrec"
+        print(f"crossrec: error: {where}: {shorten_error(err)}", file=sys.stderr)
+        return 2
     return 0
+
+
+def shorten_error(err: OSError) -> str:
+    """An OSError's reason in a few words (``No space left on device``)."""
+    from crossrec.safeload import shorten
+
+    return shorten(err.strerror or str(err))[1:-1]

@@ -196,13 +196,9 @@ def parse_scalar(text: str) -> Any:  # noqa: ANN401
     """A ``KEY=VALUE`` value as YAML (``2`` → int, ``[5, 10]`` → list, ``{a: 1}`` → mapping),
     with ``1e-4``-style floats, which YAML 1.1 leaves as strings. ConfigError on a YAML syntax
     error."""
-    import yaml
+    from crossrec.safeload import parse_yaml, shorten
 
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        problem = str(getattr(err, "problem", None) or "syntax error")
-        raise ConfigError(f"{text!r} is not valid YAML ({problem})") from None
+    value = parse_yaml(text, f"value {shorten(text)}", ConfigError)
     if isinstance(value, str):
         try:
             return float(value)

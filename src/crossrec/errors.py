@@ -5,11 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 
+MAX_MESSAGE = 600  # characters of an error message; values in it are cut to fit
+
+
+def bounded(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line and at most ``limit`` characters: its start and its end (the
+    advice) kept, the middle — typically a value quoted whole — cut at ``…``."""
+    message = " ".join(str(message).split("\n"))
+    if len(message) <= limit:
+        return message
+    tail = limit // 5
+    return message[: limit - tail - 1] + "…" + message[-tail:]
+
+
 class CrossrecError(Exception):
     """Base class: the CLI prints ``str(err)`` as a single line and exits with
-    :attr:`exit_code` (2: bad input)."""
+    :attr:`exit_code` (2: bad input). Every message is :func:`bounded`: no input can make
+    an error large."""
 
     exit_code = 2
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (bounded(args[0]),)
+        super().__init__(*args)
 
 
 class DataError(CrossrecError):
@@ -17,8 +36,8 @@ class DataError(CrossrecError):
 
     def __init__(self, path: str | Path, problem: str) -> None:
         self.path = Path(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+        self.problem = bounded(problem)
+        super().__init__(f"{self.path}: {self.problem}")
 
 
 class ConfigError(CrossrecError):

@@ -28,6 +28,29 @@ def umask() -> int:
     return mask
 
 
+def check_writable(path: str | Path) -> None:
+    """OutputError unless ``path`` (a file or folder to create or replace) can be written: the
+    nearest existing folder on its way must be writable and searchable (a read-only file
+    system, a folder of another user). Called before any work, so nothing is left behind."""
+    path = Path(path).absolute()
+    ancestor = path if path.is_dir() else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{path}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only(ancestor) else "permission denied"
+        raise OutputError(f"{path}: cannot write in {ancestor} ({why})")
+
+
+def _read_only(folder: Path) -> bool:
+    """Whether ``folder`` lies on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
@@ -44,6 +67,10 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         yield tmp_path
         os.chmod(tmp_path, 0o666 & ~umask())
         os.replace(tmp_path, path)
+    except OSError as err:
+        if err.filename is None:  # a write's error names no file: name the destination
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
@@ -66,17 +93,16 @@ def sha256_file(path: str | Path) -> str:
 
 
 def read_json(path: str | Path, missing: str) -> Any:  # noqa: ANN401
-    """Parse a JSON file; a missing or malformed file is a DataError (``missing`` says why the
-    file may be absent)."""
+    """Parse a JSON file through :mod:`crossrec.safeload` (duplicate keys, NaN, deep nesting
+    refused); a missing or malformed file is a DataError (``missing`` says why the file may be
+    absent)."""
     from crossrec.errors import DataError
+    from crossrec.safeload import load_json
 
     path = Path(path)
     if not os.path.lexists(path):
         raise DataError(path, f"missing ({missing})")
-    try:
-        return json.loads(regular_file(path).read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise DataError(path, f"not valid JSON ({err})") from None
+    return load_json(path, DataError)
 
 
 def write_json(path: str | Path, obj: Any) -> None:  # noqa: ANN401

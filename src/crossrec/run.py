@@ -29,9 +29,10 @@ from typing import Any
 import yaml
 
 from crossrec.config import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value, from_dict
-from crossrec.errors import ConfigError, DataError
-from crossrec.io import atomic_open, read_json, regular_file
+from crossrec.errors import ConfigError, CrossrecError, DataError
+from crossrec.io import atomic_open, read_json
 from crossrec.outputs import claim_dir, only_names
+from crossrec.safeload import load_yaml, parse_yaml
 
 RUN_PATH = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
 """A run's folder below the runs root, as a pattern of its identity: :meth:`RunKey.path` fills
@@ -201,10 +202,10 @@ def write_run_file(run: RunSpec, path: str | Path, planned: bool = False) -> boo
         try:
             text = path.read_text()
             if (planned and text.startswith(head)) or (
-                not planned and yaml.safe_load(text) == plain
+                not planned and parse_yaml(text, str(path)) == plain
             ):
                 return False
-        except (yaml.YAMLError, UnicodeDecodeError):
+        except (CrossrecError, UnicodeDecodeError):
             pass  # unreadable: rewritten below (the folder is checked first)
     claim_dir(path.parent, "run", only_names(RUN_FILES))
     with atomic_open(path) as fh:
@@ -214,12 +215,7 @@ def write_run_file(run: RunSpec, path: str | Path, planned: bool = False) -> boo
 
 def read_run_file(path: str | Path) -> RunSpec:
     """The run a ``run.yaml`` defines (ConfigError naming the file for bad YAML or keys)."""
-    where = str(path)
-    try:
-        blob = yaml.safe_load(regular_file(path).read_text())
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{where}: not valid YAML ({str(err).splitlines()[0]})") from None
-    return RunSpec.from_dict(blob, where)
+    return RunSpec.from_dict(load_yaml(path, ConfigError), str(path))
 
 
 def read_metrics(path: str | Path) -> dict[str, Any]:

@@ -28,11 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from crossrec.errors import ConfigError, DataError
-from crossrec.io import regular_file
 from crossrec.run import RunKey
+from crossrec.safeload import load_yaml, shorten
 
 STAGES = ("tune", "align")
 SELECTIONS_DIR = "results/selections"
@@ -81,10 +79,7 @@ class Selection:
         """A selection file, checked: its keys, and a ``variant`` among its candidates
         (DataError naming the file)."""
         path = Path(path)
-        try:
-            blob = yaml.safe_load(regular_file(path).read_text())
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise DataError(path, f"not valid YAML ({str(err).splitlines()[0]})") from None
+        blob = load_yaml(path, DataError)
         names = [f for f in cls.__dataclass_fields__]
         if not isinstance(blob, dict) or sorted(blob) != sorted(names):
             raise DataError(path, f"not a selection file (expected the keys {', '.join(names)})")
@@ -131,11 +126,11 @@ class Rung:
     def read(cls, path: str | Path) -> Rung:
         """A rung file (DataError naming it when it is not one)."""
         path = Path(path)
+        blob = load_yaml(path, DataError)
         try:
-            blob = yaml.safe_load(regular_file(path).read_text())
             return cls(**blob)
-        except (yaml.YAMLError, UnicodeDecodeError, TypeError) as err:
-            raise DataError(path, f"not a rung file ({str(err).splitlines()[0]})") from None
+        except TypeError as err:
+            raise DataError(path, f"not a rung file ({shorten(str(err))[1:-1]})") from None
 
 
 def survivors(scores: Sequence[tuple[str, float]], eta: int) -> list[str]:

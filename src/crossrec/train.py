@@ -359,8 +359,13 @@ class Trainer:
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "state": dataclasses.asdict(self.state),
         }
+        # serialised in memory first: a full disk then fails in a plain write (OSError ENOSPC,
+        # one line) instead of inside torch's zip writer, and the previous checkpoint stays
+        # until the new one is complete (atomic_path renames it into place)
+        buffer = io.BytesIO()
+        torch.save(blob, buffer)
         with atomic_path(self.checkpoint_path) as tmp:
-            torch.save(blob, tmp)
+            tmp.write_bytes(buffer.getbuffer())
 
     def _read_checkpoint(self) -> dict[str, Any] | None:
         """The checkpoint's content, or None (one log line saying why) when it is absent,

@@ -20,7 +20,8 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from crossrec import schemas
@@ -105,9 +106,45 @@ def config_source(workflow: Any) -> str:  # noqa: ANN401
     return " ".join(files) + (" (with --config)" if overrides else "")
 
 
-def check_or_exit(config: MutableMapping[str, Any], source: str) -> None:
+def check_run_file(path: str | Path, expected: str) -> None:
+    """What ``crossrec train --run PATH --expect EXPECTED`` checks before it trains, at dry-run
+    time: the file's YAML (crossrec.safeload), its keys and types (RunSpec), the run it names
+    and its backbone's and plug-in's parameters (their ``Params``). ConfigError naming the
+    file."""
+    from crossrec.align import PLUGINS
+    from crossrec.models import BACKBONES
+    from crossrec.run import read_run_file
+
+    run = read_run_file(path)
+    if run.key.path() != expected:
+        raise ConfigError(
+            f"{path}: defines {run.key.path()}, not {expected} (its identity keys name its "
+            "folder: edit parameters and trainer settings only)"
+        )
+    BACKBONES.resolve(run.backbone, run.backbone_params, f"{path}: backbone_params")
+    PLUGINS.resolve(run.plugin, run.plugin_params, f"{path}: plugin_params")
+
+
+def config_files(workflow: Any) -> list[str]:  # noqa: ANN401
+    """The config files Snakemake read (``--configfile``, else the default)."""
+    return [str(f) for f in (workflow.overwrite_configfiles or ["config/config.yaml"])]
+
+
+def check_or_exit(config: MutableMapping[str, Any], source: str, files: Sequence[str] = ()) -> None:
     """Replace ``config``'s content by :func:`checked`'s, or print one line and exit 2 (the
-    Snakefile's entry; ``source`` names the config files)."""
+    Snakefile's entry; ``source`` names the config files). ``files`` are read again through
+    :mod:`crossrec.safeload` first: Snakemake's own YAML loader keeps the last of two equal
+    keys and expands aliases, so a duplicate ``train.epochs`` or an alias bomb is refused here
+    before the config is used."""
+    from crossrec.safeload import load_yaml
+
+    for file in files:
+        try:
+            if Path(file).is_file():
+                load_yaml(file, ConfigError)
+        except CrossrecError as err:  # the message names the file and line
+            print(f"crossrec: error: {err}", file=sys.stderr)
+            sys.exit(err.exit_code)
     try:
         new = checked(config)
     except CrossrecError as err:

@@ -5,7 +5,9 @@ code `crossrec plan` runs, so the DAG and the tables agree on what a run is.
 """
 
 import json
+import os
 import shlex
+import sys
 from pathlib import Path
 
 from crossrec.experiment import Experiment
@@ -18,7 +20,9 @@ from crossrec.report import (
     TABLES,
 )
 from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
+from crossrec.errors import CrossrecError
 from crossrec.stages import selection_path
+from crossrec.workflow_config import check_run_file
 from snakemake.exceptions import WorkflowError
 
 
@@ -317,7 +321,18 @@ def run_file(wildcards):
             f"{path}: missing although results/plan.json is up to date (was the run folder "
             "removed?); `snakemake --forcerun plan` writes it again from the config"
         )
+    try:  # what the train job would refuse, refused now (a dry run included)
+        check_run_file(path, key.path())
+    except CrossrecError as err:
+        fail_now(err)
     return str(path)
+
+
+def fail_now(err):
+    """One line (`crossrec: error: ...`) and exit 2, from inside an input function: Snakemake
+    would otherwise wrap the message in a multi-line InputFunctionException."""
+    print(f"crossrec: error: {err}", file=sys.stderr, flush=True)
+    os._exit(err.exit_code)
 
 
 def plan_config():

@@ -18,7 +18,6 @@ that match no measured row are counted and reported as such, never guessed.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping
@@ -56,10 +55,12 @@ class CostTable:
                 f"{file}: no measured cost table for device {device!r} (measure one with "
                 f"`python benchmarks/bench_cost.py --device {device}` on such a machine{other})"
             )
+        from crossrec.safeload import load_json
+
+        blob = load_json(file, ConfigError)
         try:
-            blob = json.loads(file.read_text())
             rows = {(r["shape"], r["backbone"], r["plugin"]): r for r in blob["rows"]}
-        except (json.JSONDecodeError, KeyError, TypeError) as err:
+        except (KeyError, TypeError) as err:
             raise ConfigError(f"{file}: not a crossrec cost table ({err})") from None
         partial = blob.get("partial", False) is True
         return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)

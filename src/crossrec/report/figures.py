@@ -26,6 +26,7 @@ A figure whose study is not configured says so in its panel instead of being lef
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -62,11 +63,25 @@ def label(plugin: str) -> str:
 
 
 def _history(runs_root: Path, row: dict) -> pd.DataFrame:
+    """A run's history.csv; DataError naming it when it is missing, not a CSV, or has a
+    non-numeric or non-finite value where a figure reads one (epoch, valid_*, stat_*)."""
     path = run_folder(runs_root, row) / "history.csv"
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path)
     except FileNotFoundError:
         raise DataError(path, "missing (rerun the training job)") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(path, f"cannot read as CSV ({str(err).splitlines()[0][:200]})") from None
+    read = [c for c in frame.columns if c == "epoch" or c.startswith(("valid_", "stat_"))]
+    if "epoch" not in frame.columns or f"valid_{METRIC}" not in frame.columns:
+        raise DataError(path, f"no 'epoch' and 'valid_{METRIC}' columns")
+    values = frame[read].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() | ~np.isfinite(values.astype(float))
+    if bad.any().any():
+        column = bad.any().idxmax()
+        line = int(bad[column].to_numpy().argmax()) + 2
+        raise DataError(path, f"line {line}: {column} is not a finite number")
+    return frame
 
 
 def _panels(n: int, sharey: bool = False) -> tuple[plt.Figure, list]:
@@ -345,15 +360,21 @@ def build_figures(
     runs_root: str | Path,
     out_dir: str | Path,
     correction: str = "bh",
+    claim: Callable[[Path], object] | None = None,
 ) -> None:
     """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into
-    ``out_dir`` (``correction`` as for the tables' †)."""
+    ``out_dir`` (``correction`` as for the tables' †). Every figure is drawn before any file
+    is written (``claim``, default: create the folder, makes it ready just before)."""
     out, root = Path(out_dir), Path(runs_root)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = in_config_order(selected_runs(runs, selection), runs)
     pvalues = significance(chosen, root)
     pvalues["p_adj"] = adjust(pvalues["p"], correction)
-    _save(curves(chosen, root)[0], out / "curves")
-    _save(improvement(chosen, pvalues)[0], out / "improvement")
-    _save(sensitivity(runs)[0], out / "sensitivity")
-    _save(modality_scores(chosen, root)[0], out / "modality_scores")
+    figures = {
+        "curves": curves(chosen, root)[0],
+        "improvement": improvement(chosen, pvalues)[0],
+        "sensitivity": sensitivity(runs)[0],
+        "modality_scores": modality_scores(chosen, root)[0],
+    }
+    claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
+    for name, fig in figures.items():
+        _save(fig, out / name)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from crossrec.report.summary import per_user
+from crossrec.report.summary import per_user, same_users
 
 GROUP = ["dataset", "backbone", "plugin"]
 CORRECTIONS = {
@@ -103,6 +103,7 @@ def significance(
             elif len(seeds) == 1:
                 x = per_user(runs_root, _run_row(other, seeds[0]), metric)
                 y = per_user(runs_root, _run_row(base, seeds[0]), metric)
+                same_users(x, y, f"{dataset}/{backbone}/{plugin} vs none, seed {seeds[0]}")
                 users = x.index.intersection(y.index)
                 rows.append(
                     _row(dataset, backbone, plugin, "users", len(users), x[users], y[users])
@@ -204,6 +205,7 @@ def user_tests(
             y = {s: per_user(runs_root, _run_row(base, s), metric) for s in seeds}
             pairs = []
             for s in seeds:
+                same_users(x[s], y[s], f"{dataset}/{backbone}/{plugin} vs none, seed {s}")
                 users = x[s].index.intersection(y[s].index)
                 pairs.append((s, x[s][users].to_numpy(), y[s][users].to_numpy()))
             if len(seeds) > 1:

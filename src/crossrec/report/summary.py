@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crossrec.errors import DataError
@@ -62,6 +63,9 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+PER_USER_TOLERANCE = 1e-4  # per-user values are written rounded; their mean is the run's metric
+
+
 def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Series:
     """A run's per-test-user ``metric`` at its best-valid epoch, indexed by user id."""
     path = run_folder(Path(runs_root), row) / "test_per_user.csv"
@@ -73,4 +77,33 @@ def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Seri
         raise DataError(path, f"cannot read as CSV ({str(err).splitlines()[0]})") from None
     if metric not in df.columns or "user" not in df.columns:
         raise DataError(path, f"no 'user' and {metric!r} columns")
-    return df.set_index("user")[metric]
+    users = pd.to_numeric(df["user"], errors="coerce")
+    values = pd.to_numeric(df[metric], errors="coerce")
+    if users.isna().any() or (users != users.round()).any():
+        raise DataError(
+            path, f"line {int(users.isna().to_numpy().argmax()) + 2}: user is not an id"
+        )
+    if values.isna().any() or not np.isfinite(values.to_numpy(dtype=float)).all():
+        bad = int((values.isna() | ~np.isfinite(values.astype(float))).to_numpy().argmax()) + 2
+        raise DataError(path, f"line {bad}: {metric} is not a finite number")
+    if users.duplicated().any():
+        raise DataError(path, f"user {int(users[users.duplicated()].iloc[0])} listed twice")
+    expected = row.get(f"test_{metric}")
+    if expected is not None and abs(float(values.mean()) - float(expected)) > PER_USER_TOLERANCE:
+        raise DataError(
+            path,
+            f"its {len(values)} users' mean {metric} {values.mean():.6f} is not the run's test "
+            f"{metric} {float(expected):.6f} (metrics.json): truncated, edited or another run's",
+        )
+    return pd.Series(values.to_numpy(dtype=float), index=users.astype(int).to_numpy(), name=metric)
+
+
+def same_users(a: pd.Series, b: pd.Series, where: str) -> None:
+    """DataError unless two runs' per-user files list the same test users (one split)."""
+    if not a.index.equals(b.index) and set(a.index) != set(b.index):
+        only = sorted(set(a.index) ^ set(b.index))[:3]
+        raise DataError(
+            Path(where),
+            f"the compared runs' test_per_user.csv list different users (e.g. {only}): "
+            "not one split, or a file is truncated",
+        )

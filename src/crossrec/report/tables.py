@@ -20,7 +20,7 @@ Markdown file ends with a note that says what the marks mean.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -323,23 +323,39 @@ def _shown(display: pd.DataFrame) -> pd.DataFrame:
     return shown.map(_number)
 
 
+def rendered(
+    stem: Path,
+    display: pd.DataFrame,
+    numeric: pd.DataFrame,
+    note: str | None = None,
+) -> dict[Path, str]:
+    """``<stem>.md`` and ``<stem>.tex`` from the display frame rendered with the table's
+    :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table), ``<stem>.csv`` from
+    the numbers: path → text, nothing written yet."""
+    shown = _shown(display)
+    layout = LAYOUTS.get(stem.name, Layout(caption=stem.name, label=f"tab:{stem.name}"))
+    return {
+        stem.with_suffix(".csv"): numeric.to_csv(index=False, float_format="%.6g"),
+        stem.with_suffix(".md"): render.to_markdown(shown, layout, note),
+        stem.with_suffix(".tex"): render.to_latex(shown, layout, note),
+    }
+
+
 def write_all(
     stem: Path,
     display: pd.DataFrame,
     numeric: pd.DataFrame,
     note: str | None = None,
 ) -> None:
-    """``<stem>.md`` and ``<stem>.tex`` from the display frame rendered with the table's
-    :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table), ``<stem>.csv`` from
-    the numbers."""
-    shown = _shown(display)
-    layout = LAYOUTS.get(stem.name, Layout(caption=stem.name, label=f"tab:{stem.name}"))
-    with atomic_open(stem.with_suffix(".csv")) as fh:
-        numeric.to_csv(fh, index=False, float_format="%.6g")
-    with atomic_open(stem.with_suffix(".md")) as fh:
-        fh.write(render.to_markdown(shown, layout, note))
-    with atomic_open(stem.with_suffix(".tex")) as fh:
-        fh.write(render.to_latex(shown, layout, note))
+    """:func:`rendered`, written (each file atomically)."""
+    write_files(rendered(stem, display, numeric, note))
+
+
+def write_files(files: dict[Path, str]) -> None:
+    """Write each path's text atomically (after every table has been rendered)."""
+    for path, text in files.items():
+        with atomic_open(path) as fh:
+            fh.write(text)
 
 
 def seed_counts(chosen: pd.DataFrame) -> str:
@@ -373,13 +389,20 @@ def build_tables(
     families: dict[str, str],
     out_dir: str | Path,
     correction: str = "bh",
+    claim: Callable[[Path], object] | None = None,
 ) -> None:
     """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``,
-    ``.tex``); ``correction`` (``bh``, ``bonferroni``, ``none``) adjusts the main table's
-    p-values across its tests."""
+    ``.tex``); ``correction`` (``bh``, ``holm``, ``bonferroni``, ``none``) adjusts the p-values
+    across the tests of a table. Every table is built before any file is written, so a bad
+    input leaves the folder as it was; ``claim`` (default: create the folder) makes the
+    folder ready just before the writes."""
+    if correction not in CORRECTIONS:
+        raise DataError(
+            Path("plan.json"), f"tables.correction {correction!r}: one of {', '.join(CORRECTIONS)}"
+        )
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     chosen = in_config_order(selected_runs(runs, selection), runs)
+    same_seeds(chosen)
     pvalues = significance(chosen, runs_root)
     pvalues["p_adj"] = adjust(pvalues["p"], correction)
     pvalues["correction"] = correction
@@ -387,16 +410,35 @@ def build_tables(
     sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
-    write_all(out / "runs", runs_display, runs)
-    write_all(
+    files = rendered(out / "runs", runs_display, runs)
+    files |= rendered(
         out / "selection",
         sel,
         sel,
         note + " – : the backbone alone (plugin none) is the baseline of the tests, not tested.",
     )
-    write_all(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
-    write_all(out / "table2", *table2(chosen, families))
-    write_all(out / "ablation", *ablation_table(runs, ks))
-    write_all(out / "cost", *cost_table(runs))
-    write_all(out / "paper_vs_ours", *paper_vs_ours(chosen))
-    write_all(out / "significance", *significance_table(user_tests(chosen, runs_root), correction))
+    files |= rendered(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
+    files |= rendered(out / "table2", *table2(chosen, families))
+    files |= rendered(out / "ablation", *ablation_table(runs, ks))
+    files |= rendered(out / "cost", *cost_table(runs))
+    files |= rendered(out / "paper_vs_ours", *paper_vs_ours(chosen))
+    tests = user_tests(chosen, runs_root)
+    files |= rendered(out / "significance", *significance_table(tests, correction))
+    # nothing is written, not even the folder, until every table is built
+    claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
+    write_files(files)
+
+
+def same_seeds(chosen: pd.DataFrame) -> None:
+    """DataError unless every plug-in of a (dataset, backbone) has exactly the seeds of its
+    backbone alone: a mean over other seeds would compare unlike with unlike."""
+    for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
+        seeds = {p: sorted(set(s["seed"])) for p, s in sub.groupby("plugin", sort=False)}
+        base = seeds.get("none")
+        for plugin, have in seeds.items():
+            if base is not None and have != base:
+                raise DataError(
+                    Path(f"{dataset}/{backbone}/{plugin}"),
+                    f"seeds {have} differ from the backbone alone's {base}: the tables compare "
+                    "runs over the same seeds (give both the same seeds)",
+                )

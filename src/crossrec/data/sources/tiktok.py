@@ -18,7 +18,6 @@ converter swaps valid and test; a test pins ours), all three modalities as float
 from __future__ import annotations
 
 import io
-import json
 import pickle
 import urllib.error
 import urllib.request
@@ -38,6 +37,7 @@ from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
 from crossrec.io import save_npy, write_json
 from crossrec.outputs import atomic_dir, check_replaceable
+from crossrec.safeload import load_json
 
 DIFFMM_REPO = "HKUDS/DiffMM"
 DIFFMM_COMMIT = "fae20e642aeeaad4284be6f7fb3432ebb551da8e"
@@ -153,10 +153,7 @@ def _source_format(folder: Path) -> str | None:
 
 
 def _read_json_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    try:
-        blob = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(path, f"not valid JSON ({err})") from None
+    blob = load_json(path, DataError)
     if not isinstance(blob, dict):
         raise DataError(path, "expected an object user -> list of items")
     users, items = [], []
@@ -234,7 +231,7 @@ def convert_tiktok(
                 raise DataError(raw, f"{key}: expected {want:,}, found {found[key]:,}")
     source = {}
     if (raw / "source.json").is_file():
-        source = json.loads((raw / "source.json").read_text())
+        source = load_json(raw / "source.json", DataError)
     with atomic_dir(out, "convert", protect=[raw]) as stage:
         inter.to_csv(stage / f"{name}.inter", sep="\t", index=False)
         for fname, arr in feats.items():
@@ -259,7 +256,7 @@ def prepare_tiktok(
     with tempfile.TemporaryDirectory(prefix="crossrec-tiktok-") as tmp:
         converted = Path(tmp) / name
         found = convert_tiktok(raw_dir, converted, name, allow_variant)
-        origin = json.loads((converted / "source.json").read_text())
+        origin = load_json(converted / "source.json", DataError)
         try:
             return prepare_folder(
                 converted,
