@@ -164,22 +164,42 @@ def test_cli_sees_installed_models(installed: Path, tiny_dir: Path, tmp_path: Pa
     [
         ("lightgcn = thirdparty:ScaledBPR", "already a backbone"),
         ("broken = thirdparty_missing:Thing", r"cannot be loaded \(ModuleNotFoundError"),
-        ("notaclass = thirdparty:MODELS_TEXT", "cannot be loaded"),
-        ("plain = thirdparty:torch", "not a backbone class with a Params dataclass"),
+        ("broken = thirdparty:MODELS_TEXT", "cannot be loaded"),
+        ("broken = thirdparty:torch", "not a backbone class with a Params dataclass"),
+        ("broken = thirdparty_exit:Thing", r"cannot be loaded \(exit\(0\)"),
+        ("broken = thirdparty_interrupt:Thing", r"cannot be loaded \(KeyboardInterrupt"),
+        ("broken = thirdparty:NotADataclass", "not a backbone class with a Params dataclass"),
     ],
 )
 def test_bad_entry_points_are_one_line_errors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: str, problem: str
 ) -> None:
+    """A third-party module that raises anything at import — sys.exit(0) and
+    KeyboardInterrupt included — or is not a usable class is one line naming the entry point
+    and its package, raised for its own name and for a listing; a typo in another name is
+    reported as unknown, not blamed on the broken package."""
     root = _package(tmp_path / "site", f"[crossrec.backbones]\n{entry}\n")
+    (root / "thirdparty_exit.py").write_text("import sys\nsys.exit(0)\n")
+    (root / "thirdparty_interrupt.py").write_text("raise KeyboardInterrupt\n")
+    with (root / "thirdparty" / "__init__.py").open("a") as fh:
+        fh.write("\nclass NotADataclass:\n    class Params:\n        pass\n")
     monkeypatch.syspath_prepend(str(root))
     importlib.invalidate_caches()
+    name = entry.split(" = ")[0] if "already" not in problem else "nothing-by-this-name"
     try:
         with pytest.raises(ConfigError, match=problem) as err:
-            BACKBONES["nothing-by-this-name"]
+            BACKBONES[name]
         assert "\n" not in str(err.value) and "crossrec.backbones:" in str(err.value)
+        assert "(package thirdparty)" in str(err.value) or "already" in str(err.value)
+        if name == "broken":
+            with pytest.raises(ConfigError, match="unknown backbone 'lightgcnn'.*broken"):
+                BACKBONES["lightgcnn"]  # a typo: not blamed on the broken package
+            with pytest.raises(ConfigError, match=problem):
+                list(BACKBONES)  # `crossrec list` says what is broken
     finally:
-        sys.modules.pop("thirdparty", None)
+        for module in ("thirdparty", "thirdparty_exit", "thirdparty_interrupt"):
+            sys.modules.pop(module, None)
+        BACKBONES._broken.clear()
 
 
 WORKFLOW = """

@@ -158,6 +158,29 @@ def _run_from_args(args: argparse.Namespace) -> tuple[Any, bool]:  # (RunSpec, n
     return RunSpec.from_dict(blob, "train"), args.dataset is not None
 
 
+def stop_with(pid: int, every: float = 1.0) -> None:
+    """Send this process SIGTERM once process ``pid`` is gone (polled every ``every`` s by a
+    daemon thread): the trainer then finishes its epoch, writes its checkpoint and exits 75,
+    as at a SLURM time limit. A training job started by Snakemake gets Snakemake's pid, so
+    killing only the main snakemake process orphans no training."""
+    import signal
+    import threading
+    import time
+
+    def watch() -> None:
+        while True:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            except PermissionError:
+                pass  # alive, another user's
+            time.sleep(every)
+
+    threading.Thread(target=watch, name="crossrec-stop-with", daemon=True).start()
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train one backbone × plug-in run and write its outputs."""
     import dataclasses
@@ -171,6 +194,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from crossrec.train import Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
+    if args.stop_with is not None:
+        stop_with(args.stop_with)
     run, named = _run_from_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -624,6 +649,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="M",
         help="write checkpoint.pt at an epoch's end at most every M minutes of wall time (0: "
         "after every epoch); also on SIGTERM (then exit 75) and when pausing",
+    )
+    p.add_argument(
+        "--stop-with",
+        type=_int_in(1, 1 << 22),
+        metavar="PID",
+        help="stop as on SIGTERM (checkpoint, exit 75) when process PID is gone: the workflow "
+        "passes its own pid, so a killed snakemake leaves no training job behind",
     )
     p.add_argument(
         "--pause-at-epoch",

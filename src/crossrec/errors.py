@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 MAX_MESSAGE = 600  # characters of an error message; values in it are cut to fit
 
 

@@ -11,6 +11,7 @@ complete, and the partials of a killed earlier run are removed by the next one
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -20,7 +21,7 @@ import socket
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from crossrec.errors import OutputError
 from crossrec.io import umask
@@ -39,6 +40,36 @@ def _marker_text(kind: str) -> str:
 def write_marker(folder: str | Path, kind: str) -> None:
     """Mark ``folder`` as crossrec's own output of ``kind`` (``prepare``, ``run``, ...)."""
     (Path(folder) / MARKER).write_text(_marker_text(kind))
+
+
+LOCK = ".crossrec.lock"
+"""The lock file of a folder one process writes at a time (a run folder)."""
+
+
+def lock_folder(folder: str | Path) -> IO[bytes]:
+    """Hold an exclusive ``flock`` on ``folder``'s :data:`LOCK` until the returned handle is
+    closed or the process dies (the kernel releases it; no stale lock survives a kill). The
+    file is opened without following a symbolic link. OutputError naming the folder and the
+    holder's pid when another process holds it."""
+    path = Path(folder) / LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot open the folder's lock ({err.strerror})") from None
+    handle = os.fdopen(fd, "r+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = handle.read(32).decode(errors="replace").strip() or "?"
+        handle.close()
+        raise OutputError(
+            f"{folder}: another crossrec process (pid {holder}) is writing this folder; "
+            "wait for it to finish or stop it"
+        ) from None
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n".encode())
+    handle.flush()
+    return handle
 
 
 OwnTest = Callable[[Path], bool]

@@ -37,6 +37,7 @@ class Registry(Generic[C]):
         self.group = group
         self._classes: dict[str, type[C]] = {}
         self._origin: dict[str, str] = {}
+        self._broken: dict[str, ConfigError] = {}  # entry points that failed to load
 
     def register(self, name: str) -> Callable[[type[C]], type[C]]:
         """Class decorator registering the class under ``name``."""
@@ -49,9 +50,13 @@ class Registry(Generic[C]):
 
         return deco
 
-    def _load_entry_points(self) -> None:
-        """Register every not yet known entry point of :attr:`group` (ConfigError naming the
-        entry point when one cannot be loaded or is not a usable class)."""
+    def _load_entry_points(self, strict: bool = True) -> None:
+        """Register every not yet known entry point of :attr:`group`. An entry point that
+        cannot be loaded — any exception, ``SystemExit`` or ``KeyboardInterrupt`` raised while
+        its package is imported — or is not a class with a ``Params`` dataclass is kept as a
+        one-line ConfigError naming it and its package; ``strict`` raises the first of them
+        (``crossrec list``), else only a lookup of that very name does (a typo in another
+        name is not blamed on a broken package)."""
         if self.group is None:
             return
         for ep in metadata.entry_points(group=self.group):
@@ -62,33 +67,46 @@ class Registry(Generic[C]):
                         f"a {self.kind} of {self._origin.get(ep.name, 'crossrec')}"
                     )
                 continue
-            try:
-                cls = ep.load()
-            except Exception as err:  # noqa: BLE001  (any import failure of a third party)
-                raise ConfigError(
-                    f"entry point {self.group}:{ep.name} = {ep.value}: cannot be loaded "
-                    f"({type(err).__name__}: {err})"
-                ) from None
-            if not isinstance(cls, type) or not hasattr(cls, "Params"):
-                raise ConfigError(
-                    f"entry point {self.group}:{ep.name} = {ep.value}: not a {self.kind} class "
-                    "with a Params dataclass"
-                )
-            self._classes[ep.name] = cls
-            self._origin[ep.name] = ep.value
+            if ep.name not in self._broken:
+                self._load_one(ep)
+        if strict and self._broken:
+            raise next(iter(self._broken.values()))
+
+    def _load_one(self, ep: metadata.EntryPoint) -> None:
+        """Load one entry point in isolation (see :meth:`_load_entry_points`)."""
+        dist = getattr(getattr(ep, "dist", None), "name", None) or "an installed package"
+        where = f"entry point {self.group}:{ep.name} = {ep.value} (package {dist})"
+        try:
+            cls = ep.load()
+        except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 (third party)
+            what = f"exit({err.code!r})" if isinstance(err, SystemExit) else type(err).__name__
+            self._broken[ep.name] = ConfigError(f"{where}: cannot be loaded ({what}: {err})")
+            return
+        params = getattr(cls, "Params", None)
+        if not isinstance(cls, type) or params is None or not dataclasses.is_dataclass(params):
+            self._broken[ep.name] = ConfigError(
+                f"{where}: not a {self.kind} class with a Params dataclass"
+            )
+            return
+        self._classes[ep.name] = cls
+        self._origin[ep.name] = ep.value
 
     def __getitem__(self, name: str) -> type[C]:
         if name not in self._classes:
-            self._load_entry_points()
+            self._load_entry_points(strict=False)
+        if name in self._broken:
+            raise self._broken[name]
         if name not in self._classes:
+            broken = f"; not loadable: {', '.join(sorted(self._broken))}" if self._broken else ""
             raise ConfigError(
-                f"unknown {self.kind} {name!r} (available: {', '.join(sorted(self._classes))})"
+                f"unknown {self.kind} {name!r} (available: {', '.join(sorted(self._classes))}"
+                f"{broken})"
             )
         return self._classes[name]
 
     def __contains__(self, name: object) -> bool:
         if name not in self._classes:
-            self._load_entry_points()
+            self._load_entry_points(strict=False)
         return name in self._classes
 
     def __iter__(self) -> Iterator[str]:

@@ -48,6 +48,7 @@ RUN_FILES = (
     "checkpoint.pt",
     "config.yaml",  # written by crossrec < 0.3 beside run.yaml; such folders stay ours
     *(f"rung{r}.json" for r in range(32)),  # a successive-halving rung's progress
+    ".crossrec.lock",  # crossrec.outputs.LOCK: one writer at a time
 )
 """What a run folder holds; a folder of only these is an earlier crossrec run."""
 METRICS_SCHEMA_VERSION = 1

@@ -57,7 +57,7 @@ from crossrec.errors import (
 from crossrec.evaluate import EvalSet, evaluate
 from crossrec.io import atomic_open, atomic_path, regular_file, write_json
 from crossrec.models import BACKBONES, DataSpec, build_backbone
-from crossrec.outputs import claim_dir, only_names
+from crossrec.outputs import claim_dir, lock_folder, only_names
 from crossrec.provenance import package_digest, run_code_digest
 from crossrec.run import (
     METRICS_SCHEMA_VERSION,
@@ -458,6 +458,8 @@ class Trainer:
         SIGTERM the epoch in progress is finished, the checkpoint written, and
         :class:`crossrec.errors.InterruptedRun` raised."""
         claim_dir(self.out_dir, "run", only_names(RUN_FILES))
+        # one writer per run folder: a second `crossrec train` on it is refused in one line
+        self._lock = lock_folder(self.out_dir)
         self._record_run()
         if resume:
             self._load_checkpoint()

@@ -116,7 +116,8 @@ rule train_rung:
     shell:
         "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
         " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes}"
-        " --pause-at-epoch {params.epochs} --progress {output} --resume --out {params.out}"
+        " --pause-at-epoch {params.epochs} --progress {output} --resume --stop-with $PPID"
+        " --out {params.out}"
         " > {log} 2>&1"
 
 
@@ -203,4 +204,4 @@ rule train:
     shell:
         "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
         " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes} --resume"
-        " --out {params.out} > {log} 2>&1"
+        " --stop-with $PPID --out {params.out} > {log} 2>&1"

@@ -33,6 +33,7 @@ ASSUMED_EPOCHS = 100  # epochs-to-stop assumed by default (stated in every estim
 MEM_MARGIN = 1.5  # memory limit = peak × margin (+ a CUDA context on a GPU)
 CUDA_CONTEXT_MB = 2000
 RUNTIME_MARGIN = 1.5
+NUMBERS = ("build_s", "epoch_s", "eval_s", "peak_mb")  # every row's measured numbers
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,23 @@ class CostTable:
         from crossrec.safeload import load_json
 
         blob = load_json(file, ConfigError)
-        try:
-            rows = {(r["shape"], r["backbone"], r["plugin"]): r for r in blob["rows"]}
-        except (KeyError, TypeError) as err:
-            raise ConfigError(f"{file}: not a crossrec cost table ({err})") from None
+        if not isinstance(blob, dict) or not isinstance(blob.get("rows"), list):
+            raise ConfigError(f"{file}: not a crossrec cost table (no list of rows)")
+        rows = {}
+        for i, r in enumerate(blob["rows"]):
+            where = f"{file}: rows[{i}]"
+            if not isinstance(r, dict):
+                raise ConfigError(f"{where}: expected a mapping")
+            for key in ("shape", "backbone", "plugin"):
+                if not isinstance(r.get(key), str):
+                    raise ConfigError(f"{where}.{key}: missing or not a name")
+            for key in NUMBERS:
+                value = r.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{where}.{key}: missing or not a number")
+                if not math.isfinite(value) or value < 0:
+                    raise ConfigError(f"{where}.{key}: {value!r} is not a number >= 0")
+            rows[(r["shape"], r["backbone"], r["plugin"])] = r
         partial = blob.get("partial", False) is True
         return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)
 
