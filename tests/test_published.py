@@ -95,8 +95,10 @@ def _study(root: Path, dataset: str) -> pd.DataFrame:
             folder = _metrics(root, key, base + 0.001 * seed, base / 2)
             users = pd.DataFrame(
                 # per-user values whose mean is the run's test recall@20 (the report checks it)
-                {"user": range(20), "recall@20": [base + 0.001 * seed + (u % 5 - 2) / 100
-                                                  for u in range(20)]}  # fmt: skip
+                {
+                    "user": range(20),
+                    "recall@20": [base + 0.001 * seed + (u % 5 - 2) / 100 for u in range(20)],
+                }  # fmt: skip
             )
             users.to_csv(folder / "test_per_user.csv", index=False)  # the per-user tests read it
             keys.append(key)

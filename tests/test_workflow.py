@@ -480,3 +480,86 @@ def test_usable_as_a_snakemake_module(tmp_path: Path) -> None:
     assert plan.returncode == 0, plan.stderr[-3000:]
     runs = json.loads((tmp_path / "results" / "plan.json").read_text())["runs"]
     assert {r["backbone"] for r in runs} == {"lightgcn", "freedom"}
+
+
+ONE_RUN = f"""
+datasets:
+  tiny: {{source: folder, path: {FIXTURES / "tiny"}}}
+backbones:
+  lightgcn: {{n_layers: 1}}
+plugins:
+  none: {{}}
+seeds: [1, 2]
+train: {{epochs: EPOCHS, patience: 100000, batch_size: 64, topk: [5, 10, 20], device: cpu}}
+"""
+
+
+def test_dry_run_rejects_a_run_file_the_train_job_would_reject(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text(ONE_RUN.replace("EPOCHS", "2"))
+    assert _snakemake(tmp_path, "--until", "plan").returncode == 0
+    run = tmp_path / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
+    text = (run / "run.yaml").read_text()
+    for edit, needle in (
+        (text.replace("n_layers: 1", "n_layers: two"), "backbone_params.n_layers"),
+        (text.replace("seed: 1", "seed: 2"), "defines tiny/lightgcn/none/default/seed2"),
+        (text + "epochs: 3\n", "run.yaml"),
+    ):
+        (run / "run.yaml").write_text(edit)
+        proc = _snakemake(tmp_path, "-n")
+        errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert errors == [errors[0]] and str(Path("seed1") / "run.yaml") in errors[0], errors
+        assert needle in errors[0], errors[0]
+
+
+def test_killing_the_main_snakemake_leaves_no_training_job(tmp_path: Path) -> None:
+    """SIGKILL to the snakemake process alone (not its group): its training jobs notice
+    (`crossrec train --stop-with $PPID`), checkpoint and exit."""
+    import signal
+    import time
+
+    (tmp_path / "config.yaml").write_text(ONE_RUN.replace("EPOCHS", "100000"))
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    cmd = [shutil.which("snakemake", path=env["PATH"]), "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
+           "--cores", "2", "runs"]  # fmt: skip
+    main = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    logs = tmp_path / "results" / "logs" / "train" / "tiny" / "lightgcn" / "none" / "default"
+
+    def trainers() -> list[int]:
+        found = []
+        for proc in Path("/proc").iterdir():
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            try:
+                here = os.readlink(proc / "cwd") == str(tmp_path)
+            except OSError:
+                continue
+            if here and b"train" in argv and any(a.endswith(b"crossrec") for a in argv):
+                found.append(int(proc.name))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if all((logs / f"seed{s}.log").is_file() and "epoch" in (logs / f"seed{s}.log")
+                   .read_text() for s in (1, 2)):  # fmt: skip
+                break
+            time.sleep(0.5)
+        assert len(trainers()) == 2, "both training jobs should be running"
+        os.kill(main.pid, signal.SIGKILL)  # the main process only, not its process group
+        main.wait()
+        deadline = time.monotonic() + 30
+        while trainers() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert trainers() == []
+        for seed in (1, 2):
+            assert "stopped by SIGTERM" in (logs / f"seed{seed}.log").read_text()
+    finally:
+        os.killpg(main.pid, signal.SIGKILL) if main.poll() is None else None
+        for pid in trainers():
+            os.kill(pid, signal.SIGKILL)

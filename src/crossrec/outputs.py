@@ -147,10 +147,15 @@ def clean_stale(path: Path) -> list[Path]:
             continue
         if sibling.is_symlink():
             continue
+        from crossrec.errors import CrossrecError
+        from crossrec.safeload import load_json
+
         try:
-            info = json.loads((sibling / MARKER).read_text())
-        except (OSError, ValueError):
+            info = load_json(sibling / MARKER)
+        except CrossrecError:
             continue  # not ours: never touched
+        if not isinstance(info, dict):
+            continue
         if sibling.name.endswith(".old") or not _alive(info):
             shutil.rmtree(sibling, ignore_errors=True)
             removed.append(sibling)

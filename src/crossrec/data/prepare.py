@@ -8,7 +8,6 @@ only then renamed into place together with ``meta.json``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,12 @@ from crossrec.io import save_npy, write_json
 
 def is_prepared(folder: Path) -> bool:
     """A prepared folder of a crossrec version before the output marker: its ``meta.json``."""
+    from crossrec.errors import CrossrecError
+    from crossrec.safeload import load_json
+
     try:
-        return "crossrec_version" in json.loads((folder / "meta.json").read_text())
-    except (OSError, ValueError, TypeError):
+        return "crossrec_version" in load_json(folder / "meta.json")
+    except (CrossrecError, TypeError):
         return False
 
 
