@@ -320,3 +320,115 @@ def test_yaml_module_is_not_used_to_read_files_directly() -> None:
                                                   or "json.load(" in line):  # fmt: skip
                 offenders.append(f"{path.relative_to(ROOT)}: {line.strip()}")
     assert offenders == [], offenders
+
+
+# --- the first probe's remaining tracebacks and misleading messages (issue 31) ----------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "needle"),
+    [
+        ("indices", [0, 5, 9], "indices must be < 3"),
+        ("indptr", [0, 3], "index pointer size 2 should be 4"),
+    ],
+)
+def test_malformed_tiktok_pickles_are_one_line(
+    tmp_path: Path, field: str, value: list, needle: str
+) -> None:
+    import pickle
+
+    import numpy as np
+    import scipy.sparse as sp
+
+    from crossrec.data.sources.tiktok import safe_load_pickle
+
+    bad = sp.csr_matrix(np.eye(3))
+    bad.__dict__[field] = np.array(value, dtype=np.int32)
+    path = tmp_path / "trnMat.pkl"
+    path.write_bytes(pickle.dumps(bad))
+    with pytest.raises(DataError, match=needle) as err:
+        safe_load_pickle(path)
+    assert "not a valid sparse matrix" in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_batch_that_does_not_fit_is_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "ml"
+    assert crossrec("synth", "--shape", "ml100k", "--out", str(data)).returncode == 0
+    proc = crossrec("train", "--backbone", "directau", "--data", str(data), "--train",
+                    "epochs=1", "--train", "batch_size=80000", "--out", str(tmp_path / "run"))  # fmt: skip
+    one_line(proc, "out of memory at train.batch_size 80000", "lower train.batch_size")
+
+
+def test_a_user_graph_with_no_columns_is_refused(tiny_dir: Path) -> None:
+    import numpy as np
+
+    from crossrec.data.user_graph import CNT_FILE, IDX_FILE, read_user_graph
+
+    np.save(tiny_dir / IDX_FILE, np.zeros((40, 0), dtype=np.int64))
+    np.save(tiny_dir / CNT_FILE, np.zeros((40, 0), dtype=np.float32))
+    with pytest.raises(DataError, match="top >= 1"):
+        read_user_graph(tiny_dir, 40)
+    np.save(tiny_dir / IDX_FILE, np.zeros((40, 2), dtype=np.int64))
+    np.save(tiny_dir / CNT_FILE, np.full((40, 2), np.nan, dtype=np.float32))
+    with pytest.raises(DataError, match=f"{CNT_FILE}: counts must be finite"):
+        read_user_graph(tiny_dir, 40)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["epoch_as_text", "optimizer_shape", "parameter_nan"],
+)
+def test_a_tampered_checkpoint_with_matching_digests_is_not_resumed(
+    tmp_path: Path, tamper: str
+) -> None:
+    import torch
+
+    out = tmp_path / "run"
+    args = ["train", "--backbone", "lightgcn", "--data", str(TINY), "--train", "topk=[5,20]",
+            "--checkpoint-minutes", "0", "--out", str(out)]  # fmt: skip
+    assert crossrec(*args, "--train", "epochs=2", "--pause-at-epoch", "1").returncode == 0
+    blob = torch.load(out / "checkpoint.pt", weights_only=True)
+    if tamper == "epoch_as_text":
+        blob["state"]["epoch"] = "1"
+    elif tamper == "optimizer_shape":
+        state = next(iter(blob["optimizer"]["state"].values()))
+        state["exp_avg"] = torch.zeros(3, 3)
+    else:
+        name = next(iter(blob["backbone"]))
+        blob["backbone"][name] = torch.full_like(blob["backbone"][name], float("nan"))
+    torch.save(blob, out / "checkpoint.pt")
+    proc = crossrec(*args, "--train", "epochs=2", "--resume")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "ignored, does not fit this run" in proc.stderr and "Traceback" not in proc.stderr
+    assert json.loads((out / "metrics.json").read_text())["epochs_run"] == 2
+
+
+@pytest.mark.parametrize(
+    ("rows", "needle"),
+    [
+        ("0\t1\t0\n99999999999999999999\t2\t0\n", "has id 99999999999999999999, above"),
+        ("0\t1\t0\n1\t2\t0\n0\t1\t0\n", "listed more than once, e.g. user 0 item 1 (line 4)"),
+    ],
+)
+def test_inter_file_ids_and_duplicates(tmp_path: Path, rows: str, needle: str) -> None:
+    from crossrec.data.formats import read_inter
+
+    path = tmp_path / "x.inter"
+    path.write_text("userID\titemID\tx_label\n" + rows)
+    with pytest.raises(DataError, match=needle.replace("(", r"\(").replace(")", r"\)")):
+        read_inter(path)
+
+
+def test_an_empty_modality_list_is_refused(tmp_path: Path) -> None:
+    proc = crossrec("train", "--backbone", "lightgcn", "--plugin", "fettle", "--plugin-param",
+                    "modalities=[]", "--data", str(TINY), *FAST, "--out", str(tmp_path / "r"))  # fmt: skip
+    one_line(proc, "modalities is empty")
+
+
+def test_a_bad_tables_k_names_tables_k(study: Path, tmp_path: Path) -> None:
+    work = _copy(study, tmp_path)
+    plan = json.loads((work / "plan.json").read_text())
+    plan["tables"]["k"] = [7]
+    (work / "plan.json").write_text(json.dumps(plan))
+    proc = crossrec("tables", "--plan", "plan.json", "--runs", "runs", "--out", "out", cwd=work)
+    one_line(proc, "tables.k 7", "cut-offs [5, 10, 20]")

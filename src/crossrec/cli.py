@@ -181,6 +181,13 @@ def stop_with(pid: int, every: float = 1.0) -> None:
     threading.Thread(target=watch, name="crossrec-stop-with", daemon=True).start()
 
 
+def _out_of_memory(err: BaseException) -> bool:
+    """Whether ``err`` is an allocation failure (CPU or CUDA; torch raises RuntimeError or its
+    OutOfMemoryError subclass)."""
+    text = str(err).lower()
+    return isinstance(err, MemoryError) or "out of memory" in text or "can't allocate" in text
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     """Train one backbone × plug-in run and write its outputs."""
     import dataclasses
@@ -209,8 +216,18 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
             "name its folder: edit parameters and trainer settings only)"
         )
-    trainer = Trainer(run, data, args.out, checkpoint_seconds=args.checkpoint_minutes * 60)
-    metrics = trainer.fit(resume=args.resume, pause_at=args.pause_at_epoch)
+    try:
+        trainer = Trainer(run, data, args.out, checkpoint_seconds=args.checkpoint_minutes * 60)
+        metrics = trainer.fit(resume=args.resume, pause_at=args.pause_at_epoch)
+    except (MemoryError, RuntimeError) as err:
+        if not _out_of_memory(err):
+            raise
+        raise ConfigError(
+            f"{name}: out of memory at train.batch_size {run.train.batch_size} "
+            f"({str(err).strip().splitlines()[0][:160] if str(err).strip() else 'MemoryError'});"
+            " lower train.batch_size (e.g. DirectAU's uniformity is batch x batch) or give the "
+            "job more memory"
+        ) from None
     if args.progress is not None:
         from crossrec.io import write_json
 

@@ -412,6 +412,7 @@ class Trainer:
             if blob["cuda_rng"] is not None and torch.cuda.is_available():
                 torch.cuda.set_rng_state_all([s.cpu() for s in blob["cuda_rng"]])
             self.state = _State(**blob["state"])
+            self._check_restored()
         except Exception as err:  # noqa: BLE001 - a damaged checkpoint never half-applies
             reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
             self.log(f"{path}: ignored, does not fit this run ({reason}); starting afresh")
@@ -419,6 +420,35 @@ class Trainer:
             return False
         self.log(f"resumed from {path} after epoch {self.state.epoch}")
         return True
+
+    def _check_restored(self) -> None:
+        """ValueError unless a restored checkpoint is one this trainer could have written: the
+        counters are non-negative integers in order, the best value and per-user lists
+        finite numbers, the parameters finite, and every optimizer state tensor shaped like
+        its parameter. A checkpoint whose digests match but whose content was edited is
+        caught here, before it trains (otherwise it fails mid-epoch with a traceback)."""
+        st = self.state
+        counters = (st.epoch, st.best_epoch, st.bad_evals)
+        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counters):
+            raise ValueError(f"state counters {counters} are not non-negative integers")
+        if st.best_epoch > st.epoch or st.epoch > self.run.train.epochs:
+            raise ValueError(f"state epochs {st.best_epoch}/{st.epoch} out of order")
+        if not isinstance(st.best_value, (int, float)) or not math.isfinite(st.best_value):
+            raise ValueError(f"state best_value {st.best_value!r} is not a finite number")
+        if not isinstance(st.history, list) or len(st.history) != st.epoch:
+            raise ValueError("state history does not hold one entry per epoch")
+        for values in st.best_test_per_user.values():
+            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
+                raise ValueError("state per-user metrics are not finite numbers")
+        for name, p in [*self.backbone.named_parameters(), *self.plugin.named_parameters()]:
+            if not bool(torch.isfinite(p).all()):
+                raise ValueError(f"parameter {name} is not finite")
+        for group in self.optimizer.param_groups:
+            for p in group["params"]:
+                for key, value in self.optimizer.state.get(p, {}).items():
+                    if torch.is_tensor(value) and value.dim() > 0 and value.shape != p.shape:
+                        raise ValueError(f"optimizer {key} of shape {tuple(value.shape)} is not "
+                                         f"its parameter's {tuple(p.shape)}")  # fmt: skip
 
     def progress(self) -> dict[str, Any]:
         """Where the run stands: ``{epochs_run, best_epoch, best_value, valid_metric,

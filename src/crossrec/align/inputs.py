@@ -35,7 +35,12 @@ class ModalityInputs(nn.Module):
     ) -> None:
         super().__init__()
         available = info.modal or {m: f.shape[1] for m, f in spec.features.items()}
-        self.names = list(modalities) if modalities else sorted(available)
+        if modalities is not None and len(modalities) == 0:
+            raise ConfigError(
+                f"plugin {name}: modalities is empty; leave it out for every modality, or name "
+                f"some of {sorted(available)}"
+            )
+        self.names = list(modalities) if modalities is not None else sorted(available)
         if not self.names:
             raise ConfigError(
                 f"plugin {name}: the dataset has no item modality (*_feat.npy) to align with"

@@ -110,6 +110,10 @@ def find_inter_file(folder: str | Path) -> Path:
     folder = Path(folder)
     if not folder.is_dir():
         raise DataError(folder, "dataset folder does not exist")
+    try:
+        os.listdir(folder)
+    except OSError as err:
+        raise DataError(folder, f"cannot read the dataset folder ({err.strerror})") from None
     preferred = folder / f"{folder.name}.inter"
     if os.path.lexists(preferred):
         return regular_file(preferred)
@@ -143,14 +147,19 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     if df.empty:
         raise DataError(path, "no interactions (only a header)")
     for col in INTER_COLUMNS:
+        numeric = pd.to_numeric(df[col], errors="coerce")
         if not pd.api.types.is_integer_dtype(df[col]):
-            bad = df[col][
-                pd.to_numeric(df[col], errors="coerce").isna()
-                | (pd.to_numeric(df[col], errors="coerce") % 1 != 0)
-            ]
-            example = bad.iloc[0] if len(bad) else df[col].iloc[0]
-            example = example.item() if hasattr(example, "item") else example
-            raise DataError(path, f"column {col} has non-integer values (e.g. {example!r})")
+            bad = df[col][numeric.isna() | (numeric % 1 != 0)]
+            if len(bad):
+                example = bad.iloc[0]
+                example = example.item() if hasattr(example, "item") else example
+                raise DataError(path, f"column {col} has non-integer values (e.g. {example!r})")
+        too_big = numeric.abs() > MAX_ID  # before the int64 cast, which would wrap them
+        if too_big.any():
+            raise DataError(
+                path,
+                f"column {col} has id {df[col][too_big].iloc[0]}, above the maximum {MAX_ID}",
+            )
         df[col] = df[col].astype(np.int64)
     for col in ("userID", "itemID"):
         if (df[col] < 0).any():
@@ -162,6 +171,15 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     bad_labels = sorted(int(v) for v in set(df["x_label"].unique()) - {0, 1, 2})
     if bad_labels:
         raise DataError(path, f"x_label must be 0, 1 or 2 (found {bad_labels[:5]})")
+    twice = df.duplicated(["userID", "itemID"], keep="first")
+    if twice.any():  # one pair twice would be sampled and scored twice (or leak across splits)
+        first = df[twice].iloc[0]
+        raise DataError(
+            path,
+            f"{int(twice.sum())} (userID, itemID) pair(s) listed more than once, e.g. user "
+            f"{int(first['userID'])} item {int(first['itemID'])} (line {int(twice.to_numpy().argmax()) + 2}); "
+            "keep one row per pair",
+        )
     return df
 
 

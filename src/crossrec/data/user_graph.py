@@ -53,10 +53,13 @@ def read_user_graph(folder: str | Path, n_users: int) -> tuple[np.ndarray, np.nd
     if not os.path.lexists(folder / CNT_FILE):
         raise DataError(folder / CNT_FILE, f"missing (it pairs with {IDX_FILE})")
     idx, cnt = load_npy(folder / IDX_FILE), load_npy(folder / CNT_FILE)
-    if idx.ndim != 2 or idx.shape[0] != n_users or idx.shape != cnt.shape:
+    if idx.ndim != 2 or idx.shape[0] != n_users or idx.shape != cnt.shape or idx.shape[1] < 1:
         raise DataError(
-            folder / IDX_FILE, f"shape {idx.shape} / {cnt.shape}, expected [{n_users}, top]"
+            folder / IDX_FILE,
+            f"shape {idx.shape} / {cnt.shape}, expected [{n_users}, top] with top >= 1",
         )
+    if not np.issubdtype(cnt.dtype, np.number) or not np.isfinite(cnt).all() or (cnt < 0).any():
+        raise DataError(folder / CNT_FILE, "counts must be finite numbers >= 0")
     if not np.issubdtype(idx.dtype, np.integer) or (
         idx.size and (idx.min() < -1 or idx.max() >= n_users)
     ):

@@ -113,7 +113,13 @@ def delta(value: float, base: float) -> str:
 def _require(runs: pd.DataFrame, metrics: Sequence[str]) -> None:
     for m in metrics:
         if f"test_{m}" not in runs.columns:
-            raise DataError(Path("metrics.json"), f"runs lack test {m} (add its K to train.topk)")
+            k = m.split("@")[1]
+            trained = sorted({int(c.split("@")[1]) for c in runs.columns if c.startswith("test_")})
+            raise DataError(
+                Path("plan.json"),
+                f"tables.k {k}: the runs were trained with cut-offs {trained} (their metrics.json "
+                f"hold no test {m}); set tables.k among them, or add {k} to train.topk and retrain",
+            )
 
 
 def main_table(

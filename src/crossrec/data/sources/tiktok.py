@@ -93,7 +93,20 @@ def safe_load_pickle(path: str | Path) -> sp.csr_matrix:
         raise DataError(path, f"cannot unpickle ({type(err).__name__}: {err})") from None
     if not sp.issparse(obj):
         raise DataError(path, f"expected a scipy sparse matrix, found {type(obj).__name__}")
-    return sp.csr_matrix(obj)
+    try:  # the unpickled arrays are not checked by scipy until used: check them all now
+        if sp.isspmatrix_coo(obj):
+            row, col = np.asarray(obj.row), np.asarray(obj.col)
+            if not (len(row) == len(col) == len(np.asarray(obj.data))):
+                raise ValueError("row, col and data differ in length")
+            if len(row) and (row.min() < 0 or col.min() < 0):
+                raise ValueError("negative row or column index")
+        mat = sp.csr_matrix(obj)
+        mat.check_format(full_check=True)
+    except Exception as err:  # noqa: BLE001 (any inconsistency of untrusted arrays)
+        raise DataError(
+            path, f"not a valid sparse matrix ({type(err).__name__}: {str(err)[:200]})"
+        ) from None
+    return mat
 
 
 def _fetch(url: str, out: Path, tries: int, timeout: float, wait: float) -> None:
