@@ -47,8 +47,19 @@ LATE_EPOCH = 100
 
 
 def paper_backbones() -> dict[str, dict]:
-    """Backbone → parameters, as config/paper.yaml sets them."""
-    return yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["backbones"]
+    """Backbone → one point of its config/paper.yaml parameters: a grid (a list) at its last
+    value — paper.yaml lists layers and clusters in increasing order, so the row is the grid's
+    most expensive point, an upper bound for the estimate —, the per-backbone ``train`` key
+    (trainer settings, not parameters) left out."""
+    backbones = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())["backbones"]
+    return {
+        name: {
+            key: value[-1] if isinstance(value, list) else value
+            for key, value in (params or {}).items()
+            if key != "train"
+        }
+        for name, params in backbones.items()
+    }
 
 
 def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> dict:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import Killed, kill_after_checkpoints
 
@@ -35,7 +36,9 @@ def test_outputs_follow_the_schema(tiny_dir: Path, tmp_path: Path) -> None:
     }
     assert 1 <= m["best_epoch"] <= m["epochs_run"] == 6
     assert m["cost"]["seconds_per_epoch"] > 0 and m["cost"]["peak_memory_mb"] > 0
-    assert m["provenance"]["device"] == "cpu"
+    # train.device auto: the GPU where there is one (device-agnostic: CPU CI and CUDA machines)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert m["provenance"]["device"].split(":")[0] == expected
     assert json.loads((tmp_path / "run" / "metrics.json").read_text()) == m
     rows = list(csv.DictReader((tmp_path / "run" / "history.csv").open()))
     assert [int(r["epoch"]) for r in rows] == list(range(1, 7))

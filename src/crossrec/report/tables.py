@@ -416,10 +416,10 @@ def build_tables(
     sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
-    files = rendered(out / "runs", runs_display, runs)
+    files = rendered(out / "runs", named(runs_display), runs)
     files |= rendered(
         out / "selection",
-        sel,
+        named(sel),
         sel,
         note + " – : the backbone alone (plugin none) is the baseline of the tests, not tested.",
     )
@@ -433,6 +433,19 @@ def build_tables(
     # nothing is written, not even the folder, until every table is built
     claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
     write_files(files)
+
+
+def named(frame: pd.DataFrame) -> pd.DataFrame:
+    """A display copy of ``frame`` with the papers' names for its ``backbone`` and ``plugin``
+    columns (``lightgcn`` → ``LightGCN``, ``cross_no_cla`` → ``+CROSS w/o CLA``); the csv
+    keeps the ids."""
+    out = frame.copy()
+    if "backbone" in out:
+        out["backbone"] = out["backbone"].map(backbone_name)
+    if "plugin" in out:
+        out["plugin"] = out["plugin"].map(plugin_name)
+        out = out.rename(columns={"plugin": "plug-in"})
+    return out
 
 
 def same_seeds(chosen: pd.DataFrame) -> None:
