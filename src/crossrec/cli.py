@@ -284,7 +284,8 @@ def cmd_plan(args: argparse.Namespace) -> None:
     the runs' ``run.yaml`` files; in a staged study, after a selection, the runs it determines."""
     from crossrec.errors import OutputError
     from crossrec.experiment import Experiment
-    from crossrec.io import read_json, write_json
+    from crossrec.io import write_json
+    from crossrec.safeload import read_json
 
     config, _ = _config(args)
     step = _step(args)
@@ -336,8 +337,8 @@ def cmd_select(args: argparse.Namespace) -> None:
     best finalist on validation (or test with ``selection: mmrec_test``), as a selection file
     listing every candidate (an eliminated one with its score at the rung it stopped at)."""
     from crossrec.experiment import Experiment
-    from crossrec.io import read_json
     from crossrec.run import read_metrics, train_settings
+    from crossrec.safeload import read_json
     from crossrec.stages import Rung, Selection, best, survivors
 
     config, source = _config(args)

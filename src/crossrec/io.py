@@ -92,19 +92,6 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def read_json(path: str | Path, missing: str) -> Any:  # noqa: ANN401
-    """Parse a JSON file through :mod:`crossrec.safeload` (duplicate keys, NaN, deep nesting
-    refused); a missing or malformed file is a DataError (``missing`` says why the file may be
-    absent)."""
-    from crossrec.errors import DataError
-    from crossrec.safeload import load_json
-
-    path = Path(path)
-    if not os.path.lexists(path):
-        raise DataError(path, f"missing ({missing})")
-    return load_json(path, DataError)
-
-
 def write_json(path: str | Path, obj: Any) -> None:  # noqa: ANN401
     """Write ``obj`` as indented, key-sorted JSON, atomically."""
     with atomic_open(path) as fh:

@@ -30,9 +30,9 @@ import yaml
 
 from crossrec.config import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value, from_dict
 from crossrec.errors import ConfigError, CrossrecError, DataError
-from crossrec.io import atomic_open, read_json
+from crossrec.io import atomic_open
 from crossrec.outputs import claim_dir, only_names
-from crossrec.safeload import load_yaml, parse_yaml
+from crossrec.safeload import load_yaml, parse_yaml, read_json
 
 RUN_PATH = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
 """A run's folder below the runs root, as a pattern of its identity: :meth:`RunKey.path` fills

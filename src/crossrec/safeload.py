@@ -205,3 +205,12 @@ def load_yaml(path: str | Path, error: type[CrossrecError] = ConfigError) -> Any
 def load_json(path: str | Path, error: type[CrossrecError] = DataError) -> Any:  # noqa: ANN401
     """:func:`parse_json` of a file (a regular, non-empty file of at most MAX_BYTES)."""
     return parse_json(_read(path, error), str(path), error)
+
+
+def read_json(path: str | Path, missing: str) -> Any:  # noqa: ANN401
+    """:func:`load_json` of a file that may be absent: DataError ``missing (<missing>)`` then
+    (``missing`` says why the file may be absent)."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        raise DataError(path, f"missing ({missing})")
+    return load_json(path, DataError)

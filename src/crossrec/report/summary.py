@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.io import read_json, regular_file
+from crossrec.io import regular_file
 from crossrec.run import IDENTITY, RunKey, read_metrics
+from crossrec.safeload import read_json
 from crossrec.schemas import check_document
 
 
