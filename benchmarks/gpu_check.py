@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ SHAPES = ("baby", "sports", "clothing", "tiktok")
 PLUGINS = ("none", "fettle", "cross")
 ROWS = ("none", "fettle", "cross", "cross_no_ilda", "cross_no_cla", "cross_no_cna")
 SYNC_OPS = ("aten::_local_scalar_dense", "aten::nonzero", "aten::_unique2")
+PY_FRAME = re.compile(r"^[^ ]+\.py\(\d+\): ")  # a Python frame event of torch.profiler
 
 
 class Budget:
@@ -108,11 +110,14 @@ def sync_stacks(t: Any, batches: list) -> list[dict[str, Any]]:  # noqa: ANN401
     for event in prof.events():
         if event.name not in SYNC_OPS:
             continue
-        source = event
-        while source is not None and not source.stack:  # an op called from C++ has none
-            source = source.cpu_parent
-        frames = source.stack if source is not None else []
-        stack = tuple(f for f in frames if "site-packages/torch" not in f)[:6] or tuple(frames[:6])
+        # with_stack records the Python frames as the op's ancestors ("file.py(line): name")
+        frames, parent = [], event.cpu_parent
+        while parent is not None:
+            if PY_FRAME.match(parent.name):
+                frames.append(parent.name)
+            parent = parent.cpu_parent
+        ours = [f for f in frames if not f.startswith("torch/")]
+        stack = tuple((frames[:2] + ours)[:8])  # the innermost torch frames, then crossrec's
         key = (event.name, stack)
         found[key] = found.get(key, 0) + 1
     return [
@@ -156,12 +161,14 @@ def cost_rows(order: list[tuple[str, str, str]], device: str, steps: int,
     return measured, unmeasured
 
 
-def packing(shape: str, device: str, runs: list[int], epochs: int, budget: Budget) -> dict:
-    """Section 4: runs per hour for N concurrent runs (bench_pack.packed)."""
+def packing(shape: str, device: str, runs: list[int], epochs: int, budget: Budget,
+            model: tuple[str, str] = ("freedom", "cross")) -> dict:  # fmt: skip
+    """Section 4: runs per hour for N concurrent runs of ``model`` (backbone, plug-in;
+    bench_pack.packed)."""
     from bench_align import synthetic_folder
     from bench_pack import packed
 
-    args = argparse.Namespace(backbone="freedom", plugin="cross", epochs=epochs, device=device)
+    args = argparse.Namespace(backbone=model[0], plugin=model[1], epochs=epochs, device=device)
     folder = synthetic_folder(shape, 0)
     out: dict[str, Any] = {"results": [], "unmeasured": []}
     with tempfile.TemporaryDirectory(prefix="crossrec-gpu-check-pack-") as work:
@@ -250,7 +257,9 @@ def main(argv: list[str] | None = None) -> int:
         report["costs"] = {"table": str(table), "measured": len(measured),
                            "unmeasured": unmeasured}  # fmt: skip
         runs = [1, 2] if args.quick else [1, 4, 8]
-        report["packing"] = packing(shape, args.device, runs, 1 if args.quick else 3, budget)
+        model = ("lightgcn", "none") if args.quick else ("freedom", "cross")
+        report["packing"] = packing(shape, args.device, runs, 1 if args.quick else 3, budget,
+                                    model)  # fmt: skip
     except Exception:  # noqa: BLE001 - keep what was measured; say what failed
         report["error"] = traceback.format_exc()[-3000:]
         sections_ok = False
