@@ -67,5 +67,5 @@ def test_gpu_check_quick_mode_measures_every_section(tmp_path: Path) -> None:
         "seeds": [1],
     })  # fmt: skip
     est = estimate(config, table)
-    assert est["total"]["unmeasured"] == 0 and est["total"]["hours"] > 0
+    assert est["total"]["unmeasured"] == 0 and est["total"]["hours"] is not None
     assert [r["runs"] for r in report["packing"]["results"]] == [1, 2]
