@@ -110,8 +110,9 @@ class TrainConfig:
         topk: cut-offs of the ranking metrics.
         valid_metric: the validation metric that selects the best epoch (``recall@20``, ...).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        compile: torch.compile the plug-in's losses (eager if compilation fails); off by
-            default (docs/performance.md: its cost and gain per device).
+        compile: torch.compile the plug-in's losses with bucketed static shapes (no
+            recompilation after the first epoch; CUDA graphs on a GPU; eager if compilation
+            fails); off by default (docs/performance.md, "The compiled step").
     """
 
     epochs: PosInt = 1000

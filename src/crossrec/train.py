@@ -261,7 +261,7 @@ class Trainer:
         # bias correction needs no `.item()` per parameter (torch's default implementation
         # reads every step counter back to the host).
         if run.train.compile:
-            self.plugin.compile_losses(self.log)
+            self.plugin.compile_losses(self.log, cuda=self.device.type == "cuda")
         self.optimizer = torch.optim.Adam(
             groups, lr=run.train.lr, weight_decay=run.train.weight_decay, fused=True
         )

@@ -63,9 +63,11 @@ class Plugin(nn.Module, ABC):
     def loss(self, enc: Encoded, batch: Batch) -> dict[str, Tensor]:
         """Named, already-weighted scalar loss terms for one batch."""
 
-    def compile_losses(self, log: Callable[[str], None]) -> None:  # noqa: B027  (optional)
-        """Hand the plug-in's pure loss computation to ``torch.compile`` (``train.compile``);
-        default: nothing to compile."""
+    def compile_losses(  # noqa: B027  (optional)
+        self, log: Callable[[str], None], cuda: bool = False
+    ) -> None:
+        """Hand the plug-in's pure loss computation to ``torch.compile`` (``train.compile``;
+        ``cuda``: the run's device is a GPU); default: nothing to compile."""
 
     def on_epoch_start(self, epoch: int) -> None:  # noqa: B027  (optional hook)
         """Called by the trainer before each epoch (0-based); default: nothing."""

@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.batch import l2norm, normalised_rows
+from crossrec.align.buckets import masked_keys, masked_mean
 from crossrec.data.groups import Groups
 from crossrec.kernels.fused import nce_rows
 from crossrec.kernels.gather import take
@@ -68,6 +69,7 @@ class CNALoss(nn.Module):
         items: Tensor,
         anchors: Tensor,
         neighbors: Tensor | None = None,
+        real: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``(L_cl, L_reg)`` for the T = M+1 full tables [I, d], the batch's sorted unique items
         ``items`` [N] and their normalised rows ``anchors`` [T, N, d] (shared with ILA and CLA
@@ -76,13 +78,21 @@ class CNALoss(nn.Module):
         needs); by default ``self.neighbors[items]`` (full tables).
 
         All tables at once: neighbour rows [T, N, K, d], aggregates [T, N, d], and one batched
-        [T, N, N] InfoNCE through :func:`crossrec.kernels.fused.nce_rows`.
+        [T, N, N] InfoNCE through :func:`crossrec.kernels.fused.nce_rows`. ``real`` [N] bool
+        (the bucketed compiled step): pad items are no candidates and left out of the mean and
+        the regulariser (crossrec.align.buckets).
         """
         nb = self.neighbors[items] if neighbors is None else neighbors  # [N, K] rows of tables
         attn = torch.softmax(self.rank_weights, dim=0)  # [K]
         neighbours = l2norm(torch.stack([take(t, nb) for t in tables]))  # [T, N, K, d]
         agg = torch.einsum("k,tnkd->tnd", attn, neighbours)  # ẽ [T, N, d]
         keys = l2norm(agg)
+        if real is not None:
+            query, keys = masked_keys(anchors / self.cl_temp, keys, real)
+            per_item = nce_rows(query, keys, keys)  # [T, N]
+            cl = masked_mean(per_item, real).sum() / len(tables)
+            reg = 0.5 * (agg.pow(2).sum(-1) * real.to(agg.dtype)).sum()
+            return cl, reg
         per_item = nce_rows(anchors / self.cl_temp, keys, keys)  # [T, N]
         cl = per_item.mean(dim=1).sum() / len(tables)
         reg = 0.5 * agg.pow(2).sum()

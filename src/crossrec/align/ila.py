@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.batch import BatchView, l2norm, ordered_pairs
+from crossrec.align.buckets import masked_keys
 from crossrec.kernels.fused import nce_rows
 from crossrec.kernels.gather import take, take_unique
 
@@ -99,6 +100,8 @@ class ILALoss(nn.Module):
             raise ValueError(f"compensation must be one of {COMPENSATIONS}, got {compensation!r}")
         self.mask, self.compensation = mask, compensation
         self.use_ila, self.use_dt = use_ila, use_dt
+        self.padded = False  # the bucketed compiled step: items with count 0 are pads
+
         self.n_tables = n_modalities + 1
         self.pairs = ordered_pairs(self.n_tables)
         # Directions grouped by target table (a stable sort of `pairs` by B): row r of every
@@ -118,9 +121,12 @@ class ILALoss(nn.Module):
         self.maps = nn.Parameter(weight)  # W_{A→B}, bias-free, [P, d, d], in `pairs` order
         self.temperature = nn.Parameter(torch.tensor(float(temp)))
 
-    def directions(self, scores: Tensor) -> Tensor:
+    def directions(self, scores: Tensor, real: Tensor | None = None) -> Tensor:
         """Direction masks [P, N] from per-item scores s̄ [M+1, N], rows grouped by target
-        (``self.order``; docs/method.md §2.2 step 3, §3.1)."""
+        (``self.order``; docs/method.md §2.2 step 3, §3.1). ``real`` [N] (bucketed step):
+        only real items count in the variance, and pads get no direction."""
+        if real is not None:
+            return self._directions_padded(scores, real)
         src, dst = scores[self.src], scores[self.dst]
         if self.mask == "all":
             return torch.ones_like(src, dtype=torch.bool)
@@ -134,6 +140,26 @@ class ILALoss(nn.Module):
             spread = torch.zeros(scores.shape[0], dtype=scores.dtype, device=scores.device)
         compensated = scores + spread[:, None] * (torch.exp(1 - scores) - 1)
         return compensated[self.dst] > src
+
+    def _directions_padded(self, scores: Tensor, real: Tensor) -> Tensor:
+        """:meth:`directions` over real items only (pads: False), the variance over the real
+        ones (0 with fewer than two), without a host read."""
+        src, dst = scores[self.src], scores[self.dst]
+        if self.mask == "all":
+            active = torch.ones_like(src, dtype=torch.bool)
+        elif self.mask == "oneway":
+            active = dst > src
+        else:
+            weight = real.to(scores.dtype)
+            n = weight.sum()
+            mean = (scores * weight).sum(dim=1) / n.clamp(min=1)
+            var = (((scores - mean[:, None]) ** 2) * weight).sum(dim=1) / (n - 1).clamp(min=1)
+            spread = torch.where(n > 1, var, torch.zeros_like(var))
+            if self.compensation == "std":
+                spread = spread.sqrt()
+            compensated = scores + spread[:, None] * (torch.exp(1 - scores) - 1)
+            active = compensated[self.dst] > src
+        return active & real
 
     def compute(
         self, user: Tensor, tables: list[Tensor], users: Tensor, items: Tensor
@@ -151,11 +177,15 @@ class ILALoss(nn.Module):
         with torch.no_grad():
             self.temperature.clamp_(1e-3, 0.5)
         items, e_hat = view.items, view.e_hat
-        n = len(items)
-        u_bar = items.mean(view.user_rows().detach(), dim=0)  # ū [N, d], users detached
+        real = items.counts > 0 if self.padded else None  # [N]: pads have count 0
+        n = len(items) if real is None else real.sum().to(e_hat.dtype)
+        if real is None:
+            u_bar = items.mean(view.user_rows().detach(), dim=0)  # ū [N, d], users detached
+        else:  # a pad's mean is 0 (its count clamped to 1), not 0 / 0
+            u_bar = items.sum(view.user_rows().detach(), dim=0) / items.counts.clamp(min=1)[:, None]
         with torch.no_grad():
             scores = (e_hat * u_bar).sum(-1)  # s̄ [M+1, N]
-            active = self.directions(scores)  # [P, N], grouped by target
+            active = self.directions(scores, real)  # [P, N], grouped by target
         weight = active.to(e_hat.dtype)
         src = take(e_hat, self.src)  # [P, N, d]
         maps = take_unique(self.maps, self.order).transpose(1, 2)
@@ -163,7 +193,7 @@ class ILALoss(nn.Module):
         zero = e_hat.new_zeros(())
         ila = zero
         if self.use_ila:
-            ila = (self._contrastive(mapped, e_hat.detach()) * weight).sum() / n
+            ila = (self._contrastive(mapped, e_hat.detach(), real) * weight).sum() / n
         dt = zero
         if self.use_dt:
             p = (mapped * u_bar).sum(-1)  # [P, N]
@@ -173,7 +203,7 @@ class ILALoss(nn.Module):
             dt = per_direction.sum() / len(self.pairs)  # an empty mask adds 0 / 1
         return ILAOutput(ila=ila, dt=dt, scores=scores, active=active[self.restore])
 
-    def _contrastive(self, mapped: Tensor, targets: Tensor) -> Tensor:
+    def _contrastive(self, mapped: Tensor, targets: Tensor, real: Tensor | None = None) -> Tensor:
         """Per (direction, item) cross-entropies CE [P, N] (rows grouped by target), every row.
 
         The M directions into target B share B's keys, so the queries of each target are one
@@ -181,6 +211,9 @@ class ILALoss(nn.Module):
         """
         t, n, d = targets.shape
         queries = (mapped / self.temperature).reshape(t, -1, d)  # [M+1, M·N, d]
+        if real is not None:  # pads are no candidates (buckets.masked_keys)
+            queries, targets = masked_keys(queries, targets, real)
+            d += 1
         positives = targets.unsqueeze(1).expand(t, t - 1, n, d).reshape(t, -1, d)
         return nce_rows(queries, positives, targets).reshape(-1, n)
 

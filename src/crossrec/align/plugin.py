@@ -27,6 +27,7 @@ from torch import Tensor
 
 from crossrec.align.base import Plugin
 from crossrec.align.batch import BatchView
+from crossrec.align.buckets import bucket, masked_mean, pad_groups, pad_rows
 from crossrec.align.cla import CLALoss
 from crossrec.align.cna import CNALoss, Reduction
 from crossrec.align.compiled import CompiledOrEager
@@ -165,14 +166,38 @@ class AlignmentPlugin(Plugin):
             tables = [take_unique(enc.item, rows), *self.inputs(enc, rows)]
             items = Groups(batch.extra["align_pos"], items.inverse, items.counts)
             neighbors = batch.extra.get("align_nb")
+        if self.bucketed:  # a few shapes for the compiled step (crossrec.align.buckets)
+            users = pad_groups(users, self._padded_size("users", len(users)))
+            items = pad_groups(items, self._padded_size("items", len(items)))
+            rows_to = self._padded_size("rows", tables[0].shape[0])
+            tables = [pad_rows(t, rows_to) for t in tables]
+            if neighbors is not None:
+                neighbors = pad_rows(neighbors, len(items))
         terms, stats = self.terms(enc.user, tables, users, items, neighbors)
         if stats:
             self.record(stats)
         return terms
 
-    def compile_losses(self, log: Callable[[str], None]) -> None:
-        """``train.compile``: :meth:`terms` through ``torch.compile`` (eager if that fails)."""
-        self.terms = CompiledOrEager(self.terms, f"plugin {self.name}", log)  # type: ignore[method-assign]
+    bucketed = False  # train.compile: sizes padded to buckets (crossrec.align.buckets)
+
+    def _padded_size(self, what: str, n: int) -> int:
+        """The size ``n`` rows of ``what`` are padded to: the bucket of ``n``, or the largest
+        bucket this run used for ``what`` so far if that is larger — sizes only grow, so the
+        shapes settle during the first epoch (the short last batch included) and the compiled
+        losses are not recompiled after it."""
+        sizes = self.__dict__.setdefault("_sizes", {})
+        sizes[what] = max(bucket(n), sizes.get(what, 0))
+        return sizes[what]
+
+    def compile_losses(self, log: Callable[[str], None], cuda: bool = False) -> None:
+        """``train.compile``: :meth:`terms` through ``torch.compile`` (eager if that fails),
+        with static shapes: the batch's unique users, unique items and item rows padded to
+        bucket sizes (exactly neutral, crossrec.align.buckets), so a handful of graphs is
+        compiled and none after the warm-up."""
+        self.bucketed = True
+        if self.ila is not None:
+            self.ila.padded = True
+        self.terms = CompiledOrEager(self.terms, f"plugin {self.name}", log, cuda)  # type: ignore[method-assign]
 
     def terms(
         self,
@@ -196,18 +221,39 @@ class AlignmentPlugin(Plugin):
                 terms["ila"] = p.alpha * out.ila
             if p.use_dt:
                 terms["dt"] = p.alpha * out.dt
-            stats = self._ila_stats(out.scores, out.active)
+            stats = self._ila_stats(
+                out.scores, out.active, items.counts > 0 if self.bucketed else None
+            )
         if self.cla is not None:
             terms["cla"] = p.beta * self.cla.compute_view(view)
         if self.cna is not None:
-            cl, reg = self.cna.compute(tables, items.ids, view.e_hat, neighbors)
+            real = items.counts > 0 if self.bucketed else None
+            cl, reg = self.cna.compute(tables, items.ids, view.e_hat, neighbors, real)
             terms["cna"] = p.gamma * cl
             if p.cna_reg > 0:
                 terms["cna_reg"] = p.gamma * p.cna_reg * reg
         return terms, stats
 
-    def _ila_stats(self, scores: Tensor, active: Tensor) -> dict[str, Tensor]:
-        """Per-item modality score mean/std per table and active directions per item."""
+    def _ila_stats_padded(self, scores: Tensor, active: Tensor, real: Tensor) -> dict[str, Tensor]:
+        """:meth:`_ila_stats` over the real items (std: 0 with fewer than two)."""
+        weight = real.to(scores.dtype)
+        n = weight.sum()
+        stats = {"ila_active_dirs": masked_mean(active.sum(0).float(), real)}
+        mean = (scores * weight).sum(dim=1) / n.clamp(min=1)
+        var = (((scores - mean[:, None]) ** 2) * weight).sum(dim=1) / (n - 1).clamp(min=1)
+        std = torch.where(n > 1, var.sqrt(), torch.zeros_like(var))
+        for name, m, spread in zip(self.tables, mean, std, strict=True):
+            stats[f"score_mean_{name}"] = m
+            stats[f"score_std_{name}"] = spread
+        return stats
+
+    def _ila_stats(
+        self, scores: Tensor, active: Tensor, real: Tensor | None = None
+    ) -> dict[str, Tensor]:
+        """Per-item modality score mean/std per table and active directions per item (over the
+        real items only when ``real`` [N] marks pads)."""
+        if real is not None:
+            return self._ila_stats_padded(scores, active, real)
         stats = {"ila_active_dirs": active.sum(0).float().mean()}
         std = scores.std(dim=1) if scores.shape[1] > 1 else torch.zeros_like(scores[:, 0])
         for name, mean, spread in zip(self.tables, scores.mean(dim=1), std, strict=True):
