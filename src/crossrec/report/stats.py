@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -89,26 +90,33 @@ def significance(
     columns dataset, backbone, plugin, test ("seeds" or "users"), n, p."""
     rows = []
     column = f"test_{metric}"
+    for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
+        if len(seeds) >= 2:
+            a = other.loc[seeds, column].to_numpy()
+            b = base.loc[seeds, column].to_numpy()
+            rows.append(_row(dataset, backbone, plugin, "seeds", len(seeds), a, b))
+        elif len(seeds) == 1:
+            x = per_user(runs_root, _run_row(other, seeds[0]), metric)
+            y = per_user(runs_root, _run_row(base, seeds[0]), metric)
+            same_users(x, y, f"{dataset}/{backbone}/{plugin} vs none, seed {seeds[0]}")
+            users = x.index.intersection(y.index)
+            rows.append(_row(dataset, backbone, plugin, "users", len(users), x[users], y[users]))
+    return pd.DataFrame(rows, columns=[*GROUP, "test", "n", "p"])
+
+
+def comparisons(
+    chosen: pd.DataFrame,
+) -> Iterator[tuple[str, str, str, pd.DataFrame, pd.DataFrame, list[int]]]:
+    """Each plug-in's runs against its backbone alone: ``(dataset, backbone, plugin, base,
+    other, seeds)`` with ``base``/``other`` the seed-indexed rows of ``none``/the plug-in and
+    their shared seeds (a backbone without a ``none`` run is skipped)."""
     for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
         base = sub[sub["plugin"] == "none"].set_index("seed")
         if base.empty:
             continue
         for plugin, other in sub[sub["plugin"] != "none"].groupby("plugin", sort=False):
             other = other.set_index("seed")
-            seeds = sorted(set(base.index) & set(other.index))
-            if len(seeds) >= 2:
-                a = other.loc[seeds, column].to_numpy()
-                b = base.loc[seeds, column].to_numpy()
-                rows.append(_row(dataset, backbone, plugin, "seeds", len(seeds), a, b))
-            elif len(seeds) == 1:
-                x = per_user(runs_root, _run_row(other, seeds[0]), metric)
-                y = per_user(runs_root, _run_row(base, seeds[0]), metric)
-                same_users(x, y, f"{dataset}/{backbone}/{plugin} vs none, seed {seeds[0]}")
-                users = x.index.intersection(y.index)
-                rows.append(
-                    _row(dataset, backbone, plugin, "users", len(users), x[users], y[users])
-                )
-    return pd.DataFrame(rows, columns=[*GROUP, "test", "n", "p"])
+            yield dataset, backbone, plugin, base, other, sorted(set(base.index) & set(other.index))
 
 
 def _run_row(frame: pd.DataFrame, seed: int) -> dict:
@@ -194,34 +202,28 @@ def user_tests(
     ``Wilcoxon``), n (users: those with a per-user row in both runs, in every shared seed for
     ``mean``), statistic (t, or Wilcoxon's W), p."""
     rows = []
-    for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
-        base = sub[sub["plugin"] == "none"].set_index("seed")
-        if base.empty:
-            continue
-        for plugin, other in sub[sub["plugin"] != "none"].groupby("plugin", sort=False):
-            other = other.set_index("seed")
-            seeds = sorted(set(base.index) & set(other.index))
-            x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
-            y = {s: per_user(runs_root, _run_row(base, s), metric) for s in seeds}
-            pairs = []
+    for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
+        x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
+        y = {s: per_user(runs_root, _run_row(base, s), metric) for s in seeds}
+        pairs = []
+        for s in seeds:
+            same_users(x[s], y[s], f"{dataset}/{backbone}/{plugin} vs none, seed {s}")
+            users = x[s].index.intersection(y[s].index)
+            pairs.append((s, x[s][users].to_numpy(), y[s][users].to_numpy()))
+        if len(seeds) > 1:
+            users = x[seeds[0]].index
             for s in seeds:
-                same_users(x[s], y[s], f"{dataset}/{backbone}/{plugin} vs none, seed {s}")
-                users = x[s].index.intersection(y[s].index)
-                pairs.append((s, x[s][users].to_numpy(), y[s][users].to_numpy()))
-            if len(seeds) > 1:
-                users = x[seeds[0]].index
-                for s in seeds:
-                    users = users.intersection(x[s].index).intersection(y[s].index)
-                mean_x = np.mean([x[s][users].to_numpy() for s in seeds], axis=0)
-                mean_y = np.mean([y[s][users].to_numpy() for s in seeds], axis=0)
-                pairs.append(("mean", mean_x, mean_y))
-            for seed, a, b in pairs:
-                for test in USER_TESTS:
-                    statistic, p = _user_test(test, a, b)
-                    rows.append(
-                        {"dataset": dataset, "backbone": backbone, "plugin": plugin}
-                        | {"seed": seed, "test": test, "n": len(a)}
-                        | {"statistic": statistic, "p": p}
-                    )
+                users = users.intersection(x[s].index).intersection(y[s].index)
+            mean_x = np.mean([x[s][users].to_numpy() for s in seeds], axis=0)
+            mean_y = np.mean([y[s][users].to_numpy() for s in seeds], axis=0)
+            pairs.append(("mean", mean_x, mean_y))
+        for seed, a, b in pairs:
+            for test in USER_TESTS:
+                statistic, p = _user_test(test, a, b)
+                rows.append(
+                    {"dataset": dataset, "backbone": backbone, "plugin": plugin}
+                    | {"seed": seed, "test": test, "n": len(a)}
+                    | {"statistic": statistic, "p": p}
+                )
     columns = [*GROUP, "seed", "test", "n", "statistic", "p"]
     return pd.DataFrame(rows, columns=columns)
