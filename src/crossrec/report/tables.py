@@ -53,6 +53,7 @@ LAYOUTS = {
         skip="model",
         skip_prefixes=("ΔImprov",),
         stack_std=True,
+        size="footnotesize",  # the default study's 492 pt in \small: little room for † marks
     ),
     "table2": Layout(
         "FETTLE's Table 2 layout: every backbone alone and with BM3, FETTLE and CROSS, with the "
@@ -295,8 +296,11 @@ def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFra
 
 
 def _statistic(value: float) -> str:
-    """A test statistic cell (3 significant digits; ``–`` when there is none)."""
-    return "–" if value != value else f"{value:.3g}"
+    """A test statistic cell (3 significant digits, whole numbers from 1,000; ``–`` when there
+    is none)."""
+    if value != value:
+        return "–"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"  # Wilcoxon's W: a count
 
 
 def _pvalue(p: float) -> str:
