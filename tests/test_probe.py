@@ -407,7 +407,10 @@ def test_a_tampered_checkpoint_with_matching_digests_is_not_resumed(
     ("rows", "needle"),
     [
         ("0\t1\t0\n99999999999999999999\t2\t0\n", "has id 99999999999999999999, above"),
-        ("0\t1\t0\n1\t2\t0\n0\t1\t0\n", "listed more than once, e.g. user 0 item 1 (line 4)"),
+        (
+            "0\t1\t0\n1\t2\t0\n0\t1\t0\n",
+            "listed more than once in one split, e.g. user 0 item 1 (line 4)",
+        ),
     ],
 )
 def test_inter_file_ids_and_duplicates(tmp_path: Path, rows: str, needle: str) -> None:

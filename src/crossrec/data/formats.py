@@ -171,12 +171,12 @@ def read_inter(path: str | Path) -> pd.DataFrame:
     bad_labels = sorted(int(v) for v in set(df["x_label"].unique()) - {0, 1, 2})
     if bad_labels:
         raise DataError(path, f"x_label must be 0, 1 or 2 (found {bad_labels[:5]})")
-    twice = df.duplicated(["userID", "itemID"], keep="first")
-    if twice.any():  # one pair twice would be sampled and scored twice (or leak across splits)
+    twice = df.duplicated(["userID", "itemID", "x_label"], keep="first")
+    if twice.any():  # sampled and scored twice; a pair in two splits is refused by load_mmrec
         first = df[twice].iloc[0]
         raise DataError(
             path,
-            f"{int(twice.sum())} (userID, itemID) pair(s) listed more than once, e.g. user "
+            f"{int(twice.sum())} (userID, itemID) pair(s) listed more than once in one split, e.g. user "
             f"{int(first['userID'])} item {int(first['itemID'])} (line {int(twice.to_numpy().argmax()) + 2}); "
             "keep one row per pair",
         )
