@@ -155,7 +155,7 @@ def test_cuda_runs_ask_for_one_gpu_and_an_account_keeps_every_request(tmp_path: 
     partition; the account given the way docs/cluster.md says (`--default-resources
     slurm_account=...`, which replaces the profile's default-resources) takes no partition,
     time or memory away from any job. No GPU here: the train job is recorded, not run."""
-    account = ("--default-resources", "slurm_account=lab")
+    account = ("--default-resources", "slurm_account=lab", "--retries", "0")
     proc, state, _ = _with_fake_slurm(tmp_path, CUDA, *account, FAKE_SLURM_HOLD="train")
     assert proc.returncode != 0  # the held train job "failed", as intended
     submitted = {}

@@ -235,10 +235,12 @@ def test_bucketed_terms_equal_the_unpadded_ones(plugin: str, batch_size: int) ->
 def test_compiled_step_is_not_recompiled_after_the_first_epoch(
     tmp_path: Path, monkeypatch, shape: str
 ) -> None:
-    """train.compile on a dataset's shape (batch 2048): Dynamo compiles a handful of graphs
-    during the first epoch (one per batch size and bucket combination) and none in the second.
-    Dynamo's guards decide recompilation whatever the backend; the ``eager`` backend spares the
-    test the C++ compile of each graph."""
+    """train.compile on a dataset's shape (batch 2048): Dynamo compiles a handful of graphs of
+    the plug-in's losses during the first epoch (one per batch size and bucket combination) and
+    none in the second. The losses are called as the trainer's step calls them (prepared
+    batches, ``plugin.loss``) on fixed embeddings: recompilation depends on the shapes, not on
+    the values. Dynamo's guards decide it whatever the backend; the ``eager`` backend spares
+    the test the C++ compile of each graph."""
     import functools
 
     from torch._dynamo.utils import counters
@@ -248,18 +250,24 @@ def test_compiled_step_is_not_recompiled_after_the_first_epoch(
 
     write_synthetic(tmp_path / "raw", shape, shape, 0)
     prepare_folder(tmp_path / "raw", tmp_path / "data", shape, neighbor_ks=[3])
+    data = load_mmrec(tmp_path / "data")
+    spec = DataSpec.from_data(data)
     monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="eager"))
     torch._dynamo.reset()
     counters.clear()
-    run = RunSpec(
-        dataset=shape, backbone="lightgcn", plugin="cross",
-        backbone_params={"n_layers": 1}, plugin_params={"cla_prototypes": 16},
-        train=TrainConfig(epochs=2, batch_size=2048, topk=(10, 20), compile=True),
-    )  # fmt: skip
-    t = Trainer(run, load_mmrec(tmp_path / "data"), tmp_path / "run", log=lambda line: None)
-    t.train_epoch(0)
-    graphs = counters["stats"]["unique_graphs"]
-    assert 1 <= graphs <= 8, graphs  # a handful
-    t.train_epoch(1)
-    assert counters["stats"]["unique_graphs"] == graphs  # 0 recompilations after the warm-up
-    assert t.plugin.terms.state == "compiled"
+    plug = build_plugin("cross", spec, BackboneInfo(64, 64), {"cla_prototypes": 16})
+    plug.compile_losses(lambda line: None)
+    g = torch.Generator().manual_seed(0)
+    enc = Encoded(
+        user=torch.randn(spec.n_users, 64, generator=g, requires_grad=True),
+        item=torch.randn(spec.n_items, 64, generator=g, requires_grad=True),
+    )
+    sampler = TrainSampler(data.train.users, data.train.items, data.n_items, 2048, 0)
+    graphs = []
+    for _ in range(2):
+        for batch in sampler.epoch():
+            plug.loss(enc, plug.prepare(batch))
+        graphs.append(counters["stats"]["unique_graphs"])
+    assert 1 <= graphs[0] <= 8, graphs  # a handful
+    assert graphs[1] == graphs[0]  # 0 recompilations after the warm-up
+    assert plug.terms.state == "compiled"
