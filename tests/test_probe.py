@@ -4,6 +4,7 @@ meet it: exit 2, one bounded line naming the culprit, and nothing left behind.""
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import signal
@@ -435,3 +436,58 @@ def test_a_bad_tables_k_names_tables_k(study: Path, tmp_path: Path) -> None:
     (work / "plan.json").write_text(json.dumps(plan))
     proc = crossrec("tables", "--plan", "plan.json", "--runs", "runs", "--out", "out", cwd=work)
     one_line(proc, "tables.k 7", "cut-offs [5, 10, 20]")
+
+
+def test_a_full_disk_keeps_the_previous_checkpoint(tmp_path: Path) -> None:
+    """The checkpoint is renamed into place only when complete: a write that fails (the
+    file-size limit standing in for a full disk) leaves the previous checkpoint as it was."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (30_000, 30_000))
+
+    out = tmp_path / "run"
+    args = ["train", "--backbone", "lightgcn", "--data", str(TINY), "--train", "topk=[5,20]",
+            "--train", "epochs=3", "--checkpoint-minutes", "0", "--out", str(out)]  # fmt: skip
+    assert crossrec(*args, "--pause-at-epoch", "1").returncode == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    assert len(before) > 30_000  # the next checkpoint cannot be written under the limit
+    proc = crossrec(*args, "--resume", preexec_fn=limit)
+    assert proc.returncode == 2 and "checkpoint.pt" in proc.stderr.strip().splitlines()[-1]
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_documents_above_the_size_bound_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from crossrec import safeload
+
+    monkeypatch.setattr(safeload, "MAX_BYTES", 100)
+    with pytest.raises(ConfigError, match="larger than"):
+        parse_yaml("a: " + "x" * 200, "big.yaml")
+    with pytest.raises(DataError, match="larger than"):
+        parse_json('"' + "x" * 200 + '"', "big.json")
+
+
+def test_error_messages_are_bounded() -> None:
+    from crossrec.errors import MAX_MESSAGE
+
+    err = ConfigError("train.epochs: expected an integer, got " + repr("9" * 100_000) + "; fix")
+    assert len(str(err)) == MAX_MESSAGE and str(err).endswith("; fix") and "…" in str(err)
+    assert len(str(DataError(Path("f"), "x" * 10_000))) <= MAX_MESSAGE + 3
+
+
+def test_gpu_slot_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from crossrec.kernels import gpu_slots
+
+    if os.getuid() != 0:
+        pytest.skip("needs root to give a folder to another user")
+    folder = tmp_path / "slots"
+    folder.mkdir(mode=0o700)
+    os.chown(folder, 65534, 65534)
+    with pytest.raises(OutputError, match="owned by uid 65534, not by you"):
+        gpu_slots.claim(1, folder)
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    assert gpu_slots.slot_dir().parent == runtime / "crossrec"  # the session's private folder
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    assert gpu_slots.user_dir().name == f"crossrec-{os.getuid()}"

@@ -512,6 +512,17 @@ def test_dry_run_rejects_a_run_file_the_train_job_would_reject(tmp_path: Path) -
         assert needle in errors[0], errors[0]
 
 
+def test_snakemake_refuses_a_config_with_a_repeated_key(tmp_path: Path) -> None:
+    """Snakemake's own YAML loader keeps the last of two equal keys; the Snakefile re-reads the
+    config files through crossrec.safeload and stops in one line."""
+    text = ONE_RUN.replace("EPOCHS", "2") + "seeds: [3]\n"
+    (tmp_path / "config.yaml").write_text(text)
+    proc = _snakemake(tmp_path, "-n")
+    errors = [line for line in proc.stderr.splitlines() if "error" in line.lower()]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
+    assert "config.yaml: line 10: duplicate key 'seeds'" in errors[0]
+
+
 def test_killing_the_main_snakemake_leaves_no_training_job(tmp_path: Path) -> None:
     """SIGKILL to the snakemake process alone (not its group): its training jobs notice
     (`crossrec train --stop-with $PPID`), checkpoint and exit."""

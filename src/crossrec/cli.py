@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 from crossrec import __version__
 from crossrec.config import describe_range, describe_type, field_docs, parse_scalar
-from crossrec.errors import ConfigError, CrossrecError, DataError
+from crossrec.errors import ConfigError, CrossrecError
 from crossrec.run import check_dataset_name
 
 
@@ -396,16 +396,12 @@ def cmd_select(args: argparse.Namespace) -> None:
 
 
 def _plan_runs(args: argparse.Namespace) -> tuple[dict, Any, Any]:
-    from crossrec.report.stats import CORRECTIONS, select
+    from crossrec.report.stats import check_correction, select
     from crossrec.report.summary import load_runs, read_plan
 
     plan = read_plan(args.plan)
     tables = plan.get("tables") if isinstance(plan.get("tables"), dict) else {}
-    correction = tables.get("correction", "bh")
-    if correction not in CORRECTIONS:
-        raise DataError(
-            args.plan, f"tables.correction {correction!r}: one of {', '.join(CORRECTIONS)}"
-        )
+    check_correction(tables.get("correction", "bh"), args.plan)
     runs = load_runs(plan, args.runs)
     return plan, runs, select(runs, by=plan["selection"])
 

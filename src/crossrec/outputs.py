@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import socket
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -46,17 +47,27 @@ LOCK = ".crossrec.lock"
 """The lock file of a folder one process writes at a time (a run folder)."""
 
 
+def open_lock(path: Path, what: str, mode: int = 0o644) -> IO[bytes]:
+    """A lock file opened read-write, created with ``mode`` if missing, never through a
+    symbolic link (``O_NOFOLLOW``: a planted link creates nothing at its target) and only if
+    it is a regular file; OutputError naming it and ``what`` otherwise."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as err:
+        why = "a symbolic link (refused)" if os.path.islink(path) else err.strerror
+        raise OutputError(f"{path}: cannot open {what} ({why})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OutputError(f"{path}: not a regular file ({what}); remove it")
+    return os.fdopen(fd, "r+b")
+
+
 def lock_folder(folder: str | Path) -> IO[bytes]:
     """Hold an exclusive ``flock`` on ``folder``'s :data:`LOCK` until the returned handle is
     closed or the process dies (the kernel releases it; no stale lock survives a kill). The
     file is opened without following a symbolic link. OutputError naming the folder and the
     holder's pid when another process holds it."""
-    path = Path(folder) / LOCK
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot open the folder's lock ({err.strerror})") from None
-    handle = os.fdopen(fd, "r+b")
+    handle = open_lock(Path(folder) / LOCK, "the folder's lock")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -73,6 +73,16 @@ def masked_keys(query: Tensor, keys: Tensor, real: Tensor) -> tuple[Tensor, Tens
     return torch.cat([query, ones], dim=-1), torch.cat([keys, shift], dim=-1)
 
 
+def masked_mean_var(values: Tensor, real: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and unbiased variance of ``values`` [T, N] over its real columns (``real`` [N]
+    bool), per row: [T] each; the variance is 0 with fewer than two real columns."""
+    weight = real.to(values.dtype)
+    n = weight.sum()
+    mean = (values * weight).sum(dim=1) / n.clamp(min=1)
+    var = (((values - mean[:, None]) ** 2) * weight).sum(dim=1) / (n - 1).clamp(min=1)
+    return mean, torch.where(n > 1, var, torch.zeros_like(var))
+
+
 def masked_mean(values: Tensor, real: Tensor, dim: int = -1) -> Tensor:
     """Mean of ``values`` over the real entries (``real`` bool, broadcast) along ``dim``."""
     weight = real.to(values.dtype)

@@ -37,7 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from crossrec.align.batch import BatchView, l2norm, ordered_pairs
-from crossrec.align.buckets import masked_keys
+from crossrec.align.buckets import masked_keys, masked_mean_var
 from crossrec.kernels.fused import nce_rows
 from crossrec.kernels.gather import take, take_unique
 
@@ -150,11 +150,7 @@ class ILALoss(nn.Module):
         elif self.mask == "oneway":
             active = dst > src
         else:
-            weight = real.to(scores.dtype)
-            n = weight.sum()
-            mean = (scores * weight).sum(dim=1) / n.clamp(min=1)
-            var = (((scores - mean[:, None]) ** 2) * weight).sum(dim=1) / (n - 1).clamp(min=1)
-            spread = torch.where(n > 1, var, torch.zeros_like(var))
+            spread = masked_mean_var(scores, real)[1]
             if self.compensation == "std":
                 spread = spread.sqrt()
             compensated = scores + spread[:, None] * (torch.exp(1 - scores) - 1)

@@ -27,7 +27,7 @@ from torch import Tensor
 
 from crossrec.align.base import Plugin
 from crossrec.align.batch import BatchView
-from crossrec.align.buckets import bucket, masked_mean, pad_groups, pad_rows
+from crossrec.align.buckets import bucket, masked_mean, masked_mean_var, pad_groups, pad_rows
 from crossrec.align.cla import CLALoss
 from crossrec.align.cna import CNALoss, Reduction
 from crossrec.align.compiled import CompiledOrEager
@@ -236,12 +236,9 @@ class AlignmentPlugin(Plugin):
 
     def _ila_stats_padded(self, scores: Tensor, active: Tensor, real: Tensor) -> dict[str, Tensor]:
         """:meth:`_ila_stats` over the real items (std: 0 with fewer than two)."""
-        weight = real.to(scores.dtype)
-        n = weight.sum()
         stats = {"ila_active_dirs": masked_mean(active.sum(0).float(), real)}
-        mean = (scores * weight).sum(dim=1) / n.clamp(min=1)
-        var = (((scores - mean[:, None]) ** 2) * weight).sum(dim=1) / (n - 1).clamp(min=1)
-        std = torch.where(n > 1, var.sqrt(), torch.zeros_like(var))
+        mean, var = masked_mean_var(scores, real)
+        std = var.sqrt()
         for name, m, spread in zip(self.tables, mean, std, strict=True):
             stats[f"score_mean_{name}"] = m
             stats[f"score_std_{name}"] = spread

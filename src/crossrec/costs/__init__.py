@@ -194,8 +194,7 @@ def estimate(
                 unmeasured["grid"] += row is None
 
     def hours_of(name: str, runs: int, missing: int) -> float | None:
-        # None when no run of the line is measured: unmeasured is never shown as 0 hours
-        return None if runs and missing == runs else round(hours[name], 1)
+        return _measured(hours[name], runs, missing)
 
     studies = {
         s: {
@@ -230,13 +229,7 @@ def estimate(
         },
         "stages": {
             st: {
-                k: (
-                    None
-                    if "hours" in k and entry["unmeasured"] == entry["runs"]
-                    else round(v, 1)
-                    if "hours" in k
-                    else int(v)
-                )
+                k: _measured(v, entry["runs"], entry["unmeasured"]) if "hours" in k else int(v)
                 for k, v in entry.items()
             }
             for st, entry in stages.items()
@@ -249,10 +242,24 @@ def estimate(
     }
 
 
-def _hours(value: float | None, unmeasured: int, width: int) -> str:
+def _measured(hours: float, runs: int, missing: int) -> float | None:
+    """A line's hours, rounded; None when none of its ``runs`` is measured (``missing`` of
+    them are not): unmeasured is never shown as 0 hours."""
+    return None if runs and missing == runs else round(hours, 1)
+
+
+def _hours(value: float | None, width: int) -> str:
     """An hours cell: the measured runs' sum, ``unmeasured`` when no run is measured."""
     text = "unmeasured" if value is None else f"{value:,.1f}"
     return f"{text:>{width}}"
+
+
+def _left_out(entry: Mapping[str, Any]) -> str:
+    """``   (+ N runs with no measured row)`` when a line's hours leave N runs out."""
+    missing = entry.get("unmeasured", 0)
+    if missing and entry["hours"] is not None:
+        return f"   (+ {missing} runs with no measured row)"
+    return ""
 
 
 def format_estimate(est: Mapping[str, Any]) -> str:
@@ -281,13 +288,7 @@ def format_estimate(est: Mapping[str, Any]) -> str:
     ]
 
     def line(name: str, entry: Mapping[str, Any]) -> str:
-        missing = entry.get("unmeasured", 0)
-        extra = (
-            f"   (+ {missing} runs with no measured row)"
-            if missing and entry["hours"] is not None
-            else ""
-        )
-        return f"{name:<24}{entry['jobs']:>8}{_hours(entry['hours'], missing, 32)}{extra}"
+        return f"{name:<24}{entry['jobs']:>8}{_hours(entry['hours'], 32)}{_left_out(entry)}"
 
     lines += [line(f"dataset {d}", e) for d, e in est["datasets"].items()]
     lines += [line(f"study {s}", e) for s, e in est["studies"].items()]
@@ -298,16 +299,10 @@ def format_estimate(est: Mapping[str, Any]) -> str:
         )
         for stage, e in est["stages"].items():
             name = "replicate" if stage == "main" else stage
-            missing = e["unmeasured"]
-            extra = (
-                f"   (+ {missing} runs with no measured row)"
-                if missing and e["hours"] is not None
-                else ""
-            )
             lines.append(
                 f"{'stage ' + name:<24}{e['runs']:>8}{e['epochs']:>10,}"
-                f"{_hours(e['hours'], missing, 12)}{e['exhaustive_epochs']:>20,}"
-                f"{_hours(e['exhaustive_hours'], missing, 12)}{extra}"
+                f"{_hours(e['hours'], 12)}{e['exhaustive_epochs']:>20,}"
+                f"{_hours(e['exhaustive_hours'], 12)}{_left_out(e)}"
             )
     if est["grid"]["jobs"]:
         lines.append(line("alpha x beta grid", est["grid"]))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from crossrec.errors import OutputError
+from crossrec.outputs import open_lock
 
 _HELD: list[IO[bytes]] = []  # locks of this process, kept open until it exits
 
@@ -61,19 +62,6 @@ def _private_dir(folder: Path) -> None:
         raise OutputError(f"{folder}: cannot create the GPU slot folder ({err.strerror})") from None
 
 
-def _open_lock(path: Path) -> IO[bytes]:
-    """The lock file, created 0600 if missing; never through a symbolic link."""
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-    except OSError as err:
-        why = "a symbolic link (refused)" if os.path.islink(path) else err.strerror
-        raise OutputError(f"{path}: cannot open the GPU slot lock ({why})") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OutputError(f"{path}: not a regular file (the GPU slot lock); remove it")
-    return os.fdopen(fd, "r+b")
-
-
 def claim(n_devices: int, folder: Path | None = None) -> int:
     """Index (0 ≤ i < ``n_devices``) of the GPU whose lowest free slot is lowest, the first
     such GPU on ties; the slot stays held until this process exits (or :func:`release`)."""
@@ -83,7 +71,7 @@ def claim(n_devices: int, folder: Path | None = None) -> int:
     _private_dir(folder)
     for level in itertools.count():
         for device in range(n_devices):
-            handle = _open_lock(folder / f"gpu{device}.slot{level}")
+            handle = open_lock(folder / f"gpu{device}.slot{level}", "the GPU slot lock", 0o600)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

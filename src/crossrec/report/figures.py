@@ -41,7 +41,7 @@ from crossrec.io import atomic_path  # noqa: E402
 from crossrec.report.published import backbone_name, plugin_name  # noqa: E402
 from crossrec.report.stats import GROUP, adjust, selected_runs, significance  # noqa: E402
 from crossrec.report.summary import run_folder  # noqa: E402
-from crossrec.report.tables import ALPHA, in_config_order  # noqa: E402
+from crossrec.report.tables import ALPHA, in_config_order, seeds_text  # noqa: E402
 
 METRIC = "recall@20"
 OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -111,7 +111,7 @@ def _save(fig: plt.Figure, stem: Path) -> None:
     plt.close(fig)
 
 
-def _over_seeds(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
+def _overseeds_text(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
     """Per epoch while every frame (seed) has it: mean, sample std (0 with one seed) and count
     ``n`` (= the number of frames) of ``column``; the epochs after the first seed's last
     epoch are left out (a mean of fewer seeds would be another quantity)."""
@@ -121,12 +121,6 @@ def _over_seeds(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
     out = out.fillna({"std": 0.0}).reset_index()
     last = min(int(f["epoch"].max()) for f in frames)
     return out[out["epoch"] <= last].reset_index(drop=True)
-
-
-def _seeds(n: set[int] | list[int]) -> str:
-    """``n = 3 seeds``, ``n = 1–3 seeds``."""
-    low, high = min(n), max(n)
-    return f"n = {low if low == high else f'{low}–{high}'} seed{'' if high == 1 else 's'}"
 
 
 def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
@@ -139,7 +133,7 @@ def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFr
         counts = set()
         for plugin, runs in sub.groupby("plugin", sort=False):
             hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
-            agg = _over_seeds(hists, f"valid_{METRIC}")
+            agg = _overseeds_text(hists, f"valid_{METRIC}")
             counts.add(len(hists))
             c = colour(plugin, order)
             ax.plot(agg["epoch"], agg["mean"], color=c, lw=1.2, label=label(plugin))
@@ -155,7 +149,7 @@ def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFr
                 for r in agg.to_dict("records")
             ]
         ax.set_title(
-            f"{dataset} · {backbone_name(backbone)}\n{_seeds(counts)}, band ±1 SD, ▼ reported epoch"
+            f"{dataset} · {backbone_name(backbone)}\n{seeds_text(counts)}, band ±1 SD, ▼ reported epoch"
         )
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"valid {METRIC}")
@@ -229,7 +223,9 @@ def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(range(len(backbones)), [backbone_name(b) for b in backbones])
         ax.set_ylabel(f"Δ test {METRIC} vs alone (%)")
-        ax.set_title(f"{dataset}\nerror bars ±1 SD of the paired change, {_seeds(set(sub['n']))}")
+        ax.set_title(
+            f"{dataset}\nerror bars ±1 SD of the paired change, {seeds_text(set(sub['n']))}"
+        )
         ax.legend()
     return fig, data
 
@@ -283,7 +279,7 @@ def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
         ):
             c = OKABE_ITO[(FIXED.get(plugin, 4) + i) % len(OKABE_ITO)]
             name = f"{backbone_name(backbone)}{plugin_name(plugin)}"
-            n = _seeds({len(seeds) for seeds in part["seeds"]})
+            n = seeds_text({len(seeds) for seeds in part["seeds"]})
             spread = "" if part["seeds"].map(len).max() > 1 else ", no spread"
             ax.plot(part["value"], part["mean"], marker="o", ms=3, color=c,
                     label=f"{name} ({dataset}; {n}{spread})")  # fmt: skip
@@ -334,7 +330,7 @@ def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, 
     fig, axes = _panels(len(panels), sharey=True)
     for ax, ((dataset, backbone, plugin), hists, names) in zip(axes, panels, strict=True):
         for i, name in enumerate(names):
-            agg = _over_seeds(hists, f"stat_score_mean_{name}")
+            agg = _overseeds_text(hists, f"stat_score_mean_{name}")
             c = OKABE_ITO[(i + 1) % len(OKABE_ITO)]
             ax.plot(agg["epoch"], agg["mean"], color=c, label=name)
             ax.fill_between(
@@ -346,7 +342,7 @@ def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, 
             ]
         ax.set_title(
             f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}\n"
-            f"{_seeds([len(hists)])}, band ±1 SD"
+            f"{seeds_text([len(hists)])}, band ±1 SD"
         )
         ax.set_xlabel("epoch")
         ax.set_ylabel("modality score")

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from crossrec.errors import DataError
 from crossrec.report.summary import per_user, same_users
 
 GROUP = ["dataset", "backbone", "plugin"]
@@ -135,6 +136,12 @@ def _row(dataset: str, backbone: str, plugin: str, test: str, n: int, a, b) -> d
     }
 
 
+def check_correction(name: object, where: Path) -> None:
+    """DataError naming ``where`` unless ``name`` is one of :data:`CORRECTIONS`."""
+    if name not in CORRECTIONS:
+        raise DataError(where, f"tables.correction {name!r}: one of {', '.join(CORRECTIONS)}")
+
+
 def adjust(p: pd.Series, method: str) -> pd.Series:
     """p-values corrected across the m non-missing tests of ``p`` (missing stay missing).
 
@@ -202,9 +209,13 @@ def user_tests(
     ``Wilcoxon``), n (users: those with a per-user row in both runs, in every shared seed for
     ``mean``), statistic (t, or Wilcoxon's W), p."""
     rows = []
+    alone: dict[tuple[str, str, int], pd.Series] = {}  # a backbone's runs, read once
     for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
         x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
-        y = {s: per_user(runs_root, _run_row(base, s), metric) for s in seeds}
+        for s in seeds:
+            if (dataset, backbone, s) not in alone:
+                alone[dataset, backbone, s] = per_user(runs_root, _run_row(base, s), metric)
+        y = {s: alone[dataset, backbone, s] for s in seeds}
         pairs = []
         for s in seeds:
             same_users(x[s], y[s], f"{dataset}/{backbone}/{plugin} vs none, seed {s}")

@@ -20,7 +20,7 @@ Markdown file ends with a note that says what the marks mean.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -34,6 +34,8 @@ from crossrec.report.stats import (
     CORRECTIONS,
     GROUP,
     adjust,
+    check_correction,
+    comparisons,
     mean_std,
     selected_runs,
     significance,
@@ -260,10 +262,7 @@ def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         )
         .reset_index()
     )
-    display = agg.copy()
-    display["backbone"] = display["backbone"].map(backbone_name)
-    display["plugin"] = display["plugin"].map(plugin_name)
-    display = display.rename(columns={"plugin": "plug-in", "seeds": "n"})
+    display = named(agg).rename(columns={"seeds": "n"})
     display["seconds_per_epoch"] = display["seconds_per_epoch"].map("{:.2f}".format)
     display["epochs_to_best"] = display["epochs_to_best"].map("{:.1f}".format)
     display["epochs_run"] = display["epochs_run"].map("{:.1f}".format)
@@ -279,19 +278,12 @@ def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFra
     for _, rows in numeric.groupby(["seed", "test"], sort=False):
         numeric.loc[rows.index, "p_adj"] = adjust(rows["p"], correction).to_numpy()
     numeric["correction"] = correction
-    display = pd.DataFrame(
-        {
-            "dataset": numeric["dataset"],
-            "backbone": numeric["backbone"].map(backbone_name),
-            "plug-in": numeric["plugin"].map(plugin_name),
-            "seed": numeric["seed"].astype(str),
-            "test": numeric["test"],
-            "n": numeric["n"].astype(str),
-            "statistic": numeric["statistic"].map(_statistic),
-            "p": numeric["p"].map(_pvalue),
-            f"p ({CORRECTIONS[correction]})": numeric["p_adj"].map(_pvalue),
-        }
-    )
+    display = named(numeric[[*GROUP, "seed", "test", "n", "statistic", "p"]])
+    display["seed"] = display["seed"].astype(str)
+    display["n"] = display["n"].astype(str)
+    display["statistic"] = display["statistic"].map(_statistic)
+    display["p"] = display["p"].map(_pvalue)
+    display[f"p ({CORRECTIONS[correction]})"] = numeric["p_adj"].map(_pvalue)
     return display, numeric
 
 
@@ -368,12 +360,17 @@ def write_files(files: dict[Path, str]) -> None:
             fh.write(text)
 
 
+def seeds_text(counts: Iterable[int]) -> str:
+    """``n = 3 seeds``, or ``n = 1–3 seeds`` when the ``counts`` differ (``n = 0 seeds``
+    for none)."""
+    counts = [int(c) for c in counts] or [0]
+    low, high = min(counts), max(counts)
+    return f"n = {low if low == high else f'{low}–{high}'} seed{'' if high == 1 else 's'}"
+
+
 def seed_counts(chosen: pd.DataFrame) -> str:
-    """``n = 3 seeds``, or ``n = 1–3 seeds`` when the groups of ``chosen`` differ."""
-    counts = chosen.groupby(GROUP, sort=False)["seed"].nunique()
-    low, high = (int(counts.min()), int(counts.max())) if len(counts) else (0, 0)
-    n = str(low) if low == high else f"{low}–{high}"
-    return f"n = {n} seed{'' if high == 1 else 's'}"
+    """:func:`seeds_text` of the seeds per group of ``chosen``."""
+    return seeds_text(chosen.groupby(GROUP, sort=False)["seed"].nunique())
 
 
 def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> str:
@@ -406,10 +403,7 @@ def build_tables(
     across the tests of a table. Every table is built before any file is written, so a bad
     input leaves the folder as it was; ``claim`` (default: create the folder) makes the
     folder ready just before the writes."""
-    if correction not in CORRECTIONS:
-        raise DataError(
-            Path("plan.json"), f"tables.correction {correction!r}: one of {', '.join(CORRECTIONS)}"
-        )
+    check_correction(correction, Path("plan.json"))
     out = Path(out_dir)
     chosen = in_config_order(selected_runs(runs, selection), runs)
     same_seeds(chosen)
@@ -455,13 +449,11 @@ def named(frame: pd.DataFrame) -> pd.DataFrame:
 def same_seeds(chosen: pd.DataFrame) -> None:
     """DataError unless every plug-in of a (dataset, backbone) has exactly the seeds of its
     backbone alone: a mean over other seeds would compare unlike with unlike."""
-    for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
-        seeds = {p: sorted(set(s["seed"])) for p, s in sub.groupby("plugin", sort=False)}
-        base = seeds.get("none")
-        for plugin, have in seeds.items():
-            if base is not None and have != base:
-                raise DataError(
-                    Path(f"{dataset}/{backbone}/{plugin}"),
-                    f"seeds {have} differ from the backbone alone's {base}: the tables compare "
-                    "runs over the same seeds (give both the same seeds)",
-                )
+    for dataset, backbone, plugin, base, other, _ in comparisons(chosen):
+        have, alone = sorted(set(other.index)), sorted(set(base.index))
+        if have != alone:
+            raise DataError(
+                Path(f"{dataset}/{backbone}/{plugin}"),
+                f"seeds {have} differ from the backbone alone's {alone}: the tables compare "
+                "runs over the same seeds (give both the same seeds)",
+            )
