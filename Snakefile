@@ -1,16 +1,14 @@
-"""crossrec: download -> prepare -> train -> plan/tables/figures (docs/design.md §1-2).
+"""crossrec: download -> prepare -> plan -> [tune -> align ->] train -> tables, figures
+(docs/design.md §1-2; rules by concern in workflow/rules/).
 
 Named targets: data, runs, tables, figures, all (the default).
 """
 
-import sys
-from pathlib import Path
-
 from snakemake.utils import min_version
 
 min_version("9.0")
-sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
+from crossrec.study.files import SELECTIONS_DIR
 from crossrec.workflow_config import check_or_exit, config_files, config_source
 
 # The default study, unless --configfile names another (they would otherwise be merged).
@@ -20,15 +18,20 @@ if not workflow.overwrite_configfiles:
 
 
 # Schema (src/crossrec/schemas/config.schema.yaml), --config strings coerced, names and every
-# planned parameter checked: a bad key is one line and exit 2, before any job runs.
-check_or_exit(config, config_source(workflow), config_files(workflow))
+# planned parameter checked: a bad key is one line and exit 2, before any job runs. The study
+# these checks built (crossrec.study) is the one the rules plan with: typed once.
+STUDY = check_or_exit(
+    config, config_source(workflow), config_files(workflow), selections=SELECTIONS_DIR
+)
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/resources.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/stages.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 

@@ -1,4 +1,4 @@
-"""The measured cost table behind ``crossrec plan --estimate`` and the train jobs' resources
+"""The measured cost table behind ``crossrec estimate`` and the train jobs' resources
 (run on demand, not in CI).
 
     python benchmarks/bench_cost.py --shape baby tiktok sports clothing --device cpu

@@ -18,7 +18,7 @@ default 420 s of the 8 minutes, the rest for start-up and writing):
    four paper shapes × the eleven backbones × {none, fettle, cross}, the most expensive first
    (by the CPU table's estimate) while the budget lasts; the rest are listed as unmeasured. The
    rows are written as a cost table (``partial`` when rows are missing) that
-   ``crossrec plan --estimate --device <device> --costs <table>`` reads; on CUDA (not
+   ``crossrec estimate --device <device> --costs <table>`` reads; on CUDA (not
    ``--quick``) it is ``src/crossrec/costs/cuda.json``, the table the estimate and the
    workflow's time limits use by default;
 4. ``packing`` — runs per hour of 1, 4 and 8 concurrent ``crossrec train`` processes on the

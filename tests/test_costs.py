@@ -1,4 +1,4 @@
-"""Cost estimates from a measured table (crossrec.costs, `crossrec plan --estimate`)."""
+"""Cost estimates from a measured table (crossrec.costs, `crossrec estimate`)."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_shipped_table_covers_every_paper_backbone_and_plugin() -> None:
 def test_cli_prints_the_estimate_without_writing_a_plan(tmp_path: Path, table: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))
-    cmd = [sys.executable, "-m", "crossrec", "plan", "--config", str(config), "--estimate",
+    cmd = [sys.executable, "-m", "crossrec", "estimate", "--config", str(config),
            "--costs", str(table), "--epochs-to-stop", "20"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -139,8 +139,10 @@ def test_the_readme_estimate_command_answers_with_the_partial_gpu_table() -> Non
     import re
 
     root = Path(__file__).parents[1]
-    line = next(ln for ln in (root / "README.md").read_text().splitlines() if "--estimate" in ln)
-    cmd = shlex.split(re.search(r"`(crossrec plan --estimate[^`]*)`", line).group(1))
+    line = next(
+        ln for ln in (root / "README.md").read_text().splitlines() if "crossrec estimate" in ln
+    )
+    cmd = shlex.split(re.search(r"`(crossrec estimate[^`]*)`", line).group(1))
     proc = subprocess.run([sys.executable, "-m", "crossrec", *cmd[1:]], capture_output=True,
                           text=True, cwd=root, timeout=300)  # fmt: skip
     assert proc.returncode == 0, proc.stderr

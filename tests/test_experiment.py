@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from crossrec.errors import ConfigError
-from crossrec.experiment import Experiment, RunKey, grid_variants, variant_name
+from crossrec.run import RunKey
+from crossrec.study import open_study
+from crossrec.study.grid import grid_variants, variant_name
 
 
 def _config(**extra) -> dict:
@@ -41,10 +43,10 @@ def test_grid_is_the_product_of_both_sides() -> None:
 
 
 def test_main_study_counts_and_exclusions() -> None:
-    exp = Experiment(_config())
+    exp = open_study(_config())
     # bpr: 2 (none) + 4 (cross); freedom: 1 + 2 → 9 variants × 2 datasets × 2 seeds
     assert len(exp.runs("main")) == 36
-    exp = Experiment(_config(exclude=[{"backbone": "bpr", "plugin": "cross"}, {"dataset": "d2"}]))
+    exp = open_study(_config(exclude=[{"backbone": "bpr", "plugin": "cross"}, {"dataset": "d2"}]))
     runs = exp.runs("main")
     assert {r.dataset for r in runs} == {"d1"}
     assert not any(r.backbone == "bpr" and r.plugin == "cross" for r in runs)
@@ -65,7 +67,7 @@ def test_ablation_and_sensitivity() -> None:
             "seeds": [1],
         },
     )
-    exp = Experiment(cfg)
+    exp = open_study(cfg)
     abl = exp.runs("ablation")
     assert {(r.plugin, r.seed) for r in abl if r.dataset == "d1"} == {
         ("cross", 7),
@@ -93,34 +95,34 @@ def test_ablation_and_sensitivity() -> None:
 def test_studies_need_scalar_parameters() -> None:
     cfg = _config(sensitivity={"backbone": "bpr", "plugin": "cross", "params": {"alpha": [1]}})
     with pytest.raises(ConfigError, match="is a grid"):
-        Experiment(cfg)
+        open_study(cfg)
     cfg["sensitivity"]["backbone_params"] = {"reg_weight": 1e-4}
     cfg["sensitivity"]["plugin_params"] = {"beta": 1e-4}
-    assert Experiment(cfg).runs("sensitivity")
+    assert open_study(cfg).runs("sensitivity")
     with pytest.raises(ConfigError, match="not in `backbones`"):
-        Experiment(_config(ablation={"backbones": ["ncl"], "presets": ["cross"]}))
+        open_study(_config(ablation={"backbones": ["ncl"], "presets": ["cross"]}))
     with pytest.raises(ConfigError, match="selection"):
-        Experiment(_config(selection="test"))
+        open_study(_config(selection="test"))
 
 
 def test_user_graph_only_when_dualgnn_is_planned() -> None:
-    assert not Experiment(_config()).data_needs().user_graph
+    assert not open_study(_config()).data_needs().user_graph
     cfg = _config()
     cfg["backbones"]["dualgnn"] = {"reg_weight": 1e-4}
-    assert Experiment(cfg).data_needs().user_graph
-    assert not Experiment({**cfg, "exclude": [{"backbone": "dualgnn"}]}).data_needs().user_graph
+    assert open_study(cfg).data_needs().user_graph
+    assert not open_study({**cfg, "exclude": [{"backbone": "dualgnn"}]}).data_needs().user_graph
 
 
 def test_data_needs_are_declared_by_the_models() -> None:
     cfg = _config()
     cfg["backbones"]["freedom"] = {"knn_k": [4, 6]}  # a grid over FREEDOM's kNN graph
     cfg["item_knn_k"] = [10]
-    needs = Experiment(cfg).data_needs()
+    needs = open_study(cfg).data_needs()
     assert needs.item_knn_k == {4, 6, 10}  # no hand-copying into item_knn_k
     cfg["plugins"] = {"none": {}, "cross_no_cna": {"cna_k": 7}}  # CNA off: no neighbour file
-    assert 7 not in Experiment(cfg).data_needs().neighbors_k
+    assert 7 not in open_study(cfg).data_needs().neighbors_k
     cfg["plugins"] = {"none": {}, "cross": {"cna_k": 7}}
-    assert 7 in Experiment(cfg).data_needs().neighbors_k
+    assert 7 in open_study(cfg).data_needs().neighbors_k
 
 
 def test_a_backbone_can_grid_its_own_trainer_settings() -> None:
@@ -132,7 +134,7 @@ def test_a_backbone_can_grid_its_own_trainer_settings() -> None:
         backbones={"bpr": {"reg_weight": [1e-4, 1e-3], "train": {"lr": [1e-4, 1e-2]}}},
         train={"epochs": 3, "lr": 5e-4, "topk": [5, 10, 20]},
     )
-    exp = Experiment(checked(config))
+    exp = open_study(checked(config))
     names = sorted({k.variant for k in exp.runs() if k.plugin == "none"})
     assert names == [
         f"lr={lr}+reg_weight={r}" for lr in ("0.0001", "0.01") for r in ("0.0001", "0.001")

@@ -10,6 +10,7 @@ import pytest
 from conftest import write_metrics
 
 from crossrec.errors import DataError
+from crossrec.report.analysis import analyse
 from crossrec.report.figures import (
     build_figures,
     curves,
@@ -103,7 +104,7 @@ def test_sensitivity_baseline_uses_the_sweeps_seeds(tmp_path: Path) -> None:
 
 def test_figures_written_as_pdf_and_png(tmp_path: Path) -> None:
     runs = _study(tmp_path / "runs")
-    build_figures(runs, select(runs), tmp_path / "runs", tmp_path / "fig")
+    build_figures(analyse(runs, select(runs), tmp_path / "runs"), tmp_path / "fig")
     for name in ("curves", "improvement", "sensitivity", "modality_scores"):
         assert (tmp_path / "fig" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (tmp_path / "fig" / f"{name}.png").stat().st_size > 1000

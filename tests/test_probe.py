@@ -122,7 +122,7 @@ def test_bad_cost_tables_are_one_line(tmp_path: Path, row: dict, needle: str) ->
             "epoch_s": 1.0, "eval_s": 1.0, "peak_mb": 100.0}  # fmt: skip
     table = tmp_path / "cpu.json"
     table.write_text(json.dumps({"device": "cpu", "rows": [good | row]}))
-    proc = crossrec("plan", "--config", str(_config(tmp_path)), "--estimate", "--device", "cpu",
+    proc = crossrec("estimate", "--config", str(_config(tmp_path)), "--device", "cpu",
                     "--costs", str(table))  # fmt: skip
     one_line(proc, "cpu.json", needle)
     assert proc.stdout == ""

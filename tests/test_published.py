@@ -10,6 +10,7 @@ import pytest
 from conftest import write_metrics
 from scipy import stats
 
+from crossrec.report.analysis import analyse
 from crossrec.report.published import load_published, paper_vs_ours
 from crossrec.report.stats import adjust
 from crossrec.report.summary import load_runs
@@ -137,8 +138,8 @@ def test_tables_have_no_nan_and_say_what_the_dagger_means(tmp_path: Path) -> Non
     from crossrec.report.stats import select
 
     out = tmp_path / "tables"
-    build_tables(runs, select(runs), tmp_path / "runs", [5, 20], ["none", "fettle", "cross"],
-                 {"freedom": "multi-modal"}, out, "bonferroni")  # fmt: skip
+    analysis = analyse(runs, select(runs), tmp_path / "runs", "bonferroni")
+    build_tables(analysis, [5, 20], ["none", "fettle", "cross"], {"freedom": "multi-modal"}, out)
     for name in ("selection", "main", "paper_vs_ours", "table2"):
         text = (out / f"{name}.md").read_text()
         assert "nan" not in text and "<NA>" not in text, name

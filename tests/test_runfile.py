@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from crossrec.errors import OutputError
-from crossrec.experiment import Experiment
 from crossrec.run import RUN_FILE, RunSpec, read_run_file, write_run_file
+from crossrec.study import open_study
 from crossrec.workflow_config import checked
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,7 +74,7 @@ def test_plan_writes_every_runs_file(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     proc = _crossrec("plan", "--config", str(config_file), "--runs", str(runs))
     assert proc.returncode == 0, proc.stderr
-    experiment = Experiment(checked(yaml.safe_load(text)))
+    experiment = open_study(checked(yaml.safe_load(text)))
     keys = experiment.runs()
     files = sorted(runs.rglob(RUN_FILE))
     assert len(files) == len(keys) == 15 and f"({len(keys)} run files written)" in proc.stderr

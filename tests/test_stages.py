@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from crossrec.errors import ConfigError, DataError
-from crossrec.experiment import Experiment
-from crossrec.stages import Selection, best
+from crossrec.study import open_study
+from crossrec.study.files import Selection
+from crossrec.study.selection import best
 from crossrec.workflow_config import checked
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,7 +50,7 @@ def _config(text: str = STAGED) -> dict:
 
 
 def test_the_plan_before_any_selection() -> None:
-    exp = Experiment(_config())
+    exp = open_study(_config())
     tune = [(k.backbone, k.plugin, k.variant, k.seed) for k in exp.runs("tune")]
     assert tune == [("lightgcn", "none", "n_layers=1", 1), ("lightgcn", "none", "n_layers=2", 1)]
     # freedom is pinned: no tune stage; its align runs and its own replicate runs are known

@@ -14,7 +14,10 @@ from crossrec.provenance import PACKAGE, code_text, module_closure
 
 TORCH_FREE = (
     "crossrec.run",
-    "crossrec.experiment",
+    "crossrec.study",
+    "crossrec.study.selection",
+    "crossrec.study.runfiles",
+    "crossrec.cli",
     "crossrec.workflow_config",
     "crossrec.provenance",
     "crossrec.costs",
@@ -47,16 +50,30 @@ def test_planner_run_report_and_workflow_helpers_import_no_torch() -> None:
         + "\n".join(f"import {m}" for m in TORCH_FREE)
         + """
 import yaml
-from crossrec.experiment import Experiment
+from crossrec.study import open_study
 from crossrec.run import RunKey, TrainConfig, RunSpec
 config = yaml.safe_load(open("config/config.yaml"))
-assert len(Experiment(config).runs()) == 33
+assert len(open_study(config).runs()) == 33
 assert "torch" not in sys.modules
 print("ok")
 """
     )
     root = PACKAGE.parents[1]
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+def test_the_cli_imports_neither_torch_nor_pandas_until_a_command_runs() -> None:
+    script = (
+        BLOCK_TORCH
+        + """
+import crossrec.cli
+crossrec.cli.build_parser()
+assert "pandas" not in sys.modules and "torch" not in sys.modules, "imported"
+print("ok")
+"""
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
@@ -97,7 +114,7 @@ def test_the_import_graph_has_no_cycle() -> None:
     graph = {name: _imported(path, modules) - {name} for name, path in modules.items()}
     graphlib.TopologicalSorter(graph).prepare()  # CycleError names the cycle
     # the check can fail: a planted cycle is found
-    planted = {**graph, "crossrec.run": graph["crossrec.run"] | {"crossrec.experiment"}}
+    planted = {**graph, "crossrec.run": graph["crossrec.run"] | {"crossrec.study.base"}}
     try:
         graphlib.TopologicalSorter(planted).prepare()
     except graphlib.CycleError:
@@ -110,7 +127,7 @@ def test_a_runs_code_is_what_it_executes() -> None:
     files = {p.relative_to(PACKAGE).as_posix() for p in module_closure(
         ["crossrec.train", "crossrec.models.freedom", "crossrec.align.presets"])}  # fmt: skip
     assert {"train.py", "run.py", "models/freedom.py", "align/plugin.py"} <= files
-    for planner_or_glue in ("experiment.py", "provenance.py", "workflow_config.py", "cli.py"):
+    for planner_or_glue in ("study/base.py", "provenance.py", "workflow_config.py", "cli/train.py"):
         assert planner_or_glue not in files
     assert not any(f.startswith("report/") for f in files)
     assert "models/lightgcn.py" not in files  # another backbone's code

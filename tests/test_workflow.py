@@ -192,7 +192,7 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
     from crossrec.costs import CostTable, estimate
-    from crossrec.experiment import Experiment
+    from crossrec.study import open_study
     from crossrec.workflow_config import checked
 
     config = checked(yaml.safe_load((ROOT / configfile).read_text()))
@@ -201,9 +201,9 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     trained = int(counts.get("train", 0)) + int(counts.get("train_rung", 0))
     if "stages" in config:  # before any selection: every dataset's and backbone's tune runs
         tune = estimate(config, CostTable.load("cpu"))["stages"]["tune"]["runs"]
-        assert trained == len(Experiment(config).runs("tune")) == tune > 0
+        assert trained == len(open_study(config).runs("tune")) == tune > 0
     else:  # the DAG trains exactly the runs the planner and the estimate count
-        planned = len(set(Experiment(config).runs()))
+        planned = len(set(open_study(config).runs()))
         assert trained == planned == estimate(config, CostTable.load("cpu"))["total"]["jobs"]
     if "slurm" in extra:  # train's threads are the CPUs asked for (resources.train_threads)
         train_cmds = [line for line in proc.stdout.splitlines() if "crossrec train" in line]
@@ -394,7 +394,7 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     edit(src / "train.py", "    def step(self", "    # a comment\n    def step(self")
     assert _train_jobs(snakemake("-n").stdout) == []
     # the planner, the digest code and the report are not what a run executes
-    for module in ("experiment.py", "provenance.py", "report/tables.py"):
+    for module in ("study/staged.py", "provenance.py", "report/tables.py"):
         (src / module).write_text(
             (src / module).read_text() + "\n\ndef _added() -> None:\n    pass\n"
         )

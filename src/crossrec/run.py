@@ -11,7 +11,7 @@
 * **Results** — the files a run folder holds (:data:`RUN_FILES`) and :func:`read_metrics`, the
   checked reader of ``metrics.json`` (schema :data:`METRICS_SCHEMA_VERSION`).
 
-The planner (:mod:`crossrec.experiment`), the report and the workflow import this module; the
+The planner (:mod:`crossrec.study`), the report and the workflow import this module; the
 trainer (:mod:`crossrec.train`) builds on it. It imports neither torch nor any of them.
 """
 

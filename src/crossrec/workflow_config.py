@@ -11,10 +11,13 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
    ``jsonschema``): an error is one line naming the key's path (``train.topk[0]``) and the
    reason, never a dump of the schema.
 3. **Meaning**: each dataset's source and its options (:mod:`crossrec.data.sources`); then
-   (:meth:`crossrec.experiment.Experiment.validate`) backbone, plug-in and preset
+   (:meth:`crossrec.study.Planner.validate`) backbone, plug-in and preset
    names, every planned variant's parameters against its dataclass (types and ranges), the
    trainer settings, and ``tables.k`` against ``train.topk`` — so a typo fails ``snakemake -n``,
    not a training job an hour later.
+
+The study these checks build is the one the workflow plans with (:func:`check_or_exit` returns
+it): its variants are typed once per process (:mod:`crossrec.study.resolve`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from crossrec import schemas
 from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.params_schema import workflow_schema
+
+if TYPE_CHECKING:
+    from crossrec.study import Planner
 
 
 def _types(sub: Mapping[str, Any]) -> set[str]:
@@ -71,15 +77,22 @@ def check_schema(config: Mapping[str, Any]) -> None:
 
 def checked(config: Mapping[str, Any]) -> dict[str, Any]:
     """The coerced config after the schema and meaning checks (module docstring)."""
-    from crossrec.experiment import Experiment
+    return checked_study(config).config  # type: ignore[return-value]
+
+
+def checked_study(config: Mapping[str, Any]) -> Planner:
+    """The study of the coerced config, after the schema and meaning checks (its variants
+    typed; no selection read)."""
+    from crossrec.study import open_study
 
     if not isinstance(config, Mapping):
         raise ConfigError(f"<config>: expected a mapping of keys, got {type(config).__name__}")
     out = coerce(dict(config), workflow_schema())
     check_schema(out)
     check_sources(out)
-    Experiment(out).validate()
-    return out
+    study = open_study(out)
+    study.validate()
+    return study
 
 
 def check_sources(config: Mapping[str, Any]) -> None:
@@ -106,37 +119,25 @@ def config_source(workflow: Any) -> str:  # noqa: ANN401
     return " ".join(files) + (" (with --config)" if overrides else "")
 
 
-def check_run_file(path: str | Path, expected: str) -> None:
-    """What ``crossrec train --run PATH --expect EXPECTED`` checks before it trains, at dry-run
-    time: the file's YAML (crossrec.safeload), its keys and types (RunSpec), the run it names
-    and its backbone's and plug-in's parameters (their ``Params``). ConfigError naming the
-    file."""
-    from crossrec.align import PLUGINS
-    from crossrec.models import BACKBONES
-    from crossrec.run import read_run_file
-
-    run = read_run_file(path)
-    if run.key.path() != expected:
-        raise ConfigError(
-            f"{path}: defines {run.key.path()}, not {expected} (its identity keys name its "
-            "folder: edit parameters and trainer settings only)"
-        )
-    BACKBONES.resolve(run.backbone, run.backbone_params, f"{path}: backbone_params")
-    PLUGINS.resolve(run.plugin, run.plugin_params, f"{path}: plugin_params")
-
-
 def config_files(workflow: Any) -> list[str]:  # noqa: ANN401
     """The config files Snakemake read (``--configfile``, else the default)."""
     return [str(f) for f in (workflow.overwrite_configfiles or ["config/config.yaml"])]
 
 
-def check_or_exit(config: MutableMapping[str, Any], source: str, files: Sequence[str] = ()) -> None:
-    """Replace ``config``'s content by :func:`checked`'s, or print one line and exit 2 (the
+def check_or_exit(
+    config: MutableMapping[str, Any],
+    source: str,
+    files: Sequence[str] = (),
+    selections: str | Path | None = None,
+) -> Planner:
+    """Replace ``config``'s content by :func:`checked`'s and return the study planned from it
+    with the selection files below ``selections`` — or print one line and exit 2 (the
     Snakefile's entry; ``source`` names the config files). ``files`` are read again through
     :mod:`crossrec.safeload` first: Snakemake's own YAML loader keeps the last of two equal
     keys and expands aliases, so a duplicate ``train.epochs`` or an alias bomb is refused here
     before the config is used."""
     from crossrec.safeload import load_yaml
+    from crossrec.study import open_study
 
     for file in files:
         try:
@@ -146,8 +147,15 @@ def check_or_exit(config: MutableMapping[str, Any], source: str, files: Sequence
             print(f"crossrec: error: {err}", file=sys.stderr)
             sys.exit(err.exit_code)
     try:
-        new = checked(config)
+        study = checked_study(config)
     except CrossrecError as err:
         fail(err, source)
     config.clear()
-    config.update(new)
+    config.update(study.config)
+    if selections is None:
+        return study
+    try:  # the same typed variants (crossrec.study.resolve), the selections made so far read
+        return open_study(config, selections)
+    except CrossrecError as err:  # a selection file's message names the file
+        print(f"crossrec: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)

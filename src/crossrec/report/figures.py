@@ -38,10 +38,10 @@ import pandas as pd  # noqa: E402
 
 from crossrec.errors import DataError  # noqa: E402
 from crossrec.io import atomic_path  # noqa: E402
+from crossrec.report.analysis import ALPHA, Analysis, seeds_text  # noqa: E402
 from crossrec.report.published import backbone_name, plugin_name  # noqa: E402
-from crossrec.report.stats import GROUP, adjust, selected_runs, significance  # noqa: E402
+from crossrec.report.stats import GROUP  # noqa: E402
 from crossrec.report.summary import run_folder  # noqa: E402
-from crossrec.report.tables import ALPHA, in_config_order, seeds_text  # noqa: E402
 
 METRIC = "recall@20"
 OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -351,24 +351,19 @@ def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, 
 
 
 def build_figures(
-    runs: pd.DataFrame,
-    selection: pd.DataFrame,
-    runs_root: str | Path,
+    analysis: Analysis,
     out_dir: str | Path,
-    correction: str = "bh",
     claim: Callable[[Path], object] | None = None,
 ) -> None:
     """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into
-    ``out_dir`` (``correction`` as for the tables' †). Every figure is drawn before any file
-    is written (``claim``, default: create the folder, makes it ready just before)."""
-    out, root = Path(out_dir), Path(runs_root)
-    chosen = in_config_order(selected_runs(runs, selection), runs)
-    pvalues = significance(chosen, root)
-    pvalues["p_adj"] = adjust(pvalues["p"], correction)
+    ``out_dir`` from ``analysis`` (its corrected p-values for the bars' marks). Every figure is
+    drawn before any file is written (``claim``, default: create the folder, makes it ready
+    just before)."""
+    out, root, chosen = Path(out_dir), analysis.runs_root, analysis.chosen
     figures = {
         "curves": curves(chosen, root)[0],
-        "improvement": improvement(chosen, pvalues)[0],
-        "sensitivity": sensitivity(runs)[0],
+        "improvement": improvement(chosen, analysis.pvalues)[0],
+        "sensitivity": sensitivity(analysis.runs)[0],
         "modality_scores": modality_scores(chosen, root)[0],
     }
     claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)

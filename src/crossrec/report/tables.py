@@ -20,7 +20,7 @@ Markdown file ends with a note that says what the marks mean.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -28,24 +28,21 @@ import pandas as pd
 from crossrec.errors import DataError
 from crossrec.io import atomic_open
 from crossrec.report import render
+from crossrec.report.analysis import ALPHA, Analysis, in_config_order, seeds_text
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
 from crossrec.report.render import Layout
 from crossrec.report.stats import (
     CORRECTIONS,
     GROUP,
     adjust,
-    check_correction,
     comparisons,
     mean_std,
-    selected_runs,
-    significance,
     user_tests,
 )
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SHORT = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP"}
-ALPHA = 0.05
 LAYOUTS = {
     "main": Layout(
         "Test metrics at the best-validation epoch of each backbone alone and with each "
@@ -302,15 +299,6 @@ def _pvalue(p: float) -> str:
     return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
 
 
-def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` sorted (stably) by the order in which ``runs`` (the plan) lists backbones and
-    plug-ins, i.e. the config's order."""
-    columns = ["dataset", "backbone", "plugin"]
-    ranks = {c: {v: i for i, v in enumerate(dict.fromkeys(runs[c]))} for c in columns}
-    ordered = frame.sort_values(columns, key=lambda col: col.map(ranks[col.name]), kind="stable")
-    return ordered.reset_index(drop=True)
-
-
 def _number(value: object) -> object:
     """A float cell with fixed decimals (``0.3154``; small ones ``1.23e-05``); others as given."""
     if isinstance(value, float) and not isinstance(value, bool):
@@ -360,14 +348,6 @@ def write_files(files: dict[Path, str]) -> None:
             fh.write(text)
 
 
-def seeds_text(counts: Iterable[int]) -> str:
-    """``n = 3 seeds``, or ``n = 1–3 seeds`` when the ``counts`` differ (``n = 0 seeds``
-    for none)."""
-    counts = [int(c) for c in counts] or [0]
-    low, high = min(counts), max(counts)
-    return f"n = {low if low == high else f'{low}–{high}'} seed{'' if high == 1 else 's'}"
-
-
 def seed_counts(chosen: pd.DataFrame) -> str:
     """:func:`seeds_text` of the seeds per group of ``chosen``."""
     return seeds_text(chosen.groupby(GROUP, sort=False)["seed"].nunique())
@@ -388,29 +368,21 @@ def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> st
 
 
 def build_tables(
-    runs: pd.DataFrame,
-    selection: pd.DataFrame,
-    runs_root: str | Path,
+    analysis: Analysis,
     ks: Sequence[int],
     plugins: Sequence[str],
     families: dict[str, str],
     out_dir: str | Path,
-    correction: str = "bh",
     claim: Callable[[Path], object] | None = None,
 ) -> None:
     """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``,
-    ``.tex``); ``correction`` (``bh``, ``holm``, ``bonferroni``, ``none``) adjusts the p-values
-    across the tests of a table. Every table is built before any file is written, so a bad
-    input leaves the folder as it was; ``claim`` (default: create the folder) makes the
-    folder ready just before the writes."""
-    check_correction(correction, Path("plan.json"))
-    out = Path(out_dir)
-    chosen = in_config_order(selected_runs(runs, selection), runs)
+    ``.tex``) from ``analysis`` (its p-values corrected across the tests of a table). Every
+    table is built before any file is written, so a bad input leaves the folder as it was;
+    ``claim`` (default: create the folder) makes the folder ready just before the writes."""
+    out, runs, chosen, pvalues = Path(out_dir), analysis.runs, analysis.chosen, analysis.pvalues
+    correction = analysis.correction
     same_seeds(chosen)
-    pvalues = significance(chosen, runs_root)
-    pvalues["p_adj"] = adjust(pvalues["p"], correction)
-    pvalues["correction"] = correction
-    sel = in_config_order(selection.merge(pvalues, on=GROUP, how="left"), runs)
+    sel = in_config_order(analysis.selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
@@ -426,7 +398,7 @@ def build_tables(
     files |= rendered(out / "ablation", *ablation_table(runs, ks))
     files |= rendered(out / "cost", *cost_table(runs))
     files |= rendered(out / "paper_vs_ours", *paper_vs_ours(chosen))
-    tests = user_tests(chosen, runs_root)
+    tests = user_tests(chosen, analysis.runs_root)
     files |= rendered(out / "significance", *significance_table(tests, correction))
     # nothing is written, not even the folder, until every table is built
     claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,134 @@
+"""The data verbs: ``download`` (a dataset's raw files), ``prepare`` (an MMRec-format folder)
+and ``synth`` (a seeded synthetic folder with a real dataset's shape)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from crossrec.cli.args import dataset_name, k_int, parse_assignments, seed_int
+
+
+def _source(args: argparse.Namespace) -> tuple[Any, Any]:
+    """The ``--source`` and its typed options from the flags given (``--path``, ``--cookies``,
+    ``--split-seed``, ``--allow-variant``, ``--option KEY=VALUE``; crossrec.data.sources)."""
+    from crossrec.data.sources import source_params
+
+    options = parse_assignments(args.option, "--option")
+    for key in ("path", "cookies", "split_seed"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    if args.allow_variant:
+        options["allow_variant"] = True
+    return source_params(args.source, options, f"--source {args.source}")
+
+
+def cmd_download(args: argparse.Namespace) -> None:
+    """Fetch a dataset's raw files into ``--out``."""
+    source, params = _source(args)
+    source.download(args.dataset, args.out, params)
+    print(f"{args.dataset}: raw files in {args.out}", file=sys.stderr)
+
+
+def cmd_prepare(args: argparse.Namespace) -> None:
+    """Turn the raw files into an MMRec-format folder and print its counts."""
+    from crossrec.data.needs import DataNeeds
+    from crossrec.data.prepare import describe
+
+    source, params = _source(args)
+    needs = DataNeeds(
+        frozenset(args.neighbors_k or ()), frozenset(args.knn_k or ()), args.user_graph
+    )
+    print(describe(source.prepare(args.raw, args.out, args.dataset, params, needs)))
+
+
+def cmd_synth(args: argparse.Namespace) -> None:
+    """Write a seeded synthetic MMRec folder with a real dataset's shape."""
+    from crossrec.data.synthetic import write_synthetic
+
+    summary = write_synthetic(
+        args.out, args.dataset or args.shape, args.shape, args.seed, args.scale
+    )
+    print(
+        f"{args.out}: synthetic {args.shape} (scale {args.scale}, seed {args.seed}): "
+        f"{summary['users']:,} users, {summary['items']:,} items, "
+        f"{summary['interactions']:,} interactions; features "
+        + ", ".join(f"{m} {w[1]}-d" for m, w in summary["features"].items())
+    )
+
+
+def add_parsers(sub: Any) -> None:  # noqa: ANN401
+    """Register ``download``, ``prepare`` and ``synth`` on the CLI's subparsers."""
+    for name, func, what in (
+        ("download", cmd_download, "fetch a dataset's raw files"),
+        ("prepare", cmd_prepare, "raw files -> MMRec-format folder"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--dataset", required=True, type=dataset_name)
+        p.add_argument(
+            "--source",
+            required=True,
+            help="ml100k, amazon, tiktok, folder, or one an installed package registers "
+            "(crossrec list)",
+        )
+        if name == "prepare":
+            p.add_argument("--raw", type=Path, required=True, help="the downloaded raw files")
+        p.add_argument("--out", type=Path, required=True)
+        p.add_argument("--path", help="the MMRec-format folder (source folder)")
+        p.add_argument(
+            "--cookies",
+            help="Netscape cookie file for Google Drive (source amazon), see docs/datasets.md",
+        )
+        p.add_argument(
+            "--split-seed", type=seed_int, help="seed of the per-user split (source ml100k)"
+        )
+        p.add_argument(
+            "--allow-variant",
+            action="store_true",
+            help="accept data whose statistics differ from the published ones",
+        )
+        p.add_argument(
+            "--option",
+            action="append",
+            metavar="KEY=VALUE",
+            help="any option of the source (repeatable; the workflow passes the dataset's "
+            "config entry this way)",
+        )
+        p.set_defaults(func=func)
+    p = sub.choices["prepare"]  # what the planned models need (the workflow derives it)
+    p.add_argument(
+        "--user-graph", action="store_true", help="write DualGNN's user co-occurrence graph"
+    )
+    p.add_argument(
+        "--neighbors-k",
+        type=k_int,
+        nargs="*",
+        metavar="K",
+        help="write neighbors_k{K}.npy (CNA item neighbours) for each K",
+    )
+    p.add_argument(
+        "--knn-k",
+        type=k_int,
+        nargs="*",
+        metavar="K",
+        help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
+    )
+
+    p = sub.add_parser(
+        "synth", help="a seeded synthetic MMRec folder with a real dataset's shape (benchmarks)"
+    )
+    p.add_argument(
+        "--shape",
+        required=True,
+        help="a real dataset's shape: baby, sports, clothing, tiktok or ml100k (crossrec.data."
+        "synthetic.SHAPES)",
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--dataset", type=dataset_name, help="name of the .inter file (default: shape)")
+    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument(
+        "--scale", type=float, default=1.0, help="users and items x scale, interactions x scale^2"
+    )
+    p.set_defaults(func=cmd_synth)

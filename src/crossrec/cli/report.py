@@ -1,0 +1,62 @@
+"""The report verbs: ``tables`` and ``figures`` of a study's runs."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def cmd_tables(args: argparse.Namespace) -> None:
+    """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
+    from crossrec.models import BACKBONES
+    from crossrec.outputs import check_replaceable, claim_dir, only_names
+    from crossrec.report import TABLE_FORMATS, TABLES
+    from crossrec.report.analysis import load_analysis
+    from crossrec.report.tables import build_tables
+
+    plan, analysis = load_analysis(args.plan, args.runs)
+    own = only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS)
+    check_replaceable(args.out, own)  # refused before any work; claimed after it
+    families = {
+        name: "multi-modal" if BACKBONES[name].uses_modalities else "CF"
+        for name in analysis.runs["backbone"].unique()
+    }
+    plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
+    ks = plan["tables"].get("k", [5])
+    claim = functools.partial(claim_dir, kind="tables", legacy=own)
+    build_tables(analysis, ks, plugins, families, args.out, claim=claim)
+    n, names = len(analysis.runs), ",".join(TABLES)
+    print(f"{n} runs -> {args.out}/{{{names}}}.{{md,csv,tex}}", file=sys.stderr)
+
+
+def cmd_figures(args: argparse.Namespace) -> None:
+    """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
+    from crossrec.outputs import check_replaceable, claim_dir, only_names
+    from crossrec.report import FIGURE_FORMATS, FIGURES
+    from crossrec.report.analysis import load_analysis
+    from crossrec.report.figures import build_figures
+
+    _, analysis = load_analysis(args.plan, args.runs)
+    own = only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS)
+    check_replaceable(args.out, own)  # refused before any work; claimed after it
+    build_figures(
+        analysis, args.out, claim=functools.partial(claim_dir, kind="figures", legacy=own)
+    )
+    n, names = len(analysis.runs), ",".join(FIGURES)
+    print(f"{n} runs -> {args.out}/{{{names}}}.{{png,pdf}}", file=sys.stderr)
+
+
+def add_parsers(sub: Any) -> None:  # noqa: ANN401
+    """Register ``tables`` and ``figures`` on the CLI's subparsers."""
+    for name, func, what in (
+        ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),
+        ("figures", cmd_figures, "the study's figures (.png, .pdf)"),
+    ):
+        p = sub.add_parser(name, help=what)
+        p.add_argument("--plan", type=Path, required=True, help="plan.json from `crossrec plan`")
+        p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
+        p.add_argument("--out", type=Path, required=True, help="output folder")
+        p.set_defaults(func=func)

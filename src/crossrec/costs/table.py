@@ -1,0 +1,123 @@
+"""The measured cost tables and the memory and time limits of one training job.
+
+The tables ``<device>.json`` beside this module are written by ``benchmarks/bench_cost.py``: per
+dataset shape (baby, sports, clothing, tiktok, ml100k; synthetic folders with the real sizes) ×
+backbone × plug-in (``none``, ``bm3``, ``fettle``, ``cross``), the seconds to build a run
+(``build_s``), to train one epoch (``epoch_s``), to evaluate valid + test (``eval_s``) and the
+peak memory (``peak_mb``). A run that stops after ``E`` epochs costs
+
+    seconds(E) = build_s + E · (epoch_s + eval_s)
+
+(an upper bound: the trainer evaluates valid every epoch but test only when valid improves).
+A dataset is matched to a shape by its name (case-insensitive); a plug-in preset to the measured
+plug-in of its family (``cross_no_cna`` → ``cross``: an upper bound, it drops a term). Runs
+that match no measured row are counted and reported as such, never guessed.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crossrec.errors import ConfigError
+
+HERE = Path(__file__).resolve().parent
+FAMILIES = ("cross", "fettle", "bm3", "none")
+ASSUMED_EPOCHS = 100  # epochs-to-stop assumed by default (stated in every estimate)
+MEM_MARGIN = 1.5  # memory limit = peak × margin (+ a CUDA context on a GPU)
+CUDA_CONTEXT_MB = 2000
+RUNTIME_MARGIN = 1.5
+NUMBERS = ("build_s", "epoch_s", "eval_s", "peak_mb")  # every row's measured numbers
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """One device's measured rows, keyed by (shape, backbone, plug-in family)."""
+
+    device: str
+    machine: dict[str, Any]
+    rows: dict[tuple[str, str, str], dict[str, float]]
+    source: str
+    partial: bool = False  # only some shapes × backbones × plug-ins measured (said in estimates)
+
+    @classmethod
+    def load(cls, device: str, path: str | Path | None = None) -> CostTable:
+        """The table of ``device`` (``cpu``/``cuda``) shipped with crossrec, or ``path``."""
+        file = Path(path) if path else HERE / f"{device}.json"
+        if not file.is_file():
+            other = "" if device == "cpu" else ", or estimate with --device cpu"
+            raise ConfigError(
+                f"{file}: no measured cost table for device {device!r} (measure one with "
+                f"`python benchmarks/bench_cost.py --device {device}` on such a machine{other})"
+            )
+        from crossrec.safeload import load_json
+
+        blob = load_json(file, ConfigError)
+        if not isinstance(blob, dict) or not isinstance(blob.get("rows"), list):
+            raise ConfigError(f"{file}: not a crossrec cost table (no list of rows)")
+        rows = {}
+        for i, r in enumerate(blob["rows"]):
+            where = f"{file}: rows[{i}]"
+            if not isinstance(r, dict):
+                raise ConfigError(f"{where}: expected a mapping")
+            for key in ("shape", "backbone", "plugin"):
+                if not isinstance(r.get(key), str):
+                    raise ConfigError(f"{where}.{key}: missing or not a name")
+            for key in NUMBERS:
+                value = r.get(key)
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{where}.{key}: missing or not a number")
+                if not math.isfinite(value) or value < 0:
+                    raise ConfigError(f"{where}.{key}: {value!r} is not a number >= 0")
+            rows[(r["shape"], r["backbone"], r["plugin"])] = r
+        partial = blob.get("partial", False) is True
+        return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)
+
+    def row(self, dataset: str, backbone: str, plugin: str) -> dict[str, float] | None:
+        """The measured row for a run, or None (unknown shape, backbone or plug-in)."""
+        family = next((f for f in FAMILIES if plugin == f or plugin.startswith(f + "_")), None)
+        return self.rows.get((dataset.lower(), backbone, family or plugin))
+
+
+def run_seconds(row: Mapping[str, float], epochs: int) -> float:
+    """``build_s + epochs · (epoch_s + eval_s)`` of one measured row."""
+    return row["build_s"] + epochs * (row["epoch_s"] + row["eval_s"])
+
+
+def memory_mb(row: Mapping[str, float], cuda: bool) -> int:
+    """Memory limit of a job running this row: measured peak × 1.5 (+ 2,000 MB for a CUDA
+    context), rounded up to 500 MB."""
+    mb = row["peak_mb"] * MEM_MARGIN + (CUDA_CONTEXT_MB if cuda else 0)
+    return int(math.ceil(mb / 500) * 500)
+
+
+def runtime_minutes(row: Mapping[str, float], epochs: int) -> int:
+    """Time limit of a job running this row for at most ``epochs`` epochs: 1.5 × the estimate,
+    in whole minutes (at least 10)."""
+    return max(10, int(math.ceil(run_seconds(row, epochs) * RUNTIME_MARGIN / 60)))
+
+
+def job_limits(
+    dataset: str, backbone: str, plugin: str, device: str, epochs: int
+) -> tuple[int | None, int | None]:
+    """Memory (MB) and time (minutes) limits of one training job from the shipped tables:
+    memory from the CPU table's peak (host memory, plus a CUDA context on ``cuda``), time from
+    ``device``'s table for ``epochs`` epochs; None where no measured row exists."""
+    host, own = _shipped("cpu"), _shipped(device)
+    row = host.row(dataset, backbone, plugin) if host else None
+    mem = memory_mb(row, cuda=device == "cuda") if row else None
+    row = own.row(dataset, backbone, plugin) if own else None
+    return mem, runtime_minutes(row, epochs) if row else None
+
+
+@functools.cache
+def _shipped(device: str) -> CostTable | None:
+    """The shipped table of ``device``, read once per process; None when there is none."""
+    try:
+        return CostTable.load(device)
+    except ConfigError:
+        return None

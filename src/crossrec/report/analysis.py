@@ -1,0 +1,82 @@
+"""What the tables and the figures both read, computed once: the selected variant of each
+group, its runs over the seeds, and the paired tests of each plug-in against its backbone alone
+with their correction (:func:`analyse`); and the report's shared vocabulary (the significance
+level, the seed-count text, the config's order)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crossrec.report.stats import adjust, check_correction, select, selected_runs, significance
+from crossrec.report.summary import load_runs, read_plan
+
+ALPHA = 0.05
+"""Significance level of the † marks and the figures' stars (corrected p-values)."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A study's runs as the report reads them.
+
+    Attributes:
+        runs: one row per run (crossrec.report.summary.load_runs).
+        selection: one row per (dataset, backbone, plug-in): the selected variant.
+        chosen: the selected variants' runs, in config order.
+        pvalues: per plug-in group, the paired test over seeds against the backbone alone:
+            ``p``, ``p_adj`` (``correction`` across the table), ``correction``.
+        runs_root: the folder below which the run folders lie.
+        correction: ``bh``, ``holm``, ``bonferroni`` or ``none``.
+    """
+
+    runs: pd.DataFrame
+    selection: pd.DataFrame
+    chosen: pd.DataFrame
+    pvalues: pd.DataFrame
+    runs_root: Path
+    correction: str
+
+
+def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` sorted (stably) by the order in which ``runs`` (the plan) lists backbones and
+    plug-ins, i.e. the config's order."""
+    columns = ["dataset", "backbone", "plugin"]
+    ranks = {c: {v: i for i, v in enumerate(dict.fromkeys(runs[c]))} for c in columns}
+    ordered = frame.sort_values(columns, key=lambda col: col.map(ranks[col.name]), kind="stable")
+    return ordered.reset_index(drop=True)
+
+
+def seeds_text(counts: Iterable[int]) -> str:
+    """``n = 3 seeds``, or ``n = 1–3 seeds`` when the ``counts`` differ (``n = 0 seeds``
+    for none)."""
+    counts = [int(c) for c in counts] or [0]
+    low, high = min(counts), max(counts)
+    return f"n = {low if low == high else f'{low}–{high}'} seed{'' if high == 1 else 's'}"
+
+
+def analyse(
+    runs: pd.DataFrame, selection: pd.DataFrame, runs_root: str | Path, correction: str = "bh"
+) -> Analysis:
+    """The selected runs and their corrected paired tests (:class:`Analysis`)."""
+    check_correction(correction, Path("plan.json"))
+    root = Path(runs_root)
+    chosen = in_config_order(selected_runs(runs, selection), runs)
+    pvalues = significance(chosen, root)
+    pvalues["p_adj"] = adjust(pvalues["p"], correction)
+    pvalues["correction"] = correction
+    return Analysis(runs, selection, chosen, pvalues, root, correction)
+
+
+def load_analysis(plan_path: str | Path, runs_root: str | Path) -> tuple[dict[str, Any], Analysis]:
+    """The plan (``plan.json`` or ``study.json``) and the :class:`Analysis` of its runs (the
+    selection ``plan["selection"]`` asks for; the correction of ``plan["tables"]``)."""
+    plan = read_plan(plan_path)
+    tables = plan.get("tables") if isinstance(plan.get("tables"), dict) else {}
+    correction = tables.get("correction", "bh")
+    check_correction(correction, Path(plan_path))
+    runs = load_runs(plan, runs_root)
+    return plan, analyse(runs, select(runs, by=plan["selection"]), runs_root, correction)

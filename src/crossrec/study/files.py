@@ -1,0 +1,118 @@
+"""A staged study's files (the bottom layer of :mod:`crossrec.study`; torch-free):
+
+* a **selection** per stage, ``results/selections/<dataset>/<backbone>/tune.yaml`` and
+  ``.../<backbone>/<plugin>/align.yaml`` (:class:`Selection`): the selected variant, its point
+  and score, and every candidate run with its score. Editing ``variant`` in one (to another
+  candidate's) reruns only what depends on it;
+* a **rung** per successive-halving rung, ``tune.rung<r>.yaml`` beside the stage's selection
+  (:class:`Rung`): every point's progress at the rung's budget and the survivors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from crossrec.errors import DataError
+from crossrec.safeload import load_yaml, shorten
+
+STAGES = ("tune", "align")
+SELECTIONS_DIR = "results/selections"
+
+
+def selection_path(root: str | Path, stage: str, dataset: str, backbone: str, plugin: str) -> Path:
+    """``<root>/<dataset>/<backbone>/tune.yaml`` or ``<root>/<dataset>/<backbone>/<plugin>/align.yaml``."""
+    base = Path(root) / dataset / backbone
+    return base / "tune.yaml" if stage == "tune" else base / plugin / "align.yaml"
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One stage's choice for a (dataset, backbone[, plug-in]).
+
+    Attributes:
+        stage: ``tune`` or ``align``.
+        variant: the selected variant (the run folder's variant name): what the next stage and
+            the replicate runs use.
+        point: its grid values (for the reader).
+        score: its validation (or, with ``selection: mmrec_test``, test) metric.
+        metric: ``valid recall@20`` and the like.
+        seed: the seed the candidates were trained with.
+        candidates: ``{variant, run, score}`` of every compared run, in grid order.
+    """
+
+    stage: str
+    dataset: str
+    backbone: str
+    plugin: str
+    variant: str
+    point: dict[str, Any]
+    score: float
+    metric: str
+    seed: int
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    def write(self, path: str | Path) -> None:
+        """The selection as YAML, atomically."""
+        from crossrec.io import write_yaml
+
+        write_yaml(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Selection:
+        """A selection file, checked: its keys, and a ``variant`` among its candidates
+        (DataError naming the file)."""
+        path = Path(path)
+        blob = load_yaml(path, DataError)
+        names = [f for f in cls.__dataclass_fields__]
+        if not isinstance(blob, dict) or sorted(blob) != sorted(names):
+            raise DataError(path, f"not a selection file (expected the keys {', '.join(names)})")
+        sel = cls(**blob)
+        if sel.variant not in [c.get("variant") for c in sel.candidates]:
+            raise DataError(
+                path, f"variant {sel.variant!r} is none of its candidates' (set it to one of them)"
+            )
+        return sel
+
+
+def rung_path(
+    root: str | Path, stage: str, dataset: str, backbone: str, plugin: str, rung: int
+) -> Path:
+    """A successive-halving rung's file, beside the stage's selection: ``tune.rung<r>.yaml``."""
+    path = selection_path(root, stage, dataset, backbone, plugin)
+    return path.with_name(f"{stage}.rung{rung}.yaml")
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One successive-halving rung of a stage: every point trained to ``epochs`` (or to its
+    early stop), the best ``keep`` by best-so-far validation value go on.
+
+    Attributes:
+        candidates: ``{variant, run, best_value, epochs_run, finished}`` of every point.
+        survivors: the variants that continue, best first.
+    """
+
+    stage: str
+    rung: int
+    epochs: int
+    keep: int
+    candidates: list[dict[str, Any]]
+    survivors: list[str]
+
+    def write(self, path: str | Path) -> None:
+        """The rung as YAML, atomically."""
+        from crossrec.io import write_yaml
+
+        write_yaml(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Rung:
+        """A rung file (DataError naming it when it is not one)."""
+        path = Path(path)
+        blob = load_yaml(path, DataError)
+        try:
+            return cls(**blob)
+        except TypeError as err:
+            raise DataError(path, f"not a rung file ({shorten(str(err))[1:-1]})") from None

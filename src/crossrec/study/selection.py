@@ -1,0 +1,107 @@
+"""How a stage selects: successive halving's cut at a rung (:func:`select_rung`) and the stage's
+winner among its finalists (:func:`select_stage`), each written as a file
+(:mod:`crossrec.study.files`). Torch-free."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from crossrec.errors import ConfigError
+from crossrec.run import RunKey, read_metrics, train_settings
+from crossrec.safeload import read_json
+from crossrec.study.files import Rung, Selection
+from crossrec.study.staged import StagedStudy
+
+
+def survivors(scores: Sequence[tuple[str, float]], eta: int) -> list[str]:
+    """The best ``ceil(n / eta)`` of ``(variant, best-so-far score)`` pairs, best first, ties
+    in the given (grid) order; NaN scores last (successive halving's cut)."""
+    keep = math.ceil(len(scores) / eta)
+    order = sorted(
+        range(len(scores)),
+        key=lambda i: (
+            not math.isfinite(scores[i][1]),
+            -scores[i][1] if math.isfinite(scores[i][1]) else 0,
+            i,
+        ),
+    )
+    return [scores[i][0] for i in order[:keep]]
+
+
+def best(candidates: Sequence[tuple[str, float]]) -> tuple[str, float]:
+    """The first (variant, score) with the highest score, in the given (grid) order; a NaN score
+    never wins."""
+    chosen: tuple[str, float] | None = None
+    for variant, score in candidates:
+        if math.isfinite(score) and (chosen is None or score > chosen[1]):
+            chosen = (variant, score)
+    if chosen is None:
+        raise ValueError("no candidate with a finite score")
+    return chosen
+
+
+def _progress(runs: Path, key: RunKey, rung: int) -> dict[str, Any]:
+    """A candidate's progress file at a rung (``rung<r>.json``), with its variant and run."""
+    blob = read_json(runs / key.path() / f"rung{rung}.json", "did the rung fail?")
+    return {"variant": key.variant, "run": key.path(), **blob}
+
+
+def candidates_of(
+    study: StagedStudy, stage: str, dataset: str, backbone: str, plugin: str
+) -> tuple[list[list[RunKey]], list[RunKey] | None]:
+    """The stage's rungs and finalists (:meth:`StagedStudy.rungs`); ConfigError when the stage
+    is pinned or not yet reached."""
+    if not study.stage_runs(stage, dataset, backbone, plugin):
+        raise ConfigError(
+            f"{dataset}/{backbone}/{plugin}: the {stage} stage is pinned or not yet reached"
+        )
+    return study.rungs(stage, dataset, backbone, plugin)
+
+
+def select_rung(
+    study: StagedStudy, stage: str, dataset: str, backbone: str, plugin: str, rung: int,
+    runs: Path,
+) -> Rung:  # fmt: skip
+    """The points of a successive-halving rung that go on, by best-so-far validation value
+    (:func:`survivors`), from the candidates' progress files below ``runs``."""
+    paused, _ = candidates_of(study, stage, dataset, backbone, plugin)
+    if rung >= len(paused):
+        raise ConfigError(f"--rung {rung}: the {stage} stage has {len(paused)} rung(s)")
+    rows = [_progress(runs, key, rung) for key in paused[rung]]
+    eta = study.halving[stage].eta  # type: ignore[union-attr]
+    kept = survivors([(r["variant"], r["best_value"]) for r in rows], eta)
+    return Rung(stage, rung, study.rung_epochs(stage, rung), len(kept), rows, kept)
+
+
+def select_stage(
+    study: StagedStudy, stage: str, dataset: str, backbone: str, plugin: str, runs: Path
+) -> Selection:
+    """The stage's best finalist on validation (or test with ``selection: mmrec_test``), with
+    every candidate listed — an eliminated one with its score at the rung it stopped at."""
+    paused, finalists = candidates_of(study, stage, dataset, backbone, plugin)
+    if finalists is None:
+        raise ConfigError(f"{study.selections}: a rung of {dataset}/{backbone}/{plugin} is missing")
+    split = "test" if study.selection == "mmrec_test" else "valid"
+    metric = train_settings(study.config).valid_metric
+    candidates = []
+    for key in finalists:
+        blob = read_metrics(runs / key.path() / "metrics.json")
+        candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric],
+                           "epochs_run": blob["epochs_run"]})  # fmt: skip
+    variant, score = best([(c["variant"], c["score"]) for c in candidates])
+    final = {k.variant for k in finalists}
+    for rung, keys in reversed(list(enumerate(paused))):  # eliminated: where they stopped
+        for key in keys:
+            if key.variant not in final and all(c["variant"] != key.variant for c in candidates):
+                row = _progress(runs, key, rung)
+                candidates.append({"variant": key.variant, "run": key.path(),
+                                   "score": row["best_value"], "epochs_run": row["epochs_run"],
+                                   "stopped_at_rung": rung})  # fmt: skip
+    var = study.variant(backbone, plugin, variant)
+    keys = study.stage_keys(stage, backbone, plugin)
+    point = {k: var.grid[k] for k in var.grid if k in keys}
+    return Selection(stage, dataset, backbone, plugin, variant, point, score, f"{split} {metric}",
+                     finalists[0].seed, candidates)  # fmt: skip
