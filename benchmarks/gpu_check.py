@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rows = ("none", "cross") if args.quick else ROWS
         # --quick leaves the compiled rows out: compiling on a CPU takes about a minute, and
-        # the compiled step's behaviour is tested on its own (tests/test_step.py)
+        # the compiled step's behaviour is tested on its own (tests/train/test_step.py)
         report["plugins"] = plugin_rows(data, args.device, k, 2 if args.quick else 10, rows,
                                         not args.quick, budget)  # fmt: skip
         if args.quick:

@@ -18,7 +18,7 @@ Recommendation"), MMRec's definition with ``cf_model: lightgcn``.
 * Learning rate × ``lr_decay^(epoch / lr_decay_every)`` (MMRec LATTICE.yaml: 0.96, 50).
 
 The graphs are kept as top-k edge lists (O(I·k) memory), never the dense I × I matrix MMRec
-builds; ``tests/test_lattice.py`` checks the two agree.
+builds; ``tests/models/test_lattice.py`` checks the two agree.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Adversarial inputs, as a careless or hostile user would give them (issue 12's probe classes).
+"""Adversarial inputs, as a careless or hostile user would give them: configs, flags, data
+folders, run files and checkpoints.
 
 Every case ends either in correct behaviour or in one line ``crossrec: error: <file or key>:
 <problem>`` with exit status 2 (3 for a diverged training run), nothing written, nothing of the
@@ -23,7 +24,7 @@ from crossrec.data.formats import load_mmrec
 from crossrec.errors import DataError
 from crossrec.outputs import MARKER, atomic_dir
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 TINY = FIXTURES / "tiny"
 FAST = ["--train", "epochs=2", "--train", "topk=[5, 10, 20]", "--train", "batch_size=128"]
 

@@ -83,7 +83,7 @@ def test_missing_table_is_one_line(tmp_path: Path) -> None:
 
 def test_shipped_table_covers_every_paper_backbone_and_plugin() -> None:
     table = CostTable.load("cpu")
-    paper = yaml.safe_load((Path(__file__).parents[1] / "config" / "paper.yaml").read_text())
+    paper = yaml.safe_load((Path(__file__).parents[2] / "config" / "paper.yaml").read_text())
     shapes = {shape for shape, _, _ in table.rows}
     assert {"baby", "sports", "clothing", "tiktok"} <= shapes
     for shape in shapes:
@@ -120,7 +120,7 @@ def test_the_staged_paper_estimate_in_the_docs_is_the_estimate() -> None:
     from crossrec.costs import estimate
     from crossrec.workflow_config import checked
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     docs = (root / "docs" / "cluster.md").read_text()
     paper = checked(yaml.safe_load((root / "config" / "paper.yaml").read_text()))
     est = estimate(paper, CostTable.load("cpu"))
@@ -138,7 +138,7 @@ def test_the_readme_estimate_command_answers_with_the_partial_gpu_table() -> Non
     to be partial, unmeasured lines said so, the shared runs explained."""
     import re
 
-    root = Path(__file__).parents[1]
+    root = Path(__file__).parents[2]
     line = next(
         ln for ln in (root / "README.md").read_text().splitlines() if "crossrec estimate" in ln
     )

@@ -17,7 +17,7 @@ from crossrec.run import RUN_FILE, RunSpec, read_run_file, write_run_file
 from crossrec.study import open_study
 from crossrec.workflow_config import checked
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 RUN = {
     "dataset": "tiny",

@@ -16,7 +16,7 @@ from crossrec.errors import ConfigError
 from crossrec.models import DataSpec, build_backbone
 from crossrec.models.dualgnn import pad_user_graph
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from crossrec.models import DataSpec, build_backbone
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> DataSpec:
     out = tmp_path_factory.mktemp("prepared") / "tiny"
-    prepare_folder(Path(__file__).parent / "fixtures" / "tiny", out, "tiny", [3], [10])
+    prepare_folder(Path(__file__).parents[1] / "fixtures" / "tiny", out, "tiny", [3], [10])
     return DataSpec.from_data(load_mmrec(out))
 
 

@@ -23,7 +23,7 @@ from crossrec.models.base import BackboneInfo
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 SYNC_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::_unique2", "aten::item"}
 
 

@@ -20,7 +20,7 @@ from crossrec.train import Trainer
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("prepared") / "tiny"
-    prepare_folder(Path(__file__).parent / "fixtures" / "tiny", out, "tiny", [3], [4])
+    prepare_folder(Path(__file__).parents[1] / "fixtures" / "tiny", out, "tiny", [3], [4])
     return out
 
 

@@ -20,7 +20,7 @@ from crossrec.models.slmrec import fac_levels
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from crossrec.study.files import Selection
 from crossrec.study.selection import best
 from crossrec.workflow_config import checked
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 
 STAGED = """

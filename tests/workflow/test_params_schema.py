@@ -15,7 +15,7 @@ import yaml
 
 from crossrec.schemas import key_path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = [*sorted((ROOT / "config").glob("*.yaml")), ROOT / "tests/fixtures/workflow_config.yaml"]
 
 

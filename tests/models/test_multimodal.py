@@ -15,7 +15,7 @@ from crossrec.errors import ConfigError, DataError
 from crossrec.graph import knn_adjacency, knn_neighbors, prune_edges
 from crossrec.models import DataSpec, build_backbone
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 
 
 def test_knn_equals_brute_force() -> None:

@@ -18,7 +18,7 @@ from crossrec.errors import ConfigError
 from crossrec.models import BACKBONES
 from crossrec.provenance import run_code_digest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 MODELS = '''
 """A third-party package: a BPR variant and a plug-in, registered only by entry points."""

@@ -27,7 +27,7 @@ from crossrec.data.sources.amazon import (
 from crossrec.data.sources.tiktok import prepare_tiktok
 from crossrec.errors import DataError, DownloadError
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 TINY_STATS = Expected(users=40, items=30, inters=442, train=362, valid=40, test=40)
 
 

@@ -1,4 +1,5 @@
-"""The adversarial probe's classes (issues 29 and 31), each as a user or a hostile file would
+"""Hostile YAML and JSON, cost tables, read-only and full destinations, two writers, the GPU
+slot folder and report inputs, each as a user or a hostile file would
 meet it: exit 2, one bounded line naming the culprit, and nothing left behind."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from crossrec.errors import ConfigError, DataError, OutputError
 from crossrec.safeload import parse_json, parse_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = ROOT / "tests" / "fixtures" / "tiny"
 FAST = ["--train", "epochs=2", "--train", "topk=[5,10,20]", "--train", "batch_size=128"]
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
@@ -323,7 +324,7 @@ def test_yaml_module_is_not_used_to_read_files_directly() -> None:
     assert offenders == [], offenders
 
 
-# --- the first probe's remaining tracebacks and misleading messages (issue 31) ----------------
+# --- damaged data, checkpoints and graphs: one line naming the real culprit ------------------
 
 
 @pytest.mark.parametrize(

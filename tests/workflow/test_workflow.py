@@ -16,7 +16,7 @@ import yaml
 
 from crossrec.report import FIGURES, TABLES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
 pytestmark = pytest.mark.workflow
 

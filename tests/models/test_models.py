@@ -85,7 +85,7 @@ def _first_batch(spec: DataSpec, size: int):
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory) -> DataSpec:
     out = tmp_path_factory.mktemp("prepared") / "tiny"
-    tiny = Path(__file__).parent / "fixtures" / "tiny"
+    tiny = Path(__file__).parents[1] / "fixtures" / "tiny"
     prepare_folder(tiny, out, "tiny", [3], [10], user_graph=True)
     return DataSpec.from_data(load_mmrec(out))
 

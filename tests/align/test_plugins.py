@@ -22,7 +22,7 @@ from crossrec.models.base import BackboneInfo
 from crossrec.run import RunSpec, TrainConfig
 from crossrec.train import Trainer
 
-TINY = Path(__file__).parent / "fixtures" / "tiny"
+TINY = Path(__file__).parents[1] / "fixtures" / "tiny"
 
 
 def _data(ks=(3,)):
