@@ -1,4 +1,4 @@
-"""A tiny name → class registry with strict hyper-parameter construction.
+"""A name → class registry with strict hyper-parameter construction.
 
 Used for backbones (:mod:`crossrec.models`) and alignment plug-ins (:mod:`crossrec.align`).
 Each registered class has a ``Params`` dataclass and a ``(spec, params)`` constructor.

@@ -46,7 +46,7 @@ RUN_FILES = (
     "history.csv",
     "test_per_user.csv",
     "checkpoint.pt",
-    "config.yaml",  # written by crossrec < 0.3 beside run.yaml; such folders stay ours
+    "config.yaml",  # written beside run.yaml by earlier development versions; such folders stay ours
     *(f"rung{r}.json" for r in range(32)),  # a successive-halving rung's progress
     ".crossrec.lock",  # crossrec.outputs.LOCK: one writer at a time
 )
