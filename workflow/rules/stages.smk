@@ -1,6 +1,6 @@
 """A staged study's DAG (crossrec.study.staged): tune -> align -> replicate, each selection a
-checkpoint the DAG grows after, and successive halving's rungs. One rule per kind of job; the
-align variant of each reuses the tune rule (`use rule ... with:`)."""
+checkpoint the DAG grows after, and successive halving's rungs. One command string per kind of
+job; the plain rule select_align reuses select_tune (`use rule ... with:`)."""
 
 from crossrec.study.at_point import selected_studies
 from crossrec.study.files import selection_path
@@ -202,6 +202,11 @@ LOG_ALIGN = "results/logs/select/{dataset}/{backbone}/{plugin}/align"
 STAGE_FLAGS = (
     "--selections results/selections --runs results/runs --out {output} > {log} 2>&1"
 )
+STAGE_CMD = "crossrec stage --config-json {params.config} {params.where} " + STAGE_FLAGS
+RUNG_CMD = (
+    "crossrec rung --config-json {params.config} {params.where} --rung {wildcards.rung} "
+    + STAGE_FLAGS
+)
 
 
 rule select_tune:
@@ -250,19 +255,26 @@ checkpoint stage_tune:
         config=plan_config(),
         where=where_flags("tune"),
     shell:
-        "crossrec stage --config-json {params.config} {params.where} " + STAGE_FLAGS
+        STAGE_CMD
 
 
-use rule stage_tune as stage_align with:
+# A checkpoint made by `use rule` is not registered as one (snakemake 9: `checkpoints.<name>`
+# is missing), so each checkpoint is written out; their command strings are shared.
+checkpoint stage_align:
+    """The run files an align selection determines: the plug-in's replicate runs."""
     input:
         f"{ALIGN}.yaml",
     output:
         f"{ALIGN}.runs.json",
     log:
         f"{LOG_ALIGN}.runs.log",
+    conda:
+        "../../envs/crossrec.yaml"
     params:
         config=plan_config(),
         where=where_flags("align"),
+    shell:
+        STAGE_CMD
 
 
 checkpoint select_rung_tune:
@@ -279,20 +291,24 @@ checkpoint select_rung_tune:
         config=plan_config(),
         where=where_flags("tune"),
     shell:
-        "crossrec rung --config-json {params.config} {params.where} --rung {wildcards.rung} "
-        + STAGE_FLAGS
+        RUNG_CMD
 
 
-use rule select_rung_tune as select_rung_align with:
+checkpoint select_rung_align:
+    """Which points of a successive-halving rung go on."""
     input:
         rung_progress("align"),
     output:
         f"{ALIGN}.rung{{rung}}.yaml",
     log:
         f"{LOG_ALIGN}.rung{{rung}}.log",
+    conda:
+        "../../envs/crossrec.yaml"
     params:
         config=plan_config(),
         where=where_flags("align"),
+    shell:
+        RUNG_CMD
 
 
 rule study:
