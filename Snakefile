@@ -30,6 +30,7 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/resources.smk"
+include: "workflow/rules/study.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/stages.smk"
 include: "workflow/rules/train.smk"

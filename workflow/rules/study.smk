@@ -1,0 +1,212 @@
+"""A staged study's DAG driver (crossrec.study.staged): which runs and files each stage needs,
+waiting for the checkpoint that determines them (each selection and halving rung); the rules are
+in stages.smk."""
+
+from crossrec.study.at_point import selected_studies
+from crossrec.study.files import selection_path
+
+
+def after(step):
+    """Wait for the checkpoint that writes the run files of `step`
+    (crossrec.study.Planner.determined_by): the study's `plan`, or a staged study's selection.
+    """
+    if step[0] == "plan":
+        checkpoints.plan.get()
+    elif step[0] == "tune":
+        checkpoints.stage_tune.get(dataset=step[1], backbone=step[2])
+    else:
+        checkpoints.stage_align.get(dataset=step[1], backbone=step[2], plugin=step[3])
+
+
+def chosen(dataset, backbone, plugin):
+    """A staged study's variant of (dataset, backbone, plug-in) for the replicate stage, once
+    its selections are made (the DAG grows after each)."""
+    if not STUDY.is_pinned(dataset, backbone):
+        after(("tune", dataset, backbone))
+    if plugin != "none" and not STUDY.is_pinned(dataset, backbone, plugin):
+        after(("align", dataset, backbone, plugin))
+    return STUDY.chosen(dataset, backbone, plugin)
+
+
+def _backbones():
+    """(dataset, backbone) of every backbone a staged study tunes or pins (none for a flat
+    study), in config order."""
+    datasets = STUDY.datasets if STUDY.staged else []
+    return [(d, b) for d in datasets for b in config["backbones"]]
+
+
+def study_runs(name):
+    """File `name` of every run the tables read: every planned run of a flat study; the
+    replicate runs of a staged one and its ablation and sensitivity runs at the selected
+    backbone points (known after its selections)."""
+    if not STUDY.staged:
+        return [run_path(key, name) for key in STUDY.runs()]
+    out = []
+    for dataset, backbone in _backbones():
+        for plugin in ["none", *STUDY.plugins_of(dataset, backbone)]:
+            variant = chosen(dataset, backbone, plugin)
+            keys = [RunKey(dataset, backbone, plugin, variant, s) for s in STUDY.seeds]
+            out += [run_path(key, name) for key in keys]
+        point = chosen(dataset, backbone, "none")
+        for _, key, _ in selected_studies(STUDY, dataset, backbone, point):
+            out.append(run_path(key, name))
+    return out
+
+
+def study_metrics(wildcards):
+    """metrics.json of every run the tables and figures read (an input function: in a staged
+    study the runs are known after the selections)."""
+    return study_runs("metrics.json")
+
+
+def study_per_user(wildcards):
+    """test_per_user.csv of every run the tables read."""
+    return study_runs("test_per_user.csv")
+
+
+def study_history(wildcards):
+    """history.csv of every run the figures read."""
+    return study_runs("history.csv")
+
+
+def study_file():
+    """The plan the tables and figures read: results/plan.json, or a staged study's
+    results/study.json (its replicate runs, written once every selection is made)."""
+    return "results/study.json" if STUDY.staged else "results/plan.json"
+
+
+def tune_stages():
+    """The tune stage of every (dataset, backbone) a staged study tunes (static paths, so a dry
+    run before any selection shows every dataset's tune runs, not the first one's only).
+    """
+    return [
+        str(selection_path(SELECTIONS, "tune", d, b, "none").with_suffix(".runs.json"))
+        for d, b in _backbones()
+        if not STUDY.is_pinned(d, b)
+    ]
+
+
+def selection_files(wildcards):
+    """Every selection file of a staged study (the `study` rule's input)."""
+    study_runs("metrics.json")  # waits for every selection
+    out = []
+    for dataset, backbone in _backbones():
+        if not STUDY.is_pinned(dataset, backbone):
+            out.append(
+                str(selection_path(SELECTIONS, "tune", dataset, backbone, "none"))
+            )
+        for plugin in STUDY.plugins_of(dataset, backbone):
+            if not STUDY.is_pinned(dataset, backbone, plugin):
+                path = selection_path(SELECTIONS, "align", dataset, backbone, plugin)
+                out.append(str(path))
+    return out
+
+
+def _rung_selected(stage, dataset, backbone, plugin, rung):
+    """Wait for a successive-halving rung's selection."""
+    if stage == "tune":
+        checkpoints.select_rung_tune.get(dataset=dataset, backbone=backbone, rung=rung)
+    else:
+        checkpoints.select_rung_align.get(
+            dataset=dataset, backbone=backbone, plugin=plugin, rung=rung
+        )
+
+
+def halving(stage, dataset, backbone, plugin, upto=None):
+    """(runs paused at each rung, finalists) of a stage (crossrec.study.StagedStudy.rungs),
+    waiting for each rung's selection in turn — or, with `upto`, only until rung `upto` is
+    known."""
+    if stage == "align" and plugin != "none":
+        chosen(dataset, backbone, "none")
+    while True:
+        paused, final = STUDY.rungs(stage, dataset, backbone, plugin)
+        if final is not None or (upto is not None and len(paused) > upto):
+            return paused, final
+        _rung_selected(stage, dataset, backbone, plugin, len(paused) - 1)
+        if STUDY.rungs(stage, dataset, backbone, plugin) == (paused, final):
+            raise WorkflowError(
+                f"{stage} rung {len(paused) - 1} of {dataset}/{backbone}: no rung file"
+            )
+
+
+def stage_inputs(stage):
+    """Input function of a stage's selection: its finalists' metrics.json (every grid point,
+    when the search is exhaustive) and every rung's progress files."""
+
+    def inputs(wildcards):
+        plugin = wildcards.get("plugin", "none")
+        paused, final = halving(stage, wildcards.dataset, wildcards.backbone, plugin)
+        rungs = [
+            run_path(k, f"rung{r}.json") for r, keys in enumerate(paused) for k in keys
+        ]
+        return [run_path(k, "metrics.json") for k in final] + rungs
+
+    return inputs
+
+
+def rung_progress(stage):
+    """Input function of a rung's selection: the progress files of the rung's runs."""
+
+    def inputs(wildcards):
+        plugin = wildcards.get("plugin", "none")
+        rung = int(wildcards.rung)
+        paused, _ = halving(
+            stage, wildcards.dataset, wildcards.backbone, plugin, upto=rung
+        )
+        return [run_path(k, f"rung{rung}.json") for k in paused[rung]]
+
+    return inputs
+
+
+def rung_epochs(wildcards):
+    """The epoch budget of a rung job (crossrec train --pause-at-epoch)."""
+    stage = STUDY.stage_of(run_key(wildcards))[0]
+    return STUDY.rung_epochs(stage, int(wildcards.rung))
+
+
+def previous_rung(wildcards):
+    """A rung job continues the run's previous rung (its checkpoint)."""
+    rung = int(wildcards.rung)
+    return [] if rung == 0 else [f"{RUN_DIR.format(**wildcards)}/rung{rung - 1}.json"]
+
+
+def last_rung(wildcards):
+    """A halving finalist's training continues from its last rung's checkpoint (none for any
+    other run)."""
+    where = STUDY.stage_of(run_key(wildcards)) if STUDY.staged else None
+    if where is None or STUDY.halving[where[0]] is None:
+        return []
+    paused, final = halving(*where)
+    key = run_key(wildcards)
+    rungs = [r for r, keys in enumerate(paused) if key in keys]
+    return [run_path(key, f"rung{rungs[-1]}.json")] if key in final and rungs else []
+
+
+def where_flags(stage):
+    """`--stage S --dataset D --backbone B [--plugin P]` of a stage job (a params function)."""
+
+    def flags(wildcards):
+        plugin = f" --plugin {wildcards.plugin}" if stage == "align" else ""
+        where = f"--dataset {wildcards.dataset} --backbone {wildcards.backbone}"
+        return f"--stage {stage} {where}{plugin}"
+
+    return flags
+
+
+# The paths and commands of the stage rules (stages.smk)
+TUNE = f"{SELECTIONS}/{{dataset}}/{{backbone}}/tune"
+ALIGN = f"{SELECTIONS}/{{dataset}}/{{backbone}}/{{plugin}}/align"
+LOG_TUNE = "results/logs/select/{dataset}/{backbone}/tune"
+LOG_ALIGN = "results/logs/select/{dataset}/{backbone}/{plugin}/align"
+SELECT_CMD = (
+    "crossrec select --config-json {params.config} {params.where} --selections "
+    "results/selections --runs results/runs --out {output} > {log} 2>&1"
+)
+STAGE_CMD = (
+    "crossrec stage --config-json {params.config} {params.where} --selections "
+    "results/selections --runs results/runs --out {output} > {log} 2>&1"
+)
+RUNG_CMD = (
+    "crossrec rung --config-json {params.config} {params.where} --rung {wildcards.rung} "
+    "--selections results/selections --runs results/runs --out {output} > {log} 2>&1"
+)
