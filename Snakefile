@@ -54,6 +54,7 @@ localrules:
     study,
     tables,
     figures,
+    config,
 
 
 rule all:
@@ -62,6 +63,7 @@ rule all:
     input:
         all_tables(),
         all_figures(),
+        "results/config.yaml",
 
 
 rule data:

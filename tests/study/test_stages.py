@@ -156,6 +156,18 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
     chosen = runs[(runs["backbone"] == "lightgcn") & (runs["plugin"] == "none")]
     assert set(chosen["variant"]) == {tune.variant} and sorted(chosen["seed"]) == [1, 2]
     assert set(runs[runs["plugin"] == "fettle"]["variant"]) >= {align.variant}
+    # the tuning table: every candidate of every stage, scores as the selection files hold them
+    tuning = pd.read_csv(tmp_path / "results" / "tables" / "tuning.csv")
+    for sel, plugin in ((tune, "none"), (align, "fettle")):
+        rows = tuning[(tuning["backbone"] == sel.backbone) & (tuning["plugin"] == plugin)]
+        assert rows["variant"].tolist() == [c["variant"] for c in sel.candidates]
+        assert rows["score"].tolist() == pytest.approx([c["score"] for c in sel.candidates])
+        assert rows.loc[rows["winner"], "variant"].tolist() == [sel.variant]
+    assert len(tuning) == len(tune.candidates) + len(align.candidates)  # the pin: no search
+    selection = pd.read_csv(tmp_path / "results" / "tables" / "selection.csv")
+    lgn = selection[(selection["backbone"] == "lightgcn") & (selection["plugin"] == "none")]
+    assert lgn["candidates"].item() == len(tune.candidates)  # the stage's, not the replicate's
+    assert (tmp_path / "results" / "figures" / "tuning.png").stat().st_size > 1000
     assert "nothing to be done" in snakemake("-n", "--cores", "1").stdout.lower()
 
     # another candidate written into one selection file: only what depends on it reruns

@@ -156,6 +156,7 @@ def test_report_shows_each_output_once_without_autolinks(tiny_study: Path) -> No
     for name in FIGURES:
         shown = [n for n in names if re.search(rf"/{name}\.(png|pdf)$", n)]
         assert [Path(n).suffix for n in shown] == [".png"], (name, shown)
+    assert [n for n in names if n.endswith("/config.yaml")]  # the config the study ran with
 
 
 def test_bad_dataset_fails_without_outputs(tmp_path: Path) -> None:
@@ -230,7 +231,7 @@ def test_slurm_profile_requests() -> None:
     local = set(re.findall(r"(\w+),", block.group(1)))
     assert local == {"all", "data", "runs", "download", "plan", "tables", "figures", "select_tune",
                      "stage_tune", "select_align", "stage_align", "select_rung_tune",
-                     "select_rung_align", "study"}  # fmt: skip
+                     "select_rung_align", "study", "config"}  # fmt: skip
 
 
 def test_lint(tmp_path: Path) -> None:

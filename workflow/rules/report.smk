@@ -13,7 +13,8 @@ rule tables:
     params:
         out=folder_of,
     shell:
-        "crossrec tables --plan {input.plan} --runs results/runs --out {params.out} > {log} 2>&1"
+        "crossrec tables --plan {input.plan} --runs results/runs --selections results/selections"
+        " --out {params.out} > {log} 2>&1"
 
 
 rule figures:
@@ -31,4 +32,24 @@ rule figures:
     params:
         out=folder_of,
     shell:
-        "crossrec figures --plan {input.plan} --runs results/runs --out {params.out} > {log} 2>&1"
+        "crossrec figures --plan {input.plan} --runs results/runs --selections results/selections"
+        " --out {params.out} > {log} 2>&1"
+
+
+rule config:
+    """The config the study ran with, as crossrec checked it (for the report)."""
+    output:
+        report(
+            "results/config.yaml",
+            caption="../report/config.rst",
+            category="Study",
+            labels={"file": "config"},
+        ),
+    log:
+        "results/logs/config.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+    shell:
+        "crossrec config --config-json {params.config} --out {output} > {log} 2>&1"

@@ -12,7 +12,7 @@ rule select_tune:
     input:
         stage_inputs("tune"),
     output:
-        f"{TUNE}.yaml",
+        selection_report(f"{TUNE}.yaml", "tune"),
     log:
         f"{LOG_TUNE}.log",
     conda:
@@ -28,7 +28,7 @@ use rule select_tune as select_align with:
     input:
         stage_inputs("align"),
     output:
-        f"{ALIGN}.yaml",
+        selection_report(f"{ALIGN}.yaml", "align"),
     log:
         f"{LOG_ALIGN}.log",
     params:

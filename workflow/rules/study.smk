@@ -210,3 +210,20 @@ RUNG_CMD = (
     "crossrec rung --config-json {params.config} {params.where} --rung {wildcards.rung} "
     "--selections results/selections --runs results/runs --out {output} > {log} 2>&1"
 )
+
+
+def selection_report(path, stage):
+    """A stage's selection file as a report item (category Tuning)."""
+    plugin = "{plugin}" if stage == "align" else "none"
+    return report(
+        path,
+        caption="../report/selection_file.rst",
+        category="Tuning",
+        subcategory="Selection files",
+        labels={
+            "stage": stage,
+            "dataset": "{dataset}",
+            "backbone": "{backbone}",
+            "plug-in": plugin,
+        },
+    )

@@ -17,7 +17,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     from crossrec.report.analysis import load_analysis
     from crossrec.report.tables import build_tables
 
-    plan, analysis = load_analysis(args.plan, args.runs)
+    plan, analysis = load_analysis(args.plan, args.runs, args.selections)
     own = only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
     families = {
@@ -39,7 +39,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from crossrec.report.analysis import load_analysis
     from crossrec.report.figures import build_figures
 
-    _, analysis = load_analysis(args.plan, args.runs)
+    _, analysis = load_analysis(args.plan, args.runs, args.selections)
     own = only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
     build_figures(
@@ -58,5 +58,10 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         p = sub.add_parser(name, help=what)
         p.add_argument("--plan", type=Path, required=True, help="plan.json from `crossrec plan`")
         p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
+        p.add_argument(
+            "--selections",
+            type=Path,
+            help="a staged study's selection files (results/selections): the searches' candidates",
+        )
         p.add_argument("--out", type=Path, required=True, help="output folder")
         p.set_defaults(func=func)

@@ -93,6 +93,11 @@ def cmd_select(args: argparse.Namespace) -> None:
     sel = select_stage(staged(study, source, "select"), *where, args.runs)
     sel.write(args.out)
     print(f"{'/'.join(where[1:])} {where[0]}: {sel.variant} ({sel.metric} {sel.score})")
+    from crossrec.report.tuning import edge_warnings, staged_rows
+
+    rows = staged_rows(args.selections, [where[1:]], {where[1:]: args.out})  # type: ignore[list-item]
+    for warning in edge_warnings(rows, {"runs": []}):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_rung(args: argparse.Namespace) -> None:
@@ -106,6 +111,29 @@ def cmd_rung(args: argparse.Namespace) -> None:
     print(
         f"{'/'.join(where[1:])} {where[0]} rung {args.rung}: {rung.keep} of {len(rung.candidates)}"
     )
+
+
+CONFIG_HEADER = "# the study's config as crossrec checked and ran it (crossrec config)\n"
+
+
+def cmd_config(args: argparse.Namespace) -> None:
+    """The checked config, defaults of the schema's coercion applied, as the YAML the study
+    ran with (the report includes it)."""
+    import yaml
+
+    from crossrec.errors import OutputError
+    from crossrec.io import atomic_open
+
+    study, _ = study_of(args)
+    if os.path.lexists(args.out):
+        try:
+            ours = Path(args.out).read_text().startswith(CONFIG_HEADER)
+        except (OSError, UnicodeDecodeError):
+            ours = False
+        if not ours:
+            raise OutputError(f"{args.out}: exists and was not written by crossrec config")
+    with atomic_open(args.out) as fh:
+        fh.write(CONFIG_HEADER + yaml.safe_dump(dict(study.config), sort_keys=False))
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
@@ -155,6 +183,12 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
     p.add_argument("--selections", type=Path, required=True, help="the selection files' folder")
     p.add_argument("--out", type=Path, required=True, help="where to write study.json")
     p.set_defaults(func=cmd_study)
+
+    p = sub.add_parser("config", help="the checked config as the study ran it (YAML)",
+                       description=cmd_config.__doc__)  # fmt: skip
+    config_flags(p)
+    p.add_argument("--out", type=Path, required=True, help="where to write it")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("estimate", help="what a study costs, from the measured cost tables",
                        description=cmd_estimate.__doc__)  # fmt: skip

@@ -12,9 +12,10 @@ TABLES = (
     "ablation",
     "cost",
     "paper_vs_ours",
+    "tuning",
 )
 TABLE_FORMATS = ("md", "csv", "tex")
-FIGURES = ("curves", "improvement", "sensitivity", "modality_scores")
+FIGURES = ("curves", "improvement", "sensitivity", "modality_scores", "tuning")
 FIGURE_FORMATS = ("png", "pdf")
 # The one format of each output `snakemake --report` shows (the others are the same content)
 REPORT_FORMATS = ("csv", "png")
@@ -32,4 +33,5 @@ REPORT_STUDY = {
     "sensitivity": "Sensitivity",
     "cost": "Cost",
     "runs": "Runs",
+    "tuning": "Tuning",
 }

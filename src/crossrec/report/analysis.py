@@ -31,6 +31,9 @@ class Analysis:
             ``p``, ``p_adj`` (``correction`` across the table), ``correction``.
         runs_root: the folder below which the run folders lie.
         correction: ``bh``, ``holm``, ``bonferroni`` or ``none``.
+        tuning: every candidate of the searches behind the selected points
+            (:func:`crossrec.report.tuning.tuning_rows`).
+        warnings: a winner on its grid's edge, a winner within seed noise (one line each).
     """
 
     runs: pd.DataFrame
@@ -39,6 +42,8 @@ class Analysis:
     pvalues: pd.DataFrame
     runs_root: Path
     correction: str
+    tuning: pd.DataFrame
+    warnings: list[str]
 
 
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -59,24 +64,40 @@ def seeds_text(counts: Iterable[int]) -> str:
 
 
 def analyse(
-    runs: pd.DataFrame, selection: pd.DataFrame, runs_root: str | Path, correction: str = "bh"
+    runs: pd.DataFrame,
+    selection: pd.DataFrame,
+    runs_root: str | Path,
+    correction: str = "bh",
+    plan: dict[str, Any] | None = None,
+    selections: str | Path | None = None,
 ) -> Analysis:
-    """The selected runs and their corrected paired tests (:class:`Analysis`)."""
+    """The selected runs, their corrected paired tests and the searches behind them
+    (:class:`Analysis`); ``plan`` and ``selections`` (a staged study's selection files) say
+    where the searches' candidates come from (without them: the runs' grids)."""
+    from crossrec.report.tuning import edge_warnings, noise_warnings, tuning_rows
+
     check_correction(correction, Path("plan.json"))
     root = Path(runs_root)
     chosen = in_config_order(selected_runs(runs, selection), runs)
     pvalues = significance(chosen, root)
     pvalues["p_adj"] = adjust(pvalues["p"], correction)
     pvalues["correction"] = correction
-    return Analysis(runs, selection, chosen, pvalues, root, correction)
+    plan = plan or {"runs": [], "stages": None}
+    tuning = tuning_rows(plan, runs, selection, None if selections is None else Path(selections))
+    warnings = edge_warnings(tuning, plan) + noise_warnings(tuning, runs)
+    return Analysis(runs, selection, chosen, pvalues, root, correction, tuning, warnings)
 
 
-def load_analysis(plan_path: str | Path, runs_root: str | Path) -> tuple[dict[str, Any], Analysis]:
+def load_analysis(
+    plan_path: str | Path, runs_root: str | Path, selections: str | Path | None = None
+) -> tuple[dict[str, Any], Analysis]:
     """The plan (``plan.json`` or ``study.json``) and the :class:`Analysis` of its runs (the
-    selection ``plan["selection"]`` asks for; the correction of ``plan["tables"]``)."""
+    selection ``plan["selection"]`` asks for; the correction of ``plan["tables"]``;
+    ``selections``: a staged study's selection files)."""
     plan = read_plan(plan_path)
     tables = plan.get("tables") if isinstance(plan.get("tables"), dict) else {}
     correction = tables.get("correction", "bh")
     check_correction(correction, Path(plan_path))
     runs = load_runs(plan, runs_root)
-    return plan, analyse(runs, select(runs, by=plan["selection"]), runs_root, correction)
+    selection = select(runs, by=plan["selection"])
+    return plan, analyse(runs, selection, runs_root, correction, plan, selections)

@@ -42,6 +42,7 @@ from crossrec.report.analysis import ALPHA, Analysis, seeds_text  # noqa: E402
 from crossrec.report.published import backbone_name, plugin_name  # noqa: E402
 from crossrec.report.stats import GROUP  # noqa: E402
 from crossrec.report.summary import run_folder  # noqa: E402
+from crossrec.study.grid import format_value  # noqa: E402
 
 METRIC = "recall@20"
 OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
@@ -307,6 +308,84 @@ def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
     return fig, points
 
 
+def searches(rows: pd.DataFrame) -> list[tuple[str, pd.DataFrame, list[str]]]:
+    """The searches of the tuning rows worth drawing: ``(title, candidates, axes)`` for each
+    (dataset, backbone, plug-in, stage) that compared at least two points, ``axes`` its grid
+    keys with more than one value (the two with most values; others are fixed at the
+    winner's, and the panel says so)."""
+    out = []
+    for (dataset, backbone, plugin, stage), sub in rows.groupby([*GROUP, "stage"], sort=False):
+        if len(sub) < 2:
+            continue
+        points = pd.DataFrame(list(sub["point"]), index=sub.index)
+        varied = [k for k in points if points[k].nunique() > 1]
+        varied = sorted(varied, key=lambda k: -points[k].nunique())[:2]
+        win = points[sub["winner"]]
+        fixed = [k for k in points if k not in varied and points[k].nunique() > 1]
+        keep = pd.Series(True, index=sub.index)
+        for k in fixed:  # a slice through the winner
+            keep &= points[k] == (win[k].iloc[0] if len(win) else points[k].iloc[0])
+        name = backbone_name(backbone) + (plugin_name(plugin) if plugin != "none" else "")
+        title = f"{name} {stage} ({dataset})"
+        if fixed:
+            title += "\n" + ", ".join(f"{k} at the winner's" for k in fixed)
+        sub = sub[keep].assign(**{k: points.loc[keep, k] for k in varied})
+        if varied:
+            out.append((title, sub, varied))
+    return out
+
+
+def _ticks(values: pd.Series) -> list:
+    return sorted(values.dropna().unique(), key=lambda v: (isinstance(v, str), v))
+
+
+def tuning(rows: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+    """The searches (:func:`searches`): a heat map of every two-key grid (rows × columns the
+    keys' values in order, one colour scale per panel with its range in the colour bar), a line
+    over the values of every one-key grid; the winner marked ★, a candidate stopped by
+    successive halving marked with its rung (its score is its best at that rung)."""
+    found = searches(rows)
+    if not found:
+        return _empty("no search compared more than one point"), rows
+    fig, axes = _panels(len(found))
+    for ax, (title, sub, keys) in zip(axes, found, strict=True):
+        ax.set_title(title)
+        if len(keys) == 1:
+            xs = _ticks(sub[keys[0]])
+            line = sub.set_index(keys[0]).reindex(xs)
+            pos = range(len(xs))
+            ax.plot(pos, line["score"], marker="o", ms=3, color=OKABE_ITO[0])
+            for i, (_, r) in enumerate(line.iterrows()):
+                if r["winner"] is True:
+                    ax.plot(i, r["score"], marker="*", ms=12, color=OKABE_ITO[1], ls="none")
+                if pd.notna(r["stopped_at_rung"]):
+                    ax.annotate(f"r{int(r['stopped_at_rung'])}", (i, r["score"]), fontsize=6)
+            ax.set_xticks(list(pos), [format_value(x) for x in xs])
+            ax.set_xlabel(keys[0])
+            ax.set_ylabel("valid recall@20")
+            continue
+        ys, xs = _ticks(sub[keys[0]]), _ticks(sub[keys[1]])
+        grid = np.full((len(ys), len(xs)), np.nan)
+        cells = [(ys.index(r[keys[0]]), xs.index(r[keys[1]]), r) for _, r in sub.iterrows()]
+        for y, x, r in cells:
+            grid[y, x] = r["score"]
+        image = ax.imshow(grid, cmap="viridis", aspect="auto", origin="lower")
+        for y, x, r in cells:  # light text on the dark half of the scale
+            note = "★" if r["winner"] else ""
+            if pd.notna(r["stopped_at_rung"]):
+                note += f"r{int(r['stopped_at_rung'])}"
+            light = float(image.norm(r["score"])) < 0.5
+            ax.text(x, y, f"{r['score']:.3f}{note}", ha="center", va="center", fontsize=6,
+                    color="white" if light else "black")  # fmt: skip
+        bar = fig.colorbar(image, ax=ax)
+        bar.set_label(f"valid recall@20 ({np.nanmin(grid):.3f}–{np.nanmax(grid):.3f})")
+        ax.set_xticks(range(len(xs)), [format_value(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [format_value(y) for y in ys])
+        ax.set_xlabel(keys[1])
+        ax.set_ylabel(keys[0])
+    return fig, rows
+
+
 def _span(values: list[float], least: float = 0.1) -> tuple[float, float]:
     """y limits around ``values``: their range, widened to at least ``least`` × their centre
     on each side (so a 0.005-wide spread of seed noise does not fill the panel), padded 5 %."""
@@ -365,6 +444,7 @@ def build_figures(
         "improvement": improvement(chosen, analysis.pvalues)[0],
         "sensitivity": sensitivity(analysis.runs)[0],
         "modality_scores": modality_scores(chosen, root)[0],
+        "tuning": tuning(analysis.tuning)[0],
     }
     claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
     for name, fig in figures.items():

@@ -39,6 +39,7 @@ from crossrec.report.stats import (
     mean_std,
     user_tests,
 )
+from crossrec.report.tuning import candidates_per_group, tuning_note, tuning_table
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
@@ -76,6 +77,13 @@ LAYOUTS = {
         "The variant selected per group on mean validation Recall@20 over seeds, and the "
         "paired test against the backbone alone (raw and corrected p).",
         "tab:crossrec-selection",
+    ),
+    "tuning": Layout(
+        "Every candidate of the search behind each selected point: its grid point, validation "
+        "score (a staged study's stage seed; a flat study's mean over seeds), epochs trained, "
+        "the successive-halving rung that stopped it, its rank; ★ the winner.",
+        "tab:crossrec-tuning",
+        group="stage",
     ),
     "paper_vs_ours": Layout(
         "Published numbers (FETTLE Table 2, CROSS README) beside this study's: test metric at "
@@ -384,15 +392,22 @@ def build_tables(
     same_seeds(chosen)
     sel = in_config_order(analysis.selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
+    compared = candidates_per_group(analysis.tuning)  # a staged study's: its stage's
+    sel["candidates"] = [compared.get(tuple(k), c) for k, c in
+                         zip(sel[GROUP].itertuples(index=False), sel["candidates"], strict=True)]  # fmt: skip
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
+    warned = "".join(f" Warning: {w}." for w in analysis.warnings)
     files = rendered(out / "runs", named(runs_display), runs)
     files |= rendered(
         out / "selection",
         named(sel),
         sel,
-        note + " – : the backbone alone (plugin none) is the baseline of the tests, not tested.",
+        note
+        + " – : the backbone alone (plugin none) is the baseline of the tests, not tested."
+        + warned,
     )
+    files |= rendered(out / "tuning", *tuning_table(analysis.tuning), tuning_note(analysis))
     files |= rendered(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
     files |= rendered(out / "table2", *table2(chosen, families))
     files |= rendered(out / "ablation", *ablation_table(runs, ks))
