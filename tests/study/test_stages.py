@@ -163,7 +163,8 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
         assert rows["variant"].tolist() == [c["variant"] for c in sel.candidates]
         assert rows["score"].tolist() == pytest.approx([c["score"] for c in sel.candidates])
         assert rows.loc[rows["winner"], "variant"].tolist() == [sel.variant]
-    assert len(tuning) == len(tune.candidates) + len(align.candidates)  # the pin: no search
+    files = [Selection.read(p) for p in selections.rglob("*.yaml")]  # no tune file: the pin
+    assert len(tuning) == sum(len(sel.candidates) for sel in files) and len(files) == 3
     selection = pd.read_csv(tmp_path / "results" / "tables" / "selection.csv")
     lgn = selection[(selection["backbone"] == "lightgcn") & (selection["plugin"] == "none")]
     assert lgn["candidates"].item() == len(tune.candidates)  # the stage's, not the replicate's
