@@ -29,8 +29,12 @@ BETAS = [1e-4, 1e-3]
 def _align(root: Path, scores: dict[tuple[float, float], float], winner: tuple) -> Selection:
     """An align selection of FETTLE on LightGCN over α × β with ``scores``."""
     candidates = [
-        {"variant": variant_name({"alpha": a, "beta": b, "n_layers": 2}), "run": "x",
-         "score": s, "epochs_run": 10}  # fmt: skip
+        {
+            "variant": variant_name({"alpha": a, "beta": b, "n_layers": 2}),
+            "run": "x",
+            "score": s,
+            "epochs_run": 10,
+        }  # fmt: skip
         for (a, b), s in scores.items()
     ]
     win = variant_name({"alpha": winner[0], "beta": winner[1], "n_layers": 2})
@@ -44,9 +48,16 @@ def _align(root: Path, scores: dict[tuple[float, float], float], winner: tuple) 
 def _replicates(variant: str, values: list[float]) -> pd.DataFrame:
     """The winner's replicate runs (main study) with these validation scores."""
     return pd.DataFrame(
-        {"study": "main", "dataset": "d", "backbone": "lightgcn", "plugin": "fettle",
-         "variant": variant, "seed": range(1, len(values) + 1), "valid_recall@20": values,
-         "epochs_run": 10}  # fmt: skip
+        {
+            "study": "main",
+            "dataset": "d",
+            "backbone": "lightgcn",
+            "plugin": "fettle",
+            "variant": variant,
+            "seed": range(1, len(values) + 1),
+            "valid_recall@20": values,
+            "epochs_run": 10,
+        }  # fmt: skip
     )
 
 
@@ -113,7 +124,7 @@ def test_a_flat_studys_grid_is_its_candidates() -> None:
 def test_every_two_key_grid_is_a_heat_map(tmp_path: Path) -> None:
     _align(tmp_path, _grid((1e-2, 1e-3), 0.01), (1e-2, 1e-3))
     rows = staged_rows(tmp_path, [("d", "lightgcn", "fettle")])
-    (title, sub, keys), = searches(rows)
+    ((title, sub, keys),) = searches(rows)
     assert keys == ["alpha", "beta"] and len(sub) == 6 and "FETTLE align" in title
     fig, _ = tuning(rows)
     (image,) = fig.axes[0].images

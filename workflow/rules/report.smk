@@ -4,6 +4,7 @@ rule tables:
         plan=study_file(),
         metrics=study_metrics,
         per_user=study_per_user,
+        data=all_datasets(),
     output:
         [reported(path, "table") for path in all_tables()],
     log:
@@ -14,7 +15,7 @@ rule tables:
         out=folder_of,
     shell:
         "crossrec tables --plan {input.plan} --runs results/runs --selections results/selections"
-        " --out {params.out} > {log} 2>&1"
+        " --data results/data --out {params.out} > {log} 2>&1"
 
 
 rule figures:

@@ -17,7 +17,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     from crossrec.report.analysis import load_analysis
     from crossrec.report.tables import build_tables
 
-    plan, analysis = load_analysis(args.plan, args.runs, args.selections)
+    plan, analysis = load_analysis(args.plan, args.runs, args.selections, args.data)
     own = only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
     families = {
@@ -63,5 +63,12 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
             type=Path,
             help="a staged study's selection files (results/selections): the searches' candidates",
         )
+        if name == "tables":
+            p.add_argument(
+                "--data",
+                type=Path,
+                help="the prepared datasets' folder (results/data): the split behind the "
+                "user-activity breakdown",
+            )
         p.add_argument("--out", type=Path, required=True, help="output folder")
         p.set_defaults(func=func)

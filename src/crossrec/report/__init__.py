@@ -13,6 +13,7 @@ TABLES = (
     "cost",
     "paper_vs_ours",
     "tuning",
+    "activity",
 )
 TABLE_FORMATS = ("md", "csv", "tex")
 FIGURES = ("curves", "improvement", "sensitivity", "modality_scores", "tuning")
@@ -34,4 +35,5 @@ REPORT_STUDY = {
     "cost": "Cost",
     "runs": "Runs",
     "tuning": "Tuning",
+    "activity": "Main study",
 }

@@ -34,6 +34,8 @@ class Analysis:
         tuning: every candidate of the searches behind the selected points
             (:func:`crossrec.report.tuning.tuning_rows`).
         warnings: a winner on its grid's edge, a winner within seed noise (one line each).
+        data_root: the prepared datasets' folder (results/data): the split, for the activity
+            breakdown (None: not given).
     """
 
     runs: pd.DataFrame
@@ -44,6 +46,7 @@ class Analysis:
     correction: str
     tuning: pd.DataFrame
     warnings: list[str]
+    data_root: Path | None = None
 
 
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -70,6 +73,7 @@ def analyse(
     correction: str = "bh",
     plan: dict[str, Any] | None = None,
     selections: str | Path | None = None,
+    data_root: str | Path | None = None,
 ) -> Analysis:
     """The selected runs, their corrected paired tests and the searches behind them
     (:class:`Analysis`); ``plan`` and ``selections`` (a staged study's selection files) say
@@ -85,11 +89,15 @@ def analyse(
     plan = plan or {"runs": [], "stages": None}
     tuning = tuning_rows(plan, runs, selection, None if selections is None else Path(selections))
     warnings = edge_warnings(tuning, plan) + noise_warnings(tuning, runs)
-    return Analysis(runs, selection, chosen, pvalues, root, correction, tuning, warnings)
+    data = None if data_root is None else Path(data_root)
+    return Analysis(runs, selection, chosen, pvalues, root, correction, tuning, warnings, data)
 
 
 def load_analysis(
-    plan_path: str | Path, runs_root: str | Path, selections: str | Path | None = None
+    plan_path: str | Path,
+    runs_root: str | Path,
+    selections: str | Path | None = None,
+    data_root: str | Path | None = None,
 ) -> tuple[dict[str, Any], Analysis]:
     """The plan (``plan.json`` or ``study.json``) and the :class:`Analysis` of its runs (the
     selection ``plan["selection"]`` asks for; the correction of ``plan["tables"]``;
@@ -100,4 +108,4 @@ def load_analysis(
     check_correction(correction, Path(plan_path))
     runs = load_runs(plan, runs_root)
     selection = select(runs, by=plan["selection"])
-    return plan, analyse(runs, selection, runs_root, correction, plan, selections)
+    return plan, analyse(runs, selection, runs_root, correction, plan, selections, data_root)

@@ -186,7 +186,7 @@ def holm(p: np.ndarray) -> np.ndarray:
 USER_TESTS = ("paired t", "Wilcoxon")
 
 
-def _user_test(test: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+def paired_user_test(test: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """(statistic, two-sided p) of one paired test over users; (nan, 1.0) when every
     difference is 0 (no evidence either way), (nan, nan) with fewer than 2 users."""
     if len(a) < 2:
@@ -195,6 +195,41 @@ def _user_test(test: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         return float("nan"), 1.0
     result = stats.ttest_rel(a, b) if test == "paired t" else stats.wilcoxon(a, b)
     return float(result.statistic), float(result.pvalue)
+
+
+def user_pairs(
+    chosen: pd.DataFrame, runs_root: str | Path, metric: str = "recall@20"
+) -> Iterator[tuple[str, str, str, list[int], dict[int, pd.Series], dict[int, pd.Series]]]:
+    """Each plug-in of the selected runs against its backbone alone, per user: ``(dataset,
+    backbone, plugin, shared seeds, plug-in's per-user metric by seed, backbone alone's by
+    seed)``; each backbone's files read once."""
+    alone: dict[tuple[str, str, int], pd.Series] = {}  # a backbone's runs, read once
+    for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
+        x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
+        for s in seeds:
+            if (dataset, backbone, s) not in alone:
+                alone[dataset, backbone, s] = per_user(runs_root, _run_row(base, s), metric)
+        yield (
+            dataset,
+            backbone,
+            plugin,
+            list(seeds),
+            x,
+            {s: alone[dataset, backbone, s] for s in seeds},
+        )
+
+
+def seed_means(
+    x: dict[int, pd.Series], y: dict[int, pd.Series], seeds: list[int]
+) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+    """The users every seed of both sides lists, and each side's per-user metric averaged over
+    the seeds: ``(users, x̄ [n_users], ȳ [n_users])``."""
+    users = x[seeds[0]].index
+    for s in seeds:
+        users = users.intersection(x[s].index).intersection(y[s].index)
+    mean_x = np.mean([x[s][users].to_numpy() for s in seeds], axis=0)
+    mean_y = np.mean([y[s][users].to_numpy() for s in seeds], axis=0)
+    return users, mean_x, mean_y
 
 
 def user_tests(
@@ -209,28 +244,18 @@ def user_tests(
     ``Wilcoxon``), n (users: those with a per-user row in both runs, in every shared seed for
     ``mean``), statistic (t, or Wilcoxon's W), p."""
     rows = []
-    alone: dict[tuple[str, str, int], pd.Series] = {}  # a backbone's runs, read once
-    for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
-        x = {s: per_user(runs_root, _run_row(other, s), metric) for s in seeds}
-        for s in seeds:
-            if (dataset, backbone, s) not in alone:
-                alone[dataset, backbone, s] = per_user(runs_root, _run_row(base, s), metric)
-        y = {s: alone[dataset, backbone, s] for s in seeds}
+    for dataset, backbone, plugin, seeds, x, y in user_pairs(chosen, runs_root, metric):
         pairs = []
         for s in seeds:
             same_users(x[s], y[s], f"{dataset}/{backbone}/{plugin} vs none, seed {s}")
             users = x[s].index.intersection(y[s].index)
             pairs.append((s, x[s][users].to_numpy(), y[s][users].to_numpy()))
         if len(seeds) > 1:
-            users = x[seeds[0]].index
-            for s in seeds:
-                users = users.intersection(x[s].index).intersection(y[s].index)
-            mean_x = np.mean([x[s][users].to_numpy() for s in seeds], axis=0)
-            mean_y = np.mean([y[s][users].to_numpy() for s in seeds], axis=0)
+            _, mean_x, mean_y = seed_means(x, y, seeds)
             pairs.append(("mean", mean_x, mean_y))
         for seed, a, b in pairs:
             for test in USER_TESTS:
-                statistic, p = _user_test(test, a, b)
+                statistic, p = paired_user_test(test, a, b)
                 rows.append(
                     {"dataset": dataset, "backbone": backbone, "plugin": plugin}
                     | {"seed": seed, "test": test, "n": len(a)}
