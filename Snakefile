@@ -51,6 +51,8 @@ localrules:
     stage_align,
     select_rung_tune,
     select_rung_align,
+    confirm_tune,
+    confirm_align,
     study,
     tables,
     figures,

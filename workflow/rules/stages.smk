@@ -71,6 +71,40 @@ checkpoint stage_align:
         STAGE_CMD
 
 
+checkpoint confirm_tune:
+    """A confirmed tune stage: the best finalists that go on to more seeds, and their runs."""
+    input:
+        stage_inputs("tune", confirm=False),
+    output:
+        f"{TUNE}.confirm.yaml",
+    log:
+        f"{LOG_TUNE}.confirm.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+        where=where_flags("tune"),
+    shell:
+        CONFIRM_CMD
+
+
+checkpoint confirm_align:
+    """A confirmed align stage: the best finalists that go on to more seeds, and their runs."""
+    input:
+        stage_inputs("align", confirm=False),
+    output:
+        f"{ALIGN}.confirm.yaml",
+    log:
+        f"{LOG_ALIGN}.confirm.log",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        config=plan_config(),
+        where=where_flags("align"),
+    shell:
+        CONFIRM_CMD
+
+
 checkpoint select_rung_tune:
     """Which points of a successive-halving rung go on."""
     input:

@@ -12,6 +12,8 @@ def after(step):
     """
     if step[0] == "plan":
         checkpoints.plan.get()
+    elif step[0] == "confirm":
+        confirmed(step[1], *step[2:4], step[4] if len(step) > 4 else "none")
     elif step[0] == "tune":
         checkpoints.stage_tune.get(dataset=step[1], backbone=step[2])
     else:
@@ -129,17 +131,31 @@ def halving(stage, dataset, backbone, plugin, upto=None):
             )
 
 
-def stage_inputs(stage):
+def confirmed(stage, dataset, backbone, plugin):
+    """Wait for a stage's confirmation (stages.<stage>.confirm); its runs."""
+    if stage == "tune":
+        checkpoints.confirm_tune.get(dataset=dataset, backbone=backbone)
+    else:
+        checkpoints.confirm_align.get(dataset=dataset, backbone=backbone, plugin=plugin)
+    return STUDY.confirm_runs(stage, dataset, backbone, plugin)
+
+
+def stage_inputs(stage, confirm=True):
     """Input function of a stage's selection: its finalists' metrics.json (every grid point,
-    when the search is exhaustive) and every rung's progress files."""
+    when the search is exhaustive), every rung's progress files and, with a confirmation
+    (`confirm` True and stages.<stage>.confirm set), its runs' metrics.json."""
 
     def inputs(wildcards):
         plugin = wildcards.get("plugin", "none")
-        paused, final = halving(stage, wildcards.dataset, wildcards.backbone, plugin)
+        where = (stage, wildcards.dataset, wildcards.backbone, plugin)
+        paused, final = halving(*where)
         rungs = [
             run_path(k, f"rung{r}.json") for r, keys in enumerate(paused) for k in keys
         ]
-        return [run_path(k, "metrics.json") for k in final] + rungs
+        extra = []
+        if confirm and STUDY.confirmation[stage] is not None:
+            extra = [run_path(k, "metrics.json") for k in confirmed(*where)]
+        return [run_path(k, "metrics.json") for k in final] + rungs + extra
 
     return inputs
 
@@ -204,6 +220,10 @@ SELECT_CMD = (
 )
 STAGE_CMD = (
     "crossrec stage --config-json {params.config} {params.where} --selections "
+    "results/selections --runs results/runs --out {output} > {log} 2>&1"
+)
+CONFIRM_CMD = (
+    "crossrec confirm --config-json {params.config} {params.where} --selections "
     "results/selections --runs results/runs --out {output} > {log} 2>&1"
 )
 RUNG_CMD = (

@@ -100,6 +100,25 @@ def cmd_select(args: argparse.Namespace) -> None:
         print(f"warning: {warning}", file=sys.stderr)
 
 
+def cmd_confirm(args: argparse.Namespace) -> None:
+    """A stage's confirmation (``stages.<stage>.confirm``): the top finalists that go on to more
+    seeds, as a file, and their runs' run files."""
+    from crossrec.study import open_study
+    from crossrec.study.files import confirm_path
+    from crossrec.study.selection import select_confirm
+
+    stage, dataset, backbone, plugin = where = stage_of(args)
+    expected = confirm_path(args.selections, *where)
+    if Path(args.out) != expected:
+        raise ConfigError(f"--out: {args.out} is not the stage's confirmation file {expected}")
+    study, source = study_of(args, args.selections)
+    confirm = select_confirm(staged(study, source, "confirm"), *where, args.runs)
+    confirm.write(args.out)
+    step = ("confirm", stage, dataset, backbone, *([plugin] if stage == "align" else []))
+    _write_runs(open_study(study.config, args.selections), args.runs, step)
+    print(f"{dataset}/{backbone}/{plugin} {stage}: confirm {', '.join(confirm.top)}")
+
+
 def cmd_rung(args: argparse.Namespace) -> None:
     """The points of a successive-halving rung that go on, as a rung file."""
     from crossrec.study.selection import select_rung
@@ -167,6 +186,12 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         ("stage", cmd_stage, "the run files a stage's selection determines", "their list (JSON)"),
         ("select", cmd_select, "a stage's winner, as a selection file", "the selection file"),
         ("rung", cmd_rung, "a halving rung's survivors, as a rung file", "the rung file"),
+        (
+            "confirm",
+            cmd_confirm,
+            "a stage's finalists that go on to more seeds",
+            "the confirmation file (beside the stage's selection)",
+        ),
     ):
         p = sub.add_parser(name, help=what, description=func.__doc__)
         config_flags(p)

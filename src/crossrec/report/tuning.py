@@ -22,7 +22,7 @@ from crossrec.study.files import Rung, Selection, rung_path, selection_path
 from crossrec.study.grid import format_value
 
 COLUMNS = [*GROUP, "stage", "search", "variant", "point", "score", "epochs_run",
-           "stopped_at_rung", "winner", "rank", "metric"]  # fmt: skip
+           "stopped_at_rung", "confirmed", "winner", "rank", "metric"]  # fmt: skip
 FLAT_METRIC = "valid recall@20"  # what a flat study's selection compares (report.stats.select)
 EDGE_MIN_VALUES = 3  # a grid key needs this many numeric values for its edge to mean anything
 
@@ -64,11 +64,15 @@ def _search(n: int, rungs: list[Rung], final: int) -> str:
 
 
 def _ranked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows with ``rank`` by score (1 = best; NaN last), in their given order."""
-    order = sorted(
-        range(len(rows)),
-        key=lambda i: (not math.isfinite(rows[i]["score"]), -rows[i]["score"], i),
-    )
+    """Rows with ``rank`` (1 = best), in their given order: the confirmed candidates first by
+    their seed mean, then the others by score (NaN last)."""
+
+    def key(i: int) -> tuple:
+        confirmed = rows[i].get("confirmed")
+        value = confirmed if confirmed is not None else rows[i]["score"]
+        return (confirmed is None, not math.isfinite(value), -value, i)
+
+    order = sorted(range(len(rows)), key=key)
     for rank, i in enumerate(order, start=1):
         rows[i]["rank"] = rank
     return rows
@@ -91,6 +95,10 @@ def staged_rows(
         rungs = _halving(root, stage, dataset, backbone, plugin)
         final = sum("stopped_at_rung" not in c for c in sel.candidates)
         search = _search(len(sel.candidates), rungs, final)
+        confirmed = [c for c in sel.candidates if "confirm_scores" in c]
+        if confirmed:
+            n = len(confirmed[0]["confirm_scores"])
+            search += f"; top {len(confirmed)} confirmed, mean of {n} seeds"
         keys = list(sel.point)
         rows = [
             {
@@ -104,6 +112,7 @@ def staged_rows(
                 "score": float(c["score"]),
                 "epochs_run": c.get("epochs_run"),
                 "stopped_at_rung": c.get("stopped_at_rung"),
+                "confirmed": c.get("seed_mean"),
                 "winner": c["variant"] == sel.variant,
                 "metric": sel.metric,
             }  # fmt: skip
@@ -139,6 +148,7 @@ def flat_rows(
                 "score": float(row["score"]),
                 "epochs_run": float(row["epochs_run"]),
                 "stopped_at_rung": None,
+                "confirmed": None,
                 "winner": variant == winner,
             }  # fmt: skip
             for variant, row in means.iterrows()
@@ -208,7 +218,8 @@ def noise_warnings(rows: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
         if len(scores) < 2 or not scores["winner"].iloc[0]:
             continue
         winner = scores.iloc[0]
-        margin = float(winner["score"] - scores["score"].iloc[1])
+        value = scores["confirmed"].where(scores["confirmed"].notna(), scores["score"])
+        margin = float(value.iloc[0] - value.iloc[1])
         column = str(winner["metric"]).replace(" ", "_")
         seeds = main[
             (main["dataset"] == dataset) & (main["backbone"] == backbone)
@@ -243,9 +254,16 @@ def tuning_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     display["stopped_at_rung"] = display["stopped_at_rung"].map(
         lambda r: "–" if r is None or pd.isna(r) else str(int(r))
     )
+    display["confirmed"] = display["confirmed"].map(
+        lambda v: "–" if v is None or pd.isna(v) else f"{v:.4f}"
+    )
     display["winner"] = display["winner"].map(lambda w: "★" if w else "")
     display = display.drop(columns=["variant"]).rename(
-        columns={"stopped_at_rung": "stopped at rung", "epochs_run": "epochs"}
+        columns={
+            "stopped_at_rung": "stopped at rung",
+            "epochs_run": "epochs",
+            "confirmed": "seed mean",
+        }
     )
     return display, numeric
 

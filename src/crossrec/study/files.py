@@ -5,7 +5,9 @@
   and score, and every candidate run with its score. Editing ``variant`` in one (to another
   candidate's) reruns only what depends on it;
 * a **rung** per successive-halving rung, ``tune.rung<r>.yaml`` beside the stage's selection
-  (:class:`Rung`): every point's progress at the rung's budget and the survivors.
+  (:class:`Rung`): every point's progress at the rung's budget and the survivors;
+* a **confirmation** (``stages.<stage>.confirm``), ``tune.confirm.yaml`` beside it
+  (:class:`Confirm`): the finalists that go on to more seeds before the stage selects.
 """
 
 from __future__ import annotations
@@ -116,3 +118,42 @@ class Rung:
             return cls(**blob)
         except TypeError as err:
             raise DataError(path, f"not a rung file ({shorten(str(err))[1:-1]})") from None
+
+
+def confirm_path(root: str | Path, stage: str, dataset: str, backbone: str, plugin: str) -> Path:
+    """A stage's confirmation file, beside its selection: ``tune.confirm.yaml``."""
+    path = selection_path(root, stage, dataset, backbone, plugin)
+    return path.with_name(f"{stage}.confirm.yaml")
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """The best ``top`` finalists of a stage (by their score at the stage seed), re-run over
+    ``seeds`` before the stage selects the best seed mean.
+
+    Attributes:
+        candidates: ``{variant, run, score}`` of every finalist, in grid order.
+        top: the variants that go on, best first.
+        seeds: the extra seeds they are trained with.
+    """
+
+    stage: str
+    candidates: list[dict[str, Any]]
+    top: list[str]
+    seeds: list[int]
+
+    def write(self, path: str | Path) -> None:
+        """The confirmation as YAML, atomically."""
+        from crossrec.io import write_yaml
+
+        write_yaml(path, asdict(self))
+
+    @classmethod
+    def read(cls, path: str | Path) -> Confirm:
+        """A confirmation file (DataError naming it when it is not one)."""
+        path = Path(path)
+        blob = load_yaml(path, DataError)
+        try:
+            return cls(**blob)
+        except TypeError as err:
+            raise DataError(path, f"not a confirmation file ({shorten(str(err))[1:-1]})") from None

@@ -12,23 +12,15 @@ from typing import Any
 from crossrec.errors import ConfigError
 from crossrec.run import RunKey, read_metrics, train_settings
 from crossrec.safeload import read_json
-from crossrec.study.files import Rung, Selection
+from crossrec.study.confirm import top
+from crossrec.study.files import Confirm, Rung, Selection
 from crossrec.study.staged import StagedStudy
 
 
 def survivors(scores: Sequence[tuple[str, float]], eta: int) -> list[str]:
     """The best ``ceil(n / eta)`` of ``(variant, best-so-far score)`` pairs, best first, ties
     in the given (grid) order; NaN scores last (successive halving's cut)."""
-    keep = math.ceil(len(scores) / eta)
-    order = sorted(
-        range(len(scores)),
-        key=lambda i: (
-            not math.isfinite(scores[i][1]),
-            -scores[i][1] if math.isfinite(scores[i][1]) else 0,
-            i,
-        ),
-    )
-    return [scores[i][0] for i in order[:keep]]
+    return top(scores, math.ceil(len(scores) / eta))
 
 
 def best(candidates: Sequence[tuple[str, float]]) -> tuple[str, float]:
@@ -91,7 +83,19 @@ def select_stage(
         blob = read_metrics(runs / key.path() / "metrics.json")
         candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric],
                            "epochs_run": blob["epochs_run"]})  # fmt: skip
-    variant, score = best([(c["variant"], c["score"]) for c in candidates])
+    ranked = [(c["variant"], c["score"]) for c in candidates]
+    confirmation = study.confirmation[stage]
+    if confirmation is not None:  # the best seed mean among the confirmed finalists
+        for c in candidates:
+            if c["variant"] in confirm_of(study, stage, dataset, backbone, plugin).top:
+                seeds = {finalists[0].seed: c["score"]}
+                for seed in confirmation.seeds:
+                    key = RunKey(dataset, backbone, plugin, c["variant"], seed)
+                    seeds[seed] = read_metrics(runs / key.path() / "metrics.json")[split][metric]
+                c["confirm_scores"] = [{"seed": k, "score": v} for k, v in seeds.items()]
+                c["seed_mean"] = sum(seeds.values()) / len(seeds)
+        ranked = [(c["variant"], c["seed_mean"]) for c in candidates if "seed_mean" in c]
+    variant, score = best(ranked)
     final = {k.variant for k in finalists}
     for rung, keys in reversed(list(enumerate(paused))):  # eliminated: where they stopped
         for key in keys:
@@ -105,3 +109,38 @@ def select_stage(
     point = {k: var.grid[k] for k in var.grid if k in keys}
     return Selection(stage, dataset, backbone, plugin, variant, point, score, f"{split} {metric}",
                      finalists[0].seed, candidates)  # fmt: skip
+
+
+def confirm_of(study: StagedStudy, stage: str, dataset: str, backbone: str, plugin: str) -> Confirm:
+    """A stage's confirmation file (ConfigError while it is not written)."""
+    from crossrec.study.files import confirm_path
+
+    path = confirm_path(study.selections or Path("."), stage, dataset, backbone, plugin)
+    if not path.exists():
+        raise ConfigError(f"{path}: missing (the {stage} stage confirms its top finalists first)")
+    return Confirm.read(path)
+
+
+def select_confirm(
+    study: StagedStudy, stage: str, dataset: str, backbone: str, plugin: str, runs: Path
+) -> Confirm:
+    """The finalists that go on to the confirmation seeds: the best ``confirm.top`` by their
+    score at the stage seed (:func:`crossrec.study.confirm.top`)."""
+    confirmation = study.confirmation[stage]
+    if confirmation is None:
+        raise ConfigError(f"stages.{stage}.confirm: not set; the stage selects directly")
+    _, finalists = candidates_of(study, stage, dataset, backbone, plugin)
+    if finalists is None:
+        raise ConfigError(f"{study.selections}: a rung of {dataset}/{backbone}/{plugin} is missing")
+    split = "test" if study.selection == "mmrec_test" else "valid"
+    metric = train_settings(study.config).valid_metric
+    rows = [
+        {
+            "variant": k.variant,
+            "run": k.path(),
+            "score": read_metrics(runs / k.path() / "metrics.json")[split][metric],
+        }  # fmt: skip
+        for k in finalists
+    ]
+    chosen = top([(r["variant"], r["score"]) for r in rows], confirmation.top)
+    return Confirm(stage, rows, chosen, list(confirmation.seeds))

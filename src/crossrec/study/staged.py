@@ -28,7 +28,16 @@ from crossrec.errors import ConfigError
 from crossrec.run import RunKey, train_settings
 from crossrec.study.at_point import ABLATION, SENSITIVITY, selected_studies
 from crossrec.study.base import STUDIES, Planner
-from crossrec.study.files import STAGES, Rung, Selection, rung_path, selection_path
+from crossrec.study.confirm import Confirmation
+from crossrec.study.files import (
+    STAGES,
+    Confirm,
+    Rung,
+    Selection,
+    confirm_path,
+    rung_path,
+    selection_path,
+)
 from crossrec.study.grid import (
     TRAIN_KEY,
     Variant,
@@ -49,7 +58,7 @@ class StagedStudy(Planner):
     selections (``selections``, the folder of the selection files) are made."""
 
     staged = True
-    run_studies = (*STUDIES, *STAGES)
+    run_studies = (*STUDIES, *STAGES, "confirm")
 
     def __init__(self, config: Mapping[str, Any], selections: Path | None = None) -> None:
         """Register the pinned points' variants; plan every run known before any selection
@@ -63,6 +72,8 @@ class StagedStudy(Planner):
         spec = config["stages"]
         self.stage_seed = {s: int((spec.get(s) or {}).get("seed", self.seeds[0])) for s in STAGES}
         self.halving = {s: Halving.of(config, s) for s in STAGES}
+        used = [*self.seeds, *self.stage_seed.values()]
+        self.confirmation = {s: Confirmation.of(config, s, used) for s in STAGES}
         self.pins = pins(config)
         for pin in self.pins:
             self._register_pin(pin)
@@ -82,11 +93,13 @@ class StagedStudy(Planner):
     def _plan_backbone(self, dataset: str, backbone: str) -> None:
         """The runs of one (dataset, backbone) known so far."""
         self._studies["tune"] += self.tune_runs(dataset, backbone)
+        self._studies["confirm"] += self.confirm_runs("tune", dataset, backbone, "none")
         chosen = self.chosen(dataset, backbone, "none")
         if chosen is None:
             return
         for plugin in self.plugins_of(dataset, backbone):
             self._studies["align"] += self.align_runs(dataset, backbone, plugin, chosen)
+            self._studies["confirm"] += self.confirm_runs("align", dataset, backbone, plugin)
         for study, key, swept in selected_studies(self, dataset, backbone, chosen):
             self._studies[study].append(key)
             if swept is not None:
@@ -198,6 +211,18 @@ class StagedStudy(Planner):
         path = selection_path(self.selections, stage, dataset, backbone, plugin)
         return Selection.read(path) if path.exists() else None
 
+    def confirm_runs(self, stage: str, dataset: str, backbone: str, plugin: str) -> list[RunKey]:
+        """A stage's confirmation runs (:mod:`crossrec.study.confirm`): its top finalists over
+        the extra seeds, once its confirmation file is written ([] before, or when off)."""
+        spec = self.confirmation[stage]
+        if spec is None or self.selections is None:
+            return []
+        path = confirm_path(self.selections, stage, dataset, backbone, plugin)
+        if not path.exists():
+            return []
+        chosen = Confirm.read(path).top
+        return [RunKey(dataset, backbone, plugin, v, s) for v in chosen for s in spec.seeds]
+
     def chosen(self, dataset: str, backbone: str, plugin: str) -> str | None:
         """The variant the replicate stage trains for (dataset, backbone, plug-in): pinned, or
         selected (tune for ``none``, align for a plug-in); None while not yet selected."""
@@ -222,16 +247,30 @@ class StagedStudy(Planner):
         replicate runs), before any selection: each selection stands in as the first grid
         point — the counts and the (dataset, backbone, plug-in) of every run do not depend on
         which point wins (what the cost estimate needs)."""
-        out: dict[str, list[RunKey]] = {s: [] for s in ("tune", "align", "main", *STUDIES[1:])}
+        out: dict[str, list[RunKey]] = {
+            s: [] for s in ("tune", "align", "confirm", "main", *STUDIES[1:])
+        }
+
+        def confirmed(stage: str, keys: list[RunKey]) -> list[RunKey]:
+            """Stand-ins for a stage's confirmation runs: its first finalists."""
+            spec = self.confirmation[stage]
+            if spec is None:
+                return []
+            finals = keys[: self.rung_sizes(stage, len(keys))[1]][: spec.top]
+            return [RunKey(k.dataset, k.backbone, k.plugin, k.variant, s) for k in finals
+                    for s in spec.seeds]  # fmt: skip
+
         for dataset in self.datasets:
             for backbone in self.config["backbones"]:
                 tune = self.tune_runs(dataset, backbone)
                 out["tune"] += tune
+                out["confirm"] += confirmed("tune", tune)
                 b_variant = self.chosen(dataset, backbone, "none") or tune[0].variant
                 finals = {"none": b_variant}
                 for plugin in self.plugins_of(dataset, backbone):
                     align = self.align_runs(dataset, backbone, plugin, b_variant)
                     out["align"] += align
+                    out["confirm"] += confirmed("align", align)
                     pinned = self.is_pinned(dataset, backbone, plugin)
                     finals[plugin] = (
                         self.chosen(dataset, backbone, plugin) if pinned else align[0].variant
@@ -327,6 +366,10 @@ class StagedStudy(Planner):
         b_pinned = self._pinned(d, b, None) is not None
         if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")):
             return ("plan",) if b_pinned else ("tune", d, b)
+        stage = "tune" if p == "none" else "align"
+        spec = self.confirmation[stage]
+        if spec is not None and key.seed in spec.seeds:  # never a replicate or stage seed
+            return ("confirm", stage, d, b, *([p] if stage == "align" else []))
         if p == "none":
             tuned = key.seed == self.stage_seed["tune"] and not b_pinned
             return ("plan",) if tuned or b_pinned else ("tune", d, b)
