@@ -375,6 +375,7 @@ def test_editing_a_model_reruns_exactly_its_runs(tmp_path: Path) -> None:
     )
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    env["PYTHONPATH"] = str(repo / "src")  # the copy's code, for the DAG and for the jobs
     base = [shutil.which("snakemake", path=env["PATH"]), "--snakefile", str(repo / "Snakefile"),
             "--directory", str(work), "--configfile", str(work / "config.yaml"), "--cores", "2"]  # fmt: skip
 
