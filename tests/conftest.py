@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -93,3 +96,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def run_snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """The checkout's workflow on ``workdir/config.yaml`` (cwd and --directory ``workdir``),
+    snakemake taken from beside the test interpreter."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    snakemake = shutil.which("snakemake", path=env["PATH"])
+    root = Path(__file__).resolve().parents[1]
+    cmd = [snakemake, "--snakefile", str(root / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)

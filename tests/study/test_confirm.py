@@ -4,14 +4,11 @@ extra runs, trained through Snakemake and counted by the estimate."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_snakemake
 
 from crossrec.costs import CostTable, estimate
 from crossrec.run import read_metrics
@@ -53,12 +50,7 @@ def test_the_estimate_counts_m_times_s_confirmation_runs() -> None:
 @pytest.mark.workflow
 def test_a_confirmed_tune_stage_through_the_workflow(tmp_path: Path) -> None:
     (tmp_path / "config.yaml").write_text(CONFIRMED.replace("PLACEHOLDER", str(TINY)))
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    cmd = [shutil.which("snakemake", path=env["PATH"]), "--snakefile", str(ROOT / "Snakefile"),
-           "--directory", str(tmp_path), "--configfile", str(tmp_path / "config.yaml"),
-           "--cores", "2"]  # fmt: skip
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    done = run_snakemake(tmp_path, "--cores", "2")
     assert done.returncode == 0, done.stderr[-3000:]
     runs = tmp_path / "results" / "runs" / "tiny" / "lightgcn" / "none"
     trained = sorted(str(p.parent.relative_to(runs)) for p in runs.rglob("metrics.json"))
@@ -78,9 +70,4 @@ def test_a_confirmed_tune_stage_through_the_workflow(tmp_path: Path) -> None:
     means = {v: (valid(v, 1) + valid(v, 3)) / 2 for v in confirm.top}
     best = max(sorted(confirm.top), key=lambda v: means[v])  # ties: the first in grid order
     assert sel.variant == best and sel.score == pytest.approx(means[best])
-    assert (
-        "nothing to be done"
-        in subprocess.run(
-            [*cmd, "-n"], capture_output=True, text=True, env=env, cwd=tmp_path
-        ).stdout.lower()
-    )
+    assert "nothing to be done" in run_snakemake(tmp_path, "-n").stdout.lower()

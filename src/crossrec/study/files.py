@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from crossrec.errors import DataError
 from crossrec.safeload import load_yaml, shorten
@@ -29,8 +29,31 @@ def selection_path(root: str | Path, stage: str, dataset: str, backbone: str, pl
     return base / "tune.yaml" if stage == "tune" else base / plugin / "align.yaml"
 
 
+class Record:
+    """A stage's YAML file: written atomically from its dataclass fields, read back checked
+    (DataError naming the file when its keys are not the record's)."""
+
+    kind: ClassVar[str] = "record"
+
+    def write(self, path: str | Path) -> None:
+        """The record as YAML, atomically."""
+        from crossrec.io import write_yaml
+
+        write_yaml(path, asdict(self))  # type: ignore[call-overload]
+
+    @classmethod
+    def read(cls, path: str | Path) -> Self:
+        """A file of this kind (DataError naming it when it is not one)."""
+        path = Path(path)
+        blob = load_yaml(path, DataError)
+        try:
+            return cls(**blob)
+        except TypeError as err:
+            raise DataError(path, f"not a {cls.kind} file ({shorten(str(err))[1:-1]})") from None
+
+
 @dataclass(frozen=True)
-class Selection:
+class Selection(Record):
     """One stage's choice for a (dataset, backbone[, plug-in]).
 
     Attributes:
@@ -54,12 +77,7 @@ class Selection:
     metric: str
     seed: int
     candidates: list[dict[str, Any]] = field(default_factory=list)
-
-    def write(self, path: str | Path) -> None:
-        """The selection as YAML, atomically."""
-        from crossrec.io import write_yaml
-
-        write_yaml(path, asdict(self))
+    kind: ClassVar[str] = "selection"
 
     @classmethod
     def read(cls, path: str | Path) -> Selection:
@@ -67,7 +85,7 @@ class Selection:
         (DataError naming the file)."""
         path = Path(path)
         blob = load_yaml(path, DataError)
-        names = [f for f in cls.__dataclass_fields__]
+        names = [f.name for f in fields(cls)]
         if not isinstance(blob, dict) or sorted(blob) != sorted(names):
             raise DataError(path, f"not a selection file (expected the keys {', '.join(names)})")
         sel = cls(**blob)
@@ -87,7 +105,7 @@ def rung_path(
 
 
 @dataclass(frozen=True)
-class Rung:
+class Rung(Record):
     """One successive-halving rung of a stage: every point trained to ``epochs`` (or to its
     early stop), the best ``keep`` by best-so-far validation value go on.
 
@@ -102,22 +120,7 @@ class Rung:
     keep: int
     candidates: list[dict[str, Any]]
     survivors: list[str]
-
-    def write(self, path: str | Path) -> None:
-        """The rung as YAML, atomically."""
-        from crossrec.io import write_yaml
-
-        write_yaml(path, asdict(self))
-
-    @classmethod
-    def read(cls, path: str | Path) -> Rung:
-        """A rung file (DataError naming it when it is not one)."""
-        path = Path(path)
-        blob = load_yaml(path, DataError)
-        try:
-            return cls(**blob)
-        except TypeError as err:
-            raise DataError(path, f"not a rung file ({shorten(str(err))[1:-1]})") from None
+    kind: ClassVar[str] = "rung"
 
 
 def confirm_path(root: str | Path, stage: str, dataset: str, backbone: str, plugin: str) -> Path:
@@ -127,7 +130,7 @@ def confirm_path(root: str | Path, stage: str, dataset: str, backbone: str, plug
 
 
 @dataclass(frozen=True)
-class Confirm:
+class Confirm(Record):
     """The best ``top`` finalists of a stage (by their score at the stage seed), re-run over
     ``seeds`` before the stage selects the best seed mean.
 
@@ -141,19 +144,4 @@ class Confirm:
     candidates: list[dict[str, Any]]
     top: list[str]
     seeds: list[int]
-
-    def write(self, path: str | Path) -> None:
-        """The confirmation as YAML, atomically."""
-        from crossrec.io import write_yaml
-
-        write_yaml(path, asdict(self))
-
-    @classmethod
-    def read(cls, path: str | Path) -> Confirm:
-        """A confirmation file (DataError naming it when it is not one)."""
-        path = Path(path)
-        blob = load_yaml(path, DataError)
-        try:
-            return cls(**blob)
-        except TypeError as err:
-            raise DataError(path, f"not a confirmation file ({shorten(str(err))[1:-1]})") from None
+    kind: ClassVar[str] = "confirmation"
