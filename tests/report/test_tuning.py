@@ -130,3 +130,13 @@ def test_every_two_key_grid_is_a_heat_map(tmp_path: Path) -> None:
     (image,) = fig.axes[0].images
     assert image.get_array().shape == (3, 2)  # alpha x beta, every cell filled
     assert parse_point("alpha=0.01+n_layers=2", ["alpha"]) == {"alpha": 0.01}
+
+
+def test_a_winner_at_zero_is_not_an_edge(tmp_path: Path) -> None:
+    candidates = [{"variant": f"reg_weight={v:g}", "run": "x", "score": s, "epochs_run": 5}
+                  for v, s in ((0.0, 0.35), (1e-5, 0.34), (1e-4, 0.33))]  # fmt: skip
+    Selection("tune", "d", "freedom", "none", "reg_weight=0", {"reg_weight": 0.0}, 0.35,
+              "valid recall@20", 1, candidates).write(
+        selection_path(tmp_path, "tune", "d", "freedom", "none"))  # fmt: skip
+    rows = staged_rows(tmp_path, [("d", "freedom", "none")])
+    assert edge_warnings(rows, {"runs": []}) == []

@@ -184,7 +184,7 @@ def config_key(row: dict[str, Any], key: str, plan_row: dict[str, Any] | None) -
 
 def edge_warnings(rows: pd.DataFrame, plan: dict[str, Any]) -> list[str]:
     """One line per winner that sits on the edge of a numeric grid key of at least three values:
-    the best point may lie outside the grid."""
+    the best point may lie outside the grid (not at a lower edge of 0: the parameter off)."""
     plan_rows = {(r["dataset"], r["backbone"], r["plugin"]): r for r in plan["runs"]}
     out = []
     for (dataset, backbone, plugin, stage), sub in rows.groupby([*GROUP, "stage"], sort=False):
@@ -199,6 +199,8 @@ def edge_warnings(rows: pd.DataFrame, plan: dict[str, Any]) -> list[str]:
             if value not in (values[0], values[-1]):
                 continue
             side = "above" if value == values[-1] else "below"
+            if side == "below" and value == 0:  # 0 (off) is the end of the range, not an edge
+                continue
             where = config_key(win, key, plan_rows.get((dataset, backbone, plugin)))
             out.append(
                 f"{dataset}/{backbone}/{plugin} {stage}: the winner {win['variant']} is on the "
