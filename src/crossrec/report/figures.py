@@ -379,7 +379,9 @@ def tuning(rows: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
                     color="white" if light else "black")  # fmt: skip
         bar = fig.colorbar(image, ax=ax)
         bar.set_label(f"valid recall@20 ({np.nanmin(grid):.3f}–{np.nanmax(grid):.3f})")
-        ax.set_xticks(range(len(xs)), [format_value(x) for x in xs])
+        labels = [format_value(x) for x in xs]
+        crowded = sum(len(t) for t in labels) > 20  # long labels would run into each other
+        ax.set_xticks(range(len(xs)), labels, rotation=45 if crowded else 0)
         ax.set_yticks(range(len(ys)), [format_value(y) for y in ys])
         ax.set_xlabel(keys[1])
         ax.set_ylabel(keys[0])
