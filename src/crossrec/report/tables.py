@@ -412,7 +412,8 @@ def build_tables(
         + " – : the backbone alone (plugin none) is the baseline of the tests, not tested."
         + warned,
     )
-    files |= rendered(out / "tuning", *tuning_table(analysis.tuning), tuning_note(analysis))
+    tuning_display, tuning_numeric = tuning_table(analysis.tuning)
+    files |= rendered(out / "tuning", named(tuning_display), tuning_numeric, tuning_note(analysis))
     files |= rendered(out / "activity", *activity(analysis))
     files |= rendered(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
     files |= rendered(out / "table2", *table2(chosen, families))

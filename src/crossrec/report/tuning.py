@@ -245,22 +245,26 @@ def noise_warnings(rows: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
 
 
 def tuning_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The tuning table: display (winner marked ★, scores to 4 decimals) and numeric frames."""
+    """The tuning table: display (winner marked ★, scores to 4 decimals, a confirmation's seed
+    mean only where a search had one) and numeric frames."""
     numeric = rows.copy()
     numeric["point"] = numeric["point"].map(_point_text)
-    display = numeric.copy()
+    display = numeric.drop(columns=["variant", "metric"])
     display["score"] = display["score"].map(lambda s: f"{s:.4f}" if math.isfinite(s) else "–")
     display["epochs_run"] = display["epochs_run"].map(
-        lambda e: "–" if e is None or pd.isna(e) else f"{e:g}"
+        lambda e: "–" if e is None or pd.isna(e) else f"{e:.3g}"
     )
     display["stopped_at_rung"] = display["stopped_at_rung"].map(
         lambda r: "–" if r is None or pd.isna(r) else str(int(r))
     )
-    display["confirmed"] = display["confirmed"].map(
-        lambda v: "–" if v is None or pd.isna(v) else f"{v:.4f}"
-    )
+    if display["confirmed"].isna().all():
+        display = display.drop(columns=["confirmed"])
+    else:
+        display["confirmed"] = display["confirmed"].map(
+            lambda v: "–" if v is None or pd.isna(v) else f"{v:.4f}"
+        )
     display["winner"] = display["winner"].map(lambda w: "★" if w else "")
-    display = display.drop(columns=["variant"]).rename(
+    display = display.rename(
         columns={
             "stopped_at_rung": "stopped at rung",
             "epochs_run": "epochs",
