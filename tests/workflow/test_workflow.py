@@ -231,7 +231,7 @@ def test_slurm_profile_requests() -> None:
     local = set(re.findall(r"(\w+),", block.group(1)))
     assert local == {"all", "data", "runs", "download", "plan", "tables", "figures", "select_tune",
                      "stage_tune", "select_align", "stage_align", "select_rung_tune",
-                     "select_rung_align", "study", "config"}  # fmt: skip
+                     "select_rung_align", "confirm_tune", "confirm_align", "study", "config"}  # fmt: skip
 
 
 def test_lint(tmp_path: Path) -> None:
