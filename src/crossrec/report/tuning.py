@@ -142,7 +142,7 @@ def flat_rows(
                 **dict(zip(GROUP, group, strict=True)),
                 "stage": "main",
                 "search": f"grid, {len(means)} point{'s' if len(means) > 1 else ''} "
-                f"(mean of {sub['seed'].nunique()} seeds)",
+                f"(mean of {sub['seed'].nunique()} seed{'s' if sub['seed'].nunique() != 1 else ''})",
                 "variant": variant,
                 "point": dict(grids.get((*group, variant), {})),
                 "score": float(row["score"]),
