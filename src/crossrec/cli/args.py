@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from crossrec.config import parse_scalar
@@ -99,16 +100,10 @@ def stage_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plugin", help="the align stage's plug-in")
     p.add_argument(
         "--selections",
-        type=_path,
+        type=Path,
         required=True,
         help="the folder of the selection files (results/selections)",
     )
-
-
-def _path(text: str) -> Any:  # noqa: ANN401
-    from pathlib import Path
-
-    return Path(text)
 
 
 def study_of(args: argparse.Namespace, selections: Any = None) -> tuple[Any, str]:  # noqa: ANN401
