@@ -44,6 +44,7 @@ localrules:
     data,
     runs,
     download,
+    knockout_data,
     plan,
     select_tune,
     stage_tune,

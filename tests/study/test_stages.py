@@ -35,6 +35,7 @@ plugins:
 stages: {tune: {}, align: {}}
 pin:
   - {backbone: freedom, params: {dropout: 0.9}}
+knockout: {modalities: [image, text], backbones: [freedom], subsets: [[text]], seeds: [1]}
 item_knn_k: [4]
 seeds: [1, 2]
 train: {epochs: 2, batch_size: 64, topk: [5, 10, 20], device: cpu}
@@ -42,7 +43,7 @@ tables: {k: [5, 10]}
 """
 
 
-STAGED_RUNS = 11  # distinct runs of STAGED: what the estimate counts and the workflow trains
+STAGED_RUNS = 13  # distinct runs of STAGED: what the estimate counts and the workflow trains
 
 
 def _config(text: str = STAGED) -> dict:
@@ -65,12 +66,13 @@ def test_the_plan_before_any_selection() -> None:
 
 def test_the_estimate_counts_every_stage() -> None:
     """2 tune runs; FETTLE's 2 points on each backbone; (none, fettle) x 2 backbones x 2 seeds
-    replicate — 11 distinct runs, as the end-to-end test trains."""
+    replicate; FREEDOM's (none, fettle) on all and on text only, seed 1 (the first two are
+    replicate runs) — 13 distinct runs, as the end-to-end test trains."""
     from crossrec.costs import CostTable, estimate
 
     est = estimate(_config(), CostTable.load("cpu"))
     jobs = {study: entry["jobs"] for study, entry in est["studies"].items()}
-    assert jobs == {"tune": 2, "align": 4, "main": 8}
+    assert jobs == {"tune": 2, "align": 4, "main": 8, "knockout": 4}
     assert est["total"]["jobs"] == STAGED_RUNS
 
 
@@ -152,7 +154,12 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
     assert align.variant in ("alpha=0.001+dropout=0.9", "alpha=0.01+dropout=0.9")
     # the tables read the replicate runs only: the selected points, every seed
     runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
-    assert set(runs["study"]) == {"main"} and len(runs) == 2 * 2 * 2
+    assert set(runs["study"]) == {"main", "knockout"} and (runs["study"] == "main").sum() == 8
+    knocked = runs[runs["study"] == "knockout"]  # at the selected points, known after align
+    assert set(knocked["dataset"]) == {"tiny", "tiny-only-text"} and len(knocked) == 4
+    assert set(knocked[knocked["plugin"] == "fettle"]["variant"]) == {align.variant}
+    knockout = pd.read_csv(tmp_path / "results" / "tables" / "knockout.csv")
+    assert knockout["modalities"].tolist() == ["all", "all", "text", "text"]
     chosen = runs[(runs["backbone"] == "lightgcn") & (runs["plugin"] == "none")]
     assert set(chosen["variant"]) == {tune.variant} and sorted(chosen["seed"]) == [1, 2]
     assert set(runs[runs["plugin"] == "fettle"]["variant"]) >= {align.variant}

@@ -105,6 +105,22 @@ def test_tiny_workflow_end_to_end(tiny_study: Path) -> None:
 
     data = tmp_path / "results" / "data" / "tiny"
     assert (data / "neighbors_k2.npy").is_file() and (data / "neighbors_k3.npy").is_file()
+    # the knock-out: FREEDOM with and without CROSS on image only and text only, next to all
+    knocked = runs[runs["study"] == "knockout"]
+    assert sorted(set(knocked["dataset"])) == ["tiny", "tiny-only-image", "tiny-only-text"]
+    assert len(knocked) == 2 * 3 and set(knocked["seed"]) == {1}
+    text_only = tmp_path / "results" / "data" / "tiny-only-text"
+    assert (text_only / "text_feat.npy").is_file() and not (text_only / "image_feat.npy").exists()
+    knockout = pd.read_csv(tables / "knockout.csv")
+    assert list(zip(knockout["modalities"], knockout["plugin"], strict=True)) == [
+        (m, p) for m in ("all", "image", "text") for p in ("none", "cross")
+    ]
+    for _, row in knockout.iterrows():
+        dataset = "tiny" if row["modalities"] == "all" else f"tiny-only-{row['modalities']}"
+        folder = tmp_path / "results" / "runs" / dataset / "freedom" / row["plugin"]
+        blob = json.loads((folder / "default" / "seed1" / "metrics.json").read_text())
+        assert row["recall@20"] == pytest.approx(blob["test"]["recall@20"], abs=1e-6)
+        assert row["n"] == 1
     run = tmp_path / "results" / "runs" / "tiny" / "freedom" / "none" / "default" / "seed1"
     assert {"run.yaml", "metrics.json", "history.csv", "test_per_user.csv"} <= {
         p.name for p in run.iterdir()

@@ -6,11 +6,12 @@ planner `crossrec plan` runs (crossrec.study), so the DAG and the tables agree o
 
 import json
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
 
-from crossrec.errors import CrossrecError
+from crossrec.errors import ConfigError, CrossrecError
 from crossrec.report import (
     FIGURE_FORMATS,
     FIGURES,
@@ -37,6 +38,24 @@ wildcard_constraints:
 RUN_DIR = f"results/runs/{RUN_PATH}"
 SELECTIONS = SELECTIONS_DIR  # a staged study's selection files (crossrec.study.files)
 TRAIN = train_settings(config)  # the trainer settings, defaults filled in
+
+
+# the configured datasets' names, as the one wildcard value `download` and `prepare` take (a
+# knock-out dataset, <dataset>-only-<modalities>, comes from `knockout_data`)
+CONFIGURED_DATASETS = "|".join(re.escape(name) for name in config["datasets"])
+
+
+def knockout_args(wildcards):
+    """`--keep ... --modalities ...` of a knock-out dataset (crossrec.study.knockout)."""
+    name = f"{wildcards.dataset}-only-{wildcards.kept}"
+    found = STUDY.knockout.kept(name) if STUDY.knockout else None
+    if found is None:
+        fail_now(
+            ConfigError(f"results/data/{name}: no knock-out subset of this config")
+        )
+    base, kept = found
+    declared = STUDY.knockout.modalities[base]
+    return f"--keep {' '.join(kept)} --modalities {' '.join(declared)}"
 
 
 def all_datasets():

@@ -4,6 +4,8 @@ rule download:
         directory("resources/{dataset}"),
     log:
         "results/logs/download/{dataset}.log",
+    wildcard_constraints:
+        dataset=CONFIGURED_DATASETS,
     conda:
         "../../envs/crossrec.yaml"
     params:
@@ -20,6 +22,8 @@ rule prepare:
         directory("results/data/{dataset}"),
     log:
         "results/logs/prepare/{dataset}.log",
+    wildcard_constraints:
+        dataset=CONFIGURED_DATASETS,
     conda:
         "../../envs/crossrec.yaml"
     threads: 4
@@ -30,3 +34,23 @@ rule prepare:
         needs=prepare_args,
     shell:
         "crossrec prepare --dataset {wildcards.dataset} {params.source} {params.needs} --raw {input} --out {output} > {log} 2>&1"
+
+
+rule knockout_data:
+    """A prepared folder with some of its modalities only: the data of the modality knock-out
+    study's runs (crossrec.study.knockout; hard links to the full folder's files)."""
+    input:
+        "results/data/{dataset}",
+    output:
+        directory("results/data/{dataset}-only-{kept}"),
+    log:
+        "results/logs/prepare/{dataset}-only-{kept}.log",
+    wildcard_constraints:
+        dataset=CONFIGURED_DATASETS,
+        kept=r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)*",
+    conda:
+        "../../envs/crossrec.yaml"
+    params:
+        modalities=knockout_args,
+    shell:
+        "crossrec subset --data {input} {params.modalities} --out {output} > {log} 2>&1"

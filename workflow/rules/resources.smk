@@ -16,7 +16,9 @@ def _job_limits(wildcards):
 
     epochs = rung_epochs(wildcards) if "rung" in wildcards.keys() else TRAIN.epochs
     return job_limits(
-        wildcards.dataset,
+        STUDY.base_dataset(
+            wildcards.dataset
+        ),  # a knock-out dataset: its full dataset's
         wildcards.backbone,
         wildcards.plugin,
         "cuda" if _cuda() else "cpu",

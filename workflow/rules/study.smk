@@ -39,8 +39,9 @@ def _backbones():
 
 def study_runs(name):
     """File `name` of every run the tables read: every planned run of a flat study; the
-    replicate runs of a staged one and its ablation and sensitivity runs at the selected
-    backbone points (known after its selections)."""
+    replicate runs of a staged one, its knock-out runs at the selected points and its ablation
+    and sensitivity runs at the selected backbone points (known after its selections).
+    """
     if not STUDY.staged:
         return [run_path(key, name) for key in STUDY.runs()]
     out = []
@@ -48,7 +49,8 @@ def study_runs(name):
         for plugin in ["none", *STUDY.plugins_of(dataset, backbone)]:
             variant = chosen(dataset, backbone, plugin)
             keys = [RunKey(dataset, backbone, plugin, variant, s) for s in STUDY.seeds]
-            out += [run_path(key, name) for key in keys]
+            keys += STUDY.knockout_runs(dataset, backbone, plugin, variant)
+            out += [run_path(key, name) for key in dict.fromkeys(keys)]
         point = chosen(dataset, backbone, "none")
         for _, key, _ in selected_studies(STUDY, dataset, backbone, point):
             out.append(run_path(key, name))

@@ -1,5 +1,6 @@
-"""The data verbs: ``download`` (a dataset's raw files), ``prepare`` (an MMRec-format folder)
-and ``synth`` (a seeded synthetic folder with a real dataset's shape)."""
+"""The data verbs: ``download`` (a dataset's raw files), ``prepare`` (an MMRec-format folder),
+``subset`` (a prepared folder with some modalities only, for a modality knock-out) and ``synth``
+(a seeded synthetic folder with a real dataset's shape)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     print(describe(source.prepare(args.raw, args.out, args.dataset, params, needs)))
 
 
+def cmd_subset(args: argparse.Namespace) -> None:
+    """Write a prepared folder restricted to the ``--keep`` modalities (crossrec.data.subset)."""
+    from crossrec.data.prepare import describe
+    from crossrec.data.subset import write_subset
+
+    print(describe(write_subset(args.data, args.out, args.keep, args.modalities)))
+
+
 def cmd_synth(args: argparse.Namespace) -> None:
     """Write a seeded synthetic MMRec folder with a real dataset's shape."""
     from crossrec.data.synthetic import write_synthetic
@@ -60,7 +69,7 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 
 def add_parsers(sub: Any) -> None:  # noqa: ANN401
-    """Register ``download``, ``prepare`` and ``synth`` on the CLI's subparsers."""
+    """Register ``download``, ``prepare``, ``subset`` and ``synth`` on the CLI's subparsers."""
     for name, func, what in (
         ("download", cmd_download, "fetch a dataset's raw files"),
         ("prepare", cmd_prepare, "raw files -> MMRec-format folder"),
@@ -115,6 +124,25 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         metavar="K",
         help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
     )
+
+    p = sub.add_parser(
+        "subset",
+        help="a prepared folder with some of its modalities only (a modality knock-out's data)",
+        description="Write --out: the prepared folder --data without the modalities --keep "
+        "leaves out (their features and kNN graphs); interactions, split and neighbour files "
+        "are carried over unchanged.",
+    )
+    p.add_argument("--data", type=Path, required=True, help="a folder `crossrec prepare` wrote")
+    p.add_argument("--keep", nargs="+", required=True, metavar="MODALITY", help="kept modalities")
+    p.add_argument(
+        "--modalities",
+        nargs="+",
+        required=True,
+        metavar="MODALITY",
+        help="every modality --data must hold (the config's knockout.modalities)",
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_subset)
 
     p = sub.add_parser(
         "synth", help="a seeded synthetic MMRec folder with a real dataset's shape (benchmarks)"

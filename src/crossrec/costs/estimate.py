@@ -52,7 +52,8 @@ def estimate(
     for study, keys in by_stage.items():
         for key in keys:
             jobs[f"study:{study}"] += 1
-            row = table.row(key.dataset, key.backbone, key.plugin)
+            dataset = exp.base_dataset(key.dataset)  # a knock-out's: its full dataset's cost
+            row = table.row(dataset, key.backbone, key.plugin)
             n = halved.get(key, epochs)
             h = run_seconds(row, n) / 3600 if row else 0.0
             if exp.staged and key not in seen:
@@ -69,9 +70,9 @@ def estimate(
             if key in seen:
                 continue  # a run in two studies is trained once
             seen.add(key)
-            jobs[key.dataset] += 1
-            hours[key.dataset] += h
-            unmeasured[key.dataset] += row is None
+            jobs[dataset] += 1
+            hours[dataset] += h
+            unmeasured[dataset] += row is None
             hours["total"] += h
             grid = study == ("align" if exp.staged else "main") and key.plugin in gridded
             if grid:

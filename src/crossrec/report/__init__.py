@@ -14,6 +14,7 @@ TABLES = (
     "paper_vs_ours",
     "tuning",
     "activity",
+    "knockout",
 )
 TABLE_FORMATS = ("md", "csv", "tex")
 FIGURES = ("curves", "improvement", "sensitivity", "modality_scores", "tuning")
@@ -36,4 +37,5 @@ REPORT_STUDY = {
     "runs": "Runs",
     "tuning": "Tuning",
     "activity": "Main study",
+    "knockout": "Modality knock-out",
 }

@@ -5,8 +5,8 @@ level, the seed-count text, the config's order)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ class Analysis:
         warnings: a winner on its grid's edge, a winner within seed noise (one line each).
         data_root: the prepared datasets' folder (results/data): the split, for the activity
             breakdown (None: not given).
+        knockout: each knock-out dataset's full dataset and kept modalities (the plan's
+            ``knockout``; empty without a knock-out study).
     """
 
     runs: pd.DataFrame
@@ -47,6 +49,7 @@ class Analysis:
     tuning: pd.DataFrame
     warnings: list[str]
     data_root: Path | None = None
+    knockout: Mapping[str, Any] = field(default_factory=dict)
 
 
 def in_config_order(frame: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -90,7 +93,10 @@ def analyse(
     tuning = tuning_rows(plan, runs, selection, None if selections is None else Path(selections))
     warnings = edge_warnings(tuning, plan) + noise_warnings(tuning, runs)
     data = None if data_root is None else Path(data_root)
-    return Analysis(runs, selection, chosen, pvalues, root, correction, tuning, warnings, data)
+    knockout = dict(plan.get("knockout") or {})
+    return Analysis(
+        runs, selection, chosen, pvalues, root, correction, tuning, warnings, data, knockout
+    )
 
 
 def load_analysis(

@@ -29,6 +29,7 @@ from crossrec.errors import DataError
 from crossrec.io import atomic_open
 from crossrec.report import render
 from crossrec.report.analysis import ALPHA, Analysis, in_config_order, seeds_text
+from crossrec.report.knockout import knockout
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
 from crossrec.report.render import Layout
 from crossrec.report.stats import (
@@ -82,6 +83,12 @@ LAYOUTS = {
         "The main comparison by user activity: test R@20 of each plug-in and its backbone "
         "alone per quartile of the test users' train interactions, with a paired test.",
         "tab:crossrec-activity",
+    ),
+    "knockout": Layout(
+        "Modality knock-out: each backbone alone and with each plug-in at its main-study point, "
+        "trained on all modalities and on each kept subset; Δ against all modalities and "
+        "ΔImprov. over the backbone alone on the same modalities.",
+        "tab:crossrec-knockout",
     ),
     "tuning": Layout(
         "Every candidate of the search behind each selected point: its grid point, validation "
@@ -415,6 +422,10 @@ def build_tables(
     tuning_display, tuning_numeric = tuning_table(analysis.tuning)
     files |= rendered(out / "tuning", named(tuning_display), tuning_numeric, tuning_note(analysis))
     files |= rendered(out / "activity", *activity(analysis))
+    files |= rendered(
+        out / "knockout",
+        *knockout(runs, analysis.knockout, analysis.runs_root, correction),
+    )
     files |= rendered(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
     files |= rendered(out / "table2", *table2(chosen, families))
     files |= rendered(out / "ablation", *ablation_table(runs, ks))

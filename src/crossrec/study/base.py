@@ -4,6 +4,7 @@ typing and the plan rows. A planner adds its runs; it never branches on the othe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from crossrec.errors import ConfigError
 from crossrec.run import RunKey, RunSpec, check_dataset_name, train_settings
 from crossrec.study.grid import Variant, grid_variants
+from crossrec.study.knockout import Knockout, derived_name, restrict
 from crossrec.study.resolve import Variants
 
 if TYPE_CHECKING:
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
 
     from crossrec.data.needs import DataNeeds
 
-STUDIES = ("main", "ablation", "sensitivity")
+STUDIES = ("main", "ablation", "sensitivity", "knockout")
 SELECTIONS = ("validation", "mmrec_test")
 
 
@@ -54,6 +56,7 @@ class Planner:
         self.datasets = datasets
         self.seeds = [int(s) for s in config["seeds"]]
         self.exclude = config.get("exclude", []) or []
+        self.knockout = Knockout.of(config, self.datasets, self.seeds)
         self.grids: dict[tuple[str, str], list[str]] = {}  # (backbone, plug-in) -> variants
         for backbone, b_params in config["backbones"].items():
             for plugin, p_params in config["plugins"].items():
@@ -142,13 +145,36 @@ class Planner:
         """What ``prepare`` must write for every planned run (:meth:`Variants.data_needs`)."""
         return self.variants.data_needs(self.typed_variants())
 
+    def base_dataset(self, dataset: str) -> str:
+        """The configured dataset a knock-out dataset derives from (``dataset`` itself
+        otherwise; :mod:`crossrec.study.knockout`)."""
+        derived = self.knockout.kept(dataset) if self.knockout else None
+        return dataset if derived is None else derived[0]
+
     def run_definition(self, key: RunKey) -> RunSpec:
-        """The run of ``key`` with every default filled in, as its ``run.yaml`` records it."""
-        return self.variants.run_definition(key)
+        """The run of ``key`` with every default filled in, as its ``run.yaml`` records it (on
+        a knock-out dataset, the parameters that name modalities restricted to the kept ones:
+        :func:`crossrec.study.knockout.restrict`)."""
+        spec = self.variants.run_definition(key)
+        derived = self.knockout.kept(key.dataset) if self.knockout else None
+        if derived is None:
+            return spec
+        kept = derived[1]
+        plugin_params = restrict(spec.plugin_params, kept)
+        if plugin_params.get("modalities") == []:
+            raise ConfigError(
+                f"knockout: plug-in {key.plugin} aligns only {spec.plugin_params['modalities']}, "
+                f"none of which {key.dataset} keeps; leave that subset out (knockout.subsets)"
+            )
+        return dataclasses.replace(
+            spec,
+            backbone_params=restrict(spec.backbone_params, kept),
+            plugin_params=plugin_params,
+        )
 
     def plan_studies(self) -> tuple[str, ...]:
         """The studies whose runs :meth:`plan` lists besides the sensitivity sweep."""
-        return ("main", "ablation")
+        return ("main", "ablation", "knockout")
 
     def plan(self) -> dict[str, Any]:
         """A JSON-ready description of every run: study membership and resolved parameters."""
@@ -157,6 +183,13 @@ class Planner:
         entries += [("sensitivity", key, [param, value]) for param, value, key in self._sensitivity]
         for study, key, swept in entries:
             var = self.variant(key.backbone, key.plugin, key.variant)
+            derived = self.knockout.kept(key.dataset) if self.knockout else None
+            if derived is not None:  # as the run's definition has them
+                var = Variant(
+                    restrict(var.backbone_params, derived[1]),
+                    restrict(var.plugin_params, derived[1]),
+                    var.grid,
+                )
             rows.append(
                 {
                     "study": study,
@@ -169,6 +202,15 @@ class Planner:
                     "swept": swept,
                 }
             )
+        knockout = {}
+        if self.knockout is not None:
+            knockout = {
+                "knockout": {
+                    derived_name(d, kept): {"dataset": d, "kept": list(kept)}
+                    for d, subsets in self.knockout.subsets.items()
+                    for kept in subsets
+                }
+            }
         return {
             "schema": 1,
             "selection": self.selection,
@@ -178,6 +220,7 @@ class Planner:
             "sensitivity": dict(self.config.get("sensitivity", {}) or {}),
             "stages": self.stage_seeds(),
             "runs": rows,
+            **knockout,
         }
 
     def stage_seeds(self) -> dict[str, int] | None:

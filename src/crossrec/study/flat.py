@@ -39,6 +39,7 @@ class FlatStudy(Planner):
                         self._studies["main"].append(key)
         self._plan_ablation(config.get("ablation"))
         self._plan_sensitivity(config.get("sensitivity"))
+        self._plan_knockout()
 
     def _plan_ablation(self, spec: Mapping[str, Any] | None) -> None:
         if not spec:
@@ -57,6 +58,35 @@ class FlatStudy(Planner):
                 for dataset, seed in itertools.product(self.datasets, seeds):
                     key = RunKey(dataset, backbone, preset, DEFAULT_VARIANT, seed)
                     self._studies["ablation"].append(key)
+
+    def _plan_knockout(self) -> None:
+        """The knock-out runs (:mod:`crossrec.study.knockout`) at the configured point of each
+        (backbone, plug-in), fixed by ``knockout.backbone_params`` / ``plugin_params`` where the
+        config has a grid: the main study's variant of that point (its runs on the full data
+        shared), else a variant named ``knockout``."""
+        spec = self.knockout
+        if spec is None:
+            return
+        for backbone in spec.backbones:
+            for plugin in spec.plugins_of(list(self.config["plugins"])):
+                b, p = self.base(
+                    backbone,
+                    plugin,
+                    "knockout",
+                    (spec.spec.get("backbone_params") or {}).get(backbone),
+                    spec.spec.get("plugin_params") if plugin != "none" else None,
+                )
+                same = [
+                    n
+                    for n in self.grids.get((backbone, plugin), [])
+                    if (self.variant(backbone, plugin, n).backbone_params,
+                        self.variant(backbone, plugin, n).plugin_params) == (b, p)
+                ]  # fmt: skip
+                name = same[0] if same else "knockout"
+                self.variants.add(backbone, plugin, name, Variant(b, p), "knockout")
+                for dataset in self.datasets:
+                    if not excluded(self.exclude, dataset, backbone, plugin):
+                        self._studies["knockout"] += spec.runs(dataset, backbone, plugin, name)
 
     def _plan_sensitivity(self, spec: Mapping[str, Any] | None) -> None:
         if not spec:

@@ -110,6 +110,17 @@ class StagedStudy(Planner):
                 self._studies["main"] += [
                     RunKey(dataset, backbone, plugin, final, s) for s in self.seeds
                 ]
+                self._studies["knockout"] += self.knockout_runs(dataset, backbone, plugin, final)
+
+    def knockout_runs(self, dataset: str, backbone: str, plugin: str, variant: str) -> list[RunKey]:
+        """The knock-out runs (:mod:`crossrec.study.knockout`) of a selected point ([] when the
+        knock-out does not train this backbone or plug-in)."""
+        spec = self.knockout
+        if spec is None or backbone not in spec.backbones:
+            return []
+        if plugin not in spec.plugins_of(["none", *self.plugins_of(dataset, backbone)]):
+            return []
+        return spec.runs(dataset, backbone, plugin, variant)
 
     def stage_seeds(self) -> dict[str, int]:
         """The seed each stage trains its candidates with."""
@@ -119,7 +130,9 @@ class StagedStudy(Planner):
         """plan.json lists the stages' candidates too; study.json (with ``selections``) only the
         replicate runs the tables read."""
         return (
-            ("main", "ablation") if self.selections is not None else ("main", "ablation", *STAGES)
+            ("main", "ablation", "knockout")
+            if self.selections is not None
+            else ("main", "ablation", "knockout", *STAGES)
         )
 
     def _grid_keys(self, section: str, name: str) -> list[str]:
@@ -281,6 +294,7 @@ class StagedStudy(Planner):
                     out["main"] += [
                         RunKey(dataset, backbone, plugin, variant, s) for s in self.seeds
                     ]
+                    out["knockout"] += self.knockout_runs(dataset, backbone, plugin, variant)
         return out
 
     def typed_variants(self) -> list[tuple[str, str, str]]:
@@ -349,8 +363,8 @@ class StagedStudy(Planner):
     def stage_of(self, key: RunKey) -> tuple[str, str, str, str] | None:
         """``(stage, dataset, backbone, plugin)`` when ``key`` is a candidate of a stage."""
         d, b, p = key.dataset, key.backbone, key.plugin
-        if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")):
-            return None
+        if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")) or d not in self.datasets:
+            return None  # a knock-out dataset's runs are no stage's candidates
         if p != "none" and p not in self.plugins_of(d, b):
             return None
         stage = "tune" if p == "none" else "align"
@@ -362,10 +376,14 @@ class StagedStudy(Planner):
         """What writes a run's ``run.yaml``: ``("plan",)`` for a run known before any selection,
         ``("tune", dataset, backbone)`` or ``("align", dataset, backbone, plugin)`` for one a
         selection determines."""
-        d, b, p = key.dataset, key.backbone, key.plugin
+        d, b, p = self.base_dataset(key.dataset), key.backbone, key.plugin
         b_pinned = self._pinned(d, b, None) is not None
         if key.variant.startswith((f"{ABLATION}+", f"{SENSITIVITY}+")):
             return ("plan",) if b_pinned else ("tune", d, b)
+        if d != key.dataset:  # a knock-out run: its point's selection writes it
+            if p == "none" or self._pinned(d, b, p) is not None:
+                return ("plan",) if b_pinned else ("tune", d, b)
+            return ("align", d, b, p)
         stage = "tune" if p == "none" else "align"
         spec = self.confirmation[stage]
         if spec is not None and key.seed in spec.seeds:  # never a replicate or stage seed
