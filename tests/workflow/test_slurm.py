@@ -65,13 +65,15 @@ def _flag(args: list[str], name: str) -> list[str]:
 
 
 def _with_fake_slurm(  # noqa: ANN202
-    tmp_path: Path, config: str, *extra: str, **env_extra: str
+    tmp_path: Path, config: str, *extra: str, work: Path | None = None, **env_extra: str
 ):
-    """Run the workflow with the SLURM profile against the fake SLURM: (process, state, work)."""
+    """Run the workflow with the SLURM profile against the fake SLURM: (process, state, work)
+    (``work``: an earlier call's working directory, to run the study on)."""
     tmp_path.mkdir(parents=True, exist_ok=True)
-    state, bin_dir, work = tmp_path / "slurm", tmp_path / "bin", tmp_path / "work"
+    state, bin_dir = tmp_path / "slurm", tmp_path / "bin"
     state.mkdir()
-    work.mkdir()
+    work = work or tmp_path / "work"
+    work.mkdir(exist_ok=True)
     _fake_slurm(bin_dir)
     (work / "config.yaml").write_text(
         config.replace("PATH", str(ROOT / "tests" / "fixtures" / "tiny"))
@@ -122,6 +124,38 @@ def test_slurm_profile_requests(tmp_path: Path) -> None:
     assert threads == min(2, len(os.sched_getaffinity(0)))
     (step,) = [a for a in _calls(state, "srun") if "train" in " ".join(a)]
     assert "--cpus-per-task=2" in step
+
+
+def test_limits_come_from_the_study_s_own_finished_runs(tmp_path: Path) -> None:
+    """Nothing known about a dataset: the fallback limits (120 min, 4,000 MB); once a run of
+    it has finished, a new job's limits come from what that run measured (crossrec.costs)."""
+    from crossrec.costs.learned import learned_rows, with_learned
+    from crossrec.costs.table import CostTable, memory_mb, runtime_minutes
+
+    config = CONFIG.replace(
+        "train_threads: 2, train_mem_mb: 3000, train_runtime: 45", "train_threads: 1"
+    )
+    proc, state, work = _with_fake_slurm(tmp_path / "first", config)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (train,) = [a for a in _calls(state, "sbatch") if "rule_train" in " ".join(a)]
+    assert _flag(train, "-t") == ["120"] and _flag(train, "--mem") == ["4000"]
+
+    more = config.replace("seeds: [1]", "seeds: [1, 2]")
+    proc, state, _ = _with_fake_slurm(tmp_path / "second", more, work=work)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    (train,) = [a for a in _calls(state, "sbatch") if "rule_train" in " ".join(a)]  # seed 2
+    assert "seed2" in " ".join(train)
+    runs = work / "results" / "runs"
+    learned, _ = learned_rows(runs, "cpu")
+    assert learned[("tiny", "lightgcn", "none")]["runs"] == 2  # seed 1's, and now seed 2's
+    row = with_learned(CostTable.load("cpu"), None).rows.get(("tiny", "lightgcn", "none"))
+    assert row is None  # the shipped table knows nothing of tiny
+    seed1 = json.loads((runs / "tiny/lightgcn/none/default/seed1/metrics.json").read_text())
+    cost, epochs = seed1["cost"], seed1["epochs_run"]
+    measured = {"build_s": 60.0, "epoch_s": cost["train_seconds"] / epochs,
+                "eval_s": cost["eval_seconds"] / epochs, "peak_mb": cost["peak_memory_mb"]}  # fmt: skip
+    assert _flag(train, "-t") == [str(runtime_minutes(measured, 2))] == ["10"]
+    assert _flag(train, "--mem") == [str(memory_mb(measured, cuda=False))] != ["4000"]
 
 
 def test_job_killed_for_time_resumes_from_its_checkpoint(tmp_path: Path) -> None:

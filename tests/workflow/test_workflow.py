@@ -136,6 +136,28 @@ def test_tiny_workflow_end_to_end(tiny_study: Path) -> None:
     assert again.returncode == 0 and "train" in again.stdout
 
 
+def test_a_second_config_is_estimated_from_the_first_studys_runs(
+    tiny_study: Path, tmp_path: Path
+) -> None:
+    """`crossrec estimate` answers in hours for a study on a dataset no shipped table knows,
+    from the runs the first study trained (crossrec.costs.learned); without them it cannot."""
+    second = yaml.safe_load((tiny_study / "config.yaml").read_text())
+    second["seeds"] = [5, 6, 7]
+    for key in ("ablation", "sensitivity", "knockout"):
+        second.pop(key)
+    (tmp_path / "second.yaml").write_text(yaml.safe_dump(second))
+    cli = [sys.executable, "-m", "crossrec", "estimate", "--config", str(tmp_path / "second.yaml")]
+
+    def total(runs: Path) -> str:
+        proc = subprocess.run([*cli, "--runs", str(runs)], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        return next(line for line in proc.stdout.splitlines() if line.startswith("total"))
+
+    assert total(tmp_path / "none").split()[-1] == "unmeasured"
+    learned = total(tiny_study / "results" / "runs")
+    assert float(learned.split()[-1]) >= 0 and "no measured row" not in learned
+
+
 def test_every_table_compiles_with_pdflatex(tiny_study: Path, tmp_path: Path) -> None:
     """Every generated .tex compiles with pdflatex (-halt-on-error) as a two-column table*, and
     the main table fits its width (ACM sigconf's 506 pt)."""

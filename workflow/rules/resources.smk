@@ -10,26 +10,24 @@ def _cuda():
 
 
 def _job_limits(wildcards):
-    """(MB, minutes) of a training job from the measured cost tables (crossrec.costs), None
-    where there is no measured row for the dataset's shape, backbone and plug-in."""
+    """(MB, minutes) of a training job from the cost tables (crossrec.costs): the study's own
+    finished runs' measurements, else the shipped row, else one predicted from the nearest
+    measured dataset size; None where nothing is known."""
     from crossrec.costs import job_limits
 
     epochs = rung_epochs(wildcards) if "rung" in wildcards.keys() else TRAIN.epochs
+    dataset = STUDY.base_dataset(wildcards.dataset)  # a knock-out's: its full dataset's
+    device = "cuda" if _cuda() else "cpu"
+    # the study's own finished runs (results/runs) win over the shipped rows
     return job_limits(
-        STUDY.base_dataset(
-            wildcards.dataset
-        ),  # a knock-out dataset: its full dataset's
-        wildcards.backbone,
-        wildcards.plugin,
-        "cuda" if _cuda() else "cpu",
-        epochs,
+        dataset, wildcards.backbone, wildcards.plugin, device, epochs, "results/runs"
     )
 
 
 def train_mem_mb(wildcards, attempt):
     """Memory of a training job (MB), times the attempt (a job retried after running out of
-    memory or time asks for more): `resources.train_mem_mb` when set, else from the measured
-    cost table (peak x 1.5), else 4000."""
+    memory or time asks for more): `resources.train_mem_mb` when set, else from the cost
+    table (peak x 1.5; learned from the study's runs, shipped or predicted), else 4000."""
     mb = config.get("resources", {}).get("train_mem_mb") or _job_limits(wildcards)[0]
     return (mb or 4000) * attempt
 
@@ -37,8 +35,8 @@ def train_mem_mb(wildcards, attempt):
 def train_runtime(wildcards, attempt):
     """Wall-time limit of a training job (minutes), times the attempt (a job killed at its limit
     resumes from its checkpoint with twice the time): `resources.train_runtime` when set, else
-    from the measured cost table (1.5 x the epochs the job may train: train.epochs, a rung job's
-    budget), else 120."""
+    from the cost table (1.5 x start-up + the epochs the job may train: train.epochs, a rung
+    job's budget; learned from the study's runs, shipped or predicted), else 120."""
     minutes = (
         config.get("resources", {}).get("train_runtime") or _job_limits(wildcards)[1]
     )

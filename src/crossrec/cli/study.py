@@ -156,14 +156,17 @@ def cmd_config(args: argparse.Namespace) -> None:
 
 
 def cmd_estimate(args: argparse.Namespace) -> None:
-    """Jobs and GPU- or CPU-hours per dataset, study, stage and the α×β grid."""
+    """Jobs and GPU- or CPU-hours per dataset, study, stage and the α×β grid, from the cost
+    table with what the runs below --runs measured in its rows' place and the missing rows
+    predicted from the nearest measured dataset size (each said)."""
     from crossrec.costs import CostTable, estimate, format_estimate
+    from crossrec.costs.learned import with_learned
     from crossrec.run import train_settings
 
     study, _ = study_of(args)
     config = study.config
     device = args.device or ("cuda" if train_settings(config).device.startswith("cuda") else "cpu")
-    table = CostTable.load(device, args.costs)
+    table = with_learned(CostTable.load(device, args.costs), args.runs)
     print(format_estimate(estimate(config, table, args.epochs_to_stop)))
 
 
@@ -230,4 +233,11 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         "(default: min(train.epochs, 100))",
     )
     p.add_argument("--costs", type=Path, help="a cost table from benchmarks/bench_cost.py")
+    p.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("results/runs"),
+        help="learn rows from the finished runs below this folder (default results/runs, "
+        "where it exists); their measurements win over the table's",
+    )
     p.set_defaults(func=cmd_estimate)

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from crossrec.costs.table import ASSUMED_EPOCHS, CostTable, run_seconds
+from crossrec.costs.table import ASSUMED_EPOCHS, CostTable, family_of, run_seconds
 from crossrec.errors import ConfigError
 
 
@@ -45,6 +45,7 @@ def estimate(
     jobs: Counter[str] = Counter()
     unmeasured: Counter[str] = Counter()
     seen = set()
+    used: set[tuple[str, str, str]] = set()  # the table keys the runs read
     by_stage = exp.runs_by_stage()
     halved = exp.planned_epochs(epochs)
     exhaustive = exp.planned_epochs(epochs, halving=False)
@@ -54,6 +55,7 @@ def estimate(
             jobs[f"study:{study}"] += 1
             dataset = exp.base_dataset(key.dataset)  # a knock-out's: its full dataset's cost
             row = table.row(dataset, key.backbone, key.plugin)
+            used.add((dataset.lower(), key.backbone, family_of(key.plugin)))
             n = halved.get(key, epochs)
             h = run_seconds(row, n) / 3600 if row else 0.0
             if exp.staged and key not in seen:
@@ -97,6 +99,9 @@ def estimate(
         "device": table.device,
         "machine": table.machine,
         "table": table.source,
+        "learned": table.learned,
+        "origin": sorted({table.origin[k] for k in used if k in table.origin}),
+        "predicted": {"/".join(k): v for k, v in sorted(table.predicted.items())},
         "partial": table.partial,
         "epochs": epochs,
         "studies": studies,
@@ -127,6 +132,10 @@ def estimate(
             "unmeasured": total_missing,
         },
     }
+
+
+MAX_LISTED = 12
+"""Predicted rows listed one per line in an estimate; the rest counted."""
 
 
 def _measured(hours: float, runs: int, missing: int) -> float | None:
@@ -165,6 +174,12 @@ def format_estimate(est: Mapping[str, Any]) -> str:
             "PARTIAL table: only some dataset shapes x backbones x plug-ins are measured; "
             "hours below leave the unmeasured runs out and say how many"
         )
+    lines += [f"row {origin}" for origin in est.get("origin", [])]
+    predicted = est.get("predicted") or {}
+    for key, how in list(predicted.items())[:MAX_LISTED]:
+        lines.append(f"row {key} {how}")
+    if len(predicted) > MAX_LISTED:
+        lines.append(f"... and {len(predicted) - MAX_LISTED} more predicted rows")
     lines += [
         f"assumption: every run trains {est['epochs']} epochs before it stops, evaluating "
         "valid and test after each; one run at a time per device",

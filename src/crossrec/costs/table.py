@@ -10,8 +10,11 @@ peak memory (``peak_mb``). A run that stops after ``E`` epochs costs
 
 (an upper bound: the trainer evaluates valid every epoch but test only when valid improves).
 A dataset is matched to a shape by its name (case-insensitive); a plug-in preset to the measured
-plug-in of its family (``cross_no_cna`` → ``cross``: an upper bound, it drops a term). Runs
-that match no measured row are counted and reported as such, never guessed.
+plug-in of its family (``cross_no_cna`` → ``cross``: an upper bound, it drops a term). Rows
+learned from the study's own finished runs replace shipped ones, and a missing row is predicted
+from the nearest measured dataset where both sizes are known (:mod:`crossrec.costs.learned`,
+each such row said where it came from); runs that match nothing are counted and reported as
+such, never guessed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,14 @@ class CostTable:
     rows: dict[tuple[str, str, str], dict[str, float]]
     source: str
     partial: bool = False  # only some shapes × backbones × plug-ins measured (said in estimates)
+    origin: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """Where a row not measured by the shipped benchmark came from (a learned row)."""
+    sizes: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    """(users, items, interactions) per shape: what :meth:`row` predicts a missing row from."""
+    learned: int = 0
+    """Rows learned from the user's own runs (:func:`crossrec.costs.learned.with_learned`)."""
+    predicted: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    """Rows :meth:`row` predicted so far, and from what."""
 
     @classmethod
     def load(cls, device: str, path: str | Path | None = None) -> CostTable:
@@ -78,9 +89,25 @@ class CostTable:
         return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)
 
     def row(self, dataset: str, backbone: str, plugin: str) -> dict[str, float] | None:
-        """The measured row for a run, or None (unknown shape, backbone or plug-in)."""
-        family = next((f for f in FAMILIES if plugin == f or plugin.startswith(f + "_")), None)
-        return self.rows.get((dataset.lower(), backbone, family or plugin))
+        """The measured (or learned) row for a run; else one predicted from the same backbone
+        and plug-in family on the dataset nearest in size, when :attr:`sizes` knows both
+        (:func:`crossrec.costs.learned.predict`; recorded in :attr:`predicted`); else None."""
+        key = (dataset.lower(), backbone, family_of(plugin))
+        if key in self.rows:
+            return self.rows[key]
+        from crossrec.costs.learned import predict
+
+        found = predict(self.rows, self.sizes, key) if self.sizes else None
+        if found is None:
+            return None
+        self.predicted[key] = found[1]
+        return found[0]
+
+
+def family_of(plugin: str) -> str:
+    """The measured plug-in family of a plug-in or preset (``cross_no_cna`` → ``cross``); a
+    plug-in of no family is its own."""
+    return next((f for f in FAMILIES if plugin == f or plugin.startswith(f + "_")), plugin)
 
 
 def run_seconds(row: Mapping[str, float], epochs: int) -> float:
@@ -102,22 +129,33 @@ def runtime_minutes(row: Mapping[str, float], epochs: int) -> int:
 
 
 def job_limits(
-    dataset: str, backbone: str, plugin: str, device: str, epochs: int
+    dataset: str,
+    backbone: str,
+    plugin: str,
+    device: str,
+    epochs: int,
+    runs_root: str | Path | None = None,
 ) -> tuple[int | None, int | None]:
-    """Memory (MB) and time (minutes) limits of one training job from the shipped tables:
-    memory from the CPU table's peak (host memory, plus a CUDA context on ``cuda``), time from
-    ``device``'s table for ``epochs`` epochs; None where no measured row exists."""
-    host, own = _shipped("cpu"), _shipped(device)
-    row = host.row(dataset, backbone, plugin) if host else None
+    """Memory (MB) and time (minutes) limits of one training job from the cost tables (the
+    shipped ones, with the rows learned from the finished runs below ``runs_root`` in their
+    place and missing rows predicted: :mod:`crossrec.costs.learned`): memory from the CPU
+    table's peak (host memory, plus a CUDA context on ``cuda``), time from ``device``'s table
+    for ``epochs`` epochs; None where nothing is known."""
+    host, own = _tables("cpu", runs_root), _tables(device, runs_root)
+    row = host.row(dataset, backbone, plugin)
     mem = memory_mb(row, cuda=device == "cuda") if row else None
-    row = own.row(dataset, backbone, plugin) if own else None
+    row = own.row(dataset, backbone, plugin)
     return mem, runtime_minutes(row, epochs) if row else None
 
 
 @functools.cache
-def _shipped(device: str) -> CostTable | None:
-    """The shipped table of ``device``, read once per process; None when there is none."""
+def _tables(device: str, runs_root: str | Path | None) -> CostTable:
+    """``device``'s shipped table (an empty one where none is shipped) with what the runs below
+    ``runs_root`` measured, built once per process."""
+    from crossrec.costs.learned import with_learned
+
     try:
-        return CostTable.load(device)
+        table = CostTable.load(device)
     except ConfigError:
-        return None
+        table = CostTable(device, {}, {}, f"no shipped {device} table")
+    return with_learned(table, runs_root)
