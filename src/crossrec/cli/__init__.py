@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from crossrec import __version__
-from crossrec.cli import data, info, report, study, train
+from crossrec.cli import data, info, report, status, study, train
 from crossrec.cli.args import DefaultsFormatter, parse_assignments
 from crossrec.errors import CrossrecError
 
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"crossrec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in (data, train, study, report, info):
+    for module in (data, train, study, status, report, info):
         module.add_parsers(sub)
     for command in sub.choices.values():  # every subcommand states its defaults
         command.formatter_class = DefaultsFormatter
