@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import logging
 import math
 import os
 import platform
@@ -32,7 +33,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from crossrec import __version__
 from crossrec.align import PLUGINS, build_plugin
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
+from crossrec.epochs import EpochEvent, RunObserver, epoch_line
 from crossrec.errors import (
     ConfigError,
     CrossrecError,
@@ -69,6 +71,8 @@ from crossrec.run import (
     write_run_file,
 )
 
+LOG = logging.getLogger("crossrec.train")
+"""The trainer's log (``crossrec train`` gives it timestamps, or JSON lines with --log-json)."""
 CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
 
 
@@ -190,8 +194,12 @@ class Trainer:
         run: the run definition.
         data: the loaded dataset (its features become the plug-ins' and backbones' inputs).
         out_dir: the run folder.
-        log: a function receiving one plain line per epoch (default: stderr).
+        log: a function receiving each message, one line per epoch among them (default: the
+            ``crossrec.train`` logger at INFO; :func:`crossrec.epochs.epoch_line`).
         checkpoint_seconds: the least wall time between two checkpoints (0: after every epoch).
+        observers: what watches the run (experiment trackers, :mod:`crossrec.tracking`): told
+            the run's definition, each epoch's values (:class:`crossrec.epochs.EpochEvent`) and
+            the final metrics; they only read.
     """
 
     def __init__(
@@ -201,11 +209,13 @@ class Trainer:
         out_dir: str | Path,
         log: Callable[[str], None] | None = None,
         checkpoint_seconds: float = 0.0,
+        observers: Sequence[RunObserver] = (),
     ) -> None:
         self.run = resolve_run(run)
         self.checkpoint_seconds = checkpoint_seconds
         self.out_dir = Path(out_dir)
-        self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.log = log or LOG.info
+        self.observers = list(observers)
         self.device = resolve_device(run.train.device)
         deterministic_kernels(self.device)
         self.data = data
@@ -493,6 +503,18 @@ class Trainer:
         self._record_run()
         if resume:
             self._load_checkpoint()
+        for observer in self.observers:
+            observer.start(self.run.to_dict(), self.out_dir)
+        metrics = None
+        try:
+            metrics = self._fit(progress, pause_at)
+        finally:
+            for observer in self.observers:
+                observer.finish(metrics)
+        return metrics
+
+    def _fit(self, progress: bool | None, pause_at: int | None) -> dict[str, Any] | None:
+        """:meth:`fit`'s loop, once the folder is claimed and the checkpoint read."""
         cfg, st = self.run.train, self.state
         show_bar = sys.stderr.isatty() if progress is None else progress
         bar = None
@@ -559,16 +581,30 @@ class Trainer:
                 "improved": improved,
             }
         )
-        line = (
-            f"epoch {epoch + 1:4d} loss {terms['loss']:.5f} valid {cfg.valid_metric} "
-            f"{value:.4f}{' *' if improved else ''} ({t1 - t0:.2f}s train, "
-            f"{t2 - t1:.2f}s eval)"
+        event = EpochEvent(
+            epoch=st.epoch,
+            epochs=cfg.epochs,
+            values=st.history[-1],
+            valid_metric=cfg.valid_metric,
+            value=value,
+            improved=improved,
+            best_value=st.best_value,
+            best_epoch=st.best_epoch,
+            bad_evals=st.bad_evals,
+            patience=cfg.patience,
+            elapsed=st.train_seconds + st.eval_seconds,
         )
-        if bar is not None:
+        for observer in self.observers:
+            observer.epoch(event)
+        if bar is not None:  # its ETA runs to early stopping, not to the epoch cap
+            bar.total = st.epoch + event.epochs_left()[0]
             bar.update(1)
-            bar.set_postfix_str(f"{cfg.valid_metric} {value:.4f} best {st.best_value:.4f}")
+            bar.set_postfix_str(
+                f"{cfg.valid_metric} {value:.4f} best {st.best_value:.4f} "
+                f"patience {st.bad_evals}/{cfg.patience}"
+            )
         else:
-            self.log(line)
+            self.log(epoch_line(event))
 
     def _metrics(self) -> dict[str, Any]:
         st, run = self.state, self.run

@@ -87,9 +87,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     from crossrec.kernels.heap import retain_freed_memory
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.run import RUN_FILES
+    from crossrec.cli.logs import configure as configure_logging
+    from crossrec.tracking import make_tracker
     from crossrec.train import Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
+    configure_logging(args.log_json)
     if args.stop_with is not None:
         stop_with(args.stop_with)
     run, named = _run_from_args(args)
@@ -105,8 +108,16 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
             "name its folder: edit parameters and trainer settings only)"
         )
+    warn_if_long(run, data.name)
+    observers = [make_tracker(backend, args.track_dir, name) for backend in args.track or []]
     try:
-        trainer = Trainer(run, data, args.out, checkpoint_seconds=args.checkpoint_minutes * 60)
+        trainer = Trainer(
+            run,
+            data,
+            args.out,
+            checkpoint_seconds=args.checkpoint_minutes * 60,
+            observers=observers,
+        )
         metrics = trainer.fit(resume=args.resume, pause_at=args.pause_at_epoch)
     except (MemoryError, RuntimeError) as err:
         if not _out_of_memory(err):
@@ -124,11 +135,39 @@ def cmd_train(args: argparse.Namespace) -> None:
     if metrics is None:
         print(f"{name}: paused after epoch {trainer.state.epoch} (--resume continues it)")
         return
-    test = metrics["test"]
-    print(
-        f"{name}: best epoch {metrics['best_epoch']}, test recall@20 {test['recall@20']:.4f} "
-        f"ndcg@20 {test['ndcg@20']:.4f}"
-    )
+    print(f"{name}: best epoch {metrics['best_epoch']}, {summary(metrics['test'], run)}")
+
+
+def summary(test: dict[str, float], run: Any) -> str:  # noqa: ANN401 - a RunSpec
+    """``test recall@20 0.3412 ndcg@20 0.2011``: the test metrics at the validation metric's
+    cut-off (whatever ``train.topk`` computes)."""
+    k = run.train.valid_metric.split("@")[1]
+    shown = [name for name in test if name.endswith(f"@{k}")][:2]
+    return "test " + " ".join(f"{name} {test[name]:.4f}" for name in shown)
+
+
+def warn_if_long(run: Any, dataset: str) -> None:  # noqa: ANN401 - a RunSpec
+    """One warning when the cost table (learned rows aside: a lone run has no study folder)
+    predicts more than an hour for this run's epoch cap on its device kind."""
+    import logging
+
+    from crossrec.costs import CostTable, run_seconds
+    from crossrec.costs.learned import with_learned
+
+    device = "cuda" if run.train.device.startswith("cuda") else "cpu"
+    try:
+        table = with_learned(CostTable.load(device), None)
+    except ConfigError:
+        return
+    row = table.row(dataset, run.backbone, run.plugin)
+    if row is None:
+        return
+    hours = run_seconds(row, run.train.epochs) / 3600
+    if hours > 1:
+        logging.getLogger("crossrec.train").warning(
+            f"the cost table predicts up to {hours:,.1f} h for this run ({run.train.epochs} "
+            f"epochs at most on {device}; {table.source}); early stopping usually ends it sooner"
+        )
 
 
 def add_parsers(sub: Any) -> None:  # noqa: ANN401
@@ -218,4 +257,19 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         "into it)",
     )
     p.add_argument("--out", type=Path, required=True, help="run folder to write")
+    p.add_argument(
+        "--log-json", action="store_true", help="log one JSON object per line (time, level, ...)"
+    )
+    p.add_argument(
+        "--track",
+        action="append",
+        choices=("tensorboard", "mlflow"),
+        help="also write the run to an experiment tracker (repeatable; pip install "
+        "'crossrec[tracking]'); never changes a result",
+    )
+    p.add_argument(
+        "--track-dir",
+        default="results/tracking",
+        help="where trackers write: TensorBoard's log folder, MLflow's tracking URI or folder",
+    )
     p.set_defaults(func=cmd_train)
