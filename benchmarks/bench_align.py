@@ -46,9 +46,10 @@ from pathlib import Path
 import torch
 
 from crossrec.data.formats import load_mmrec
+from crossrec.device import device_name
 from crossrec.kernels.heap import retain_freed_memory
 from crossrec.run import RunSpec, TrainConfig
-from crossrec.train import Trainer, device_name
+from crossrec.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = ("none", "fettle", "cross", "cross_no_ilda", "cross_no_cla", "cross_no_cna", "bm3")

@@ -67,9 +67,10 @@ def measure(shape: str, backbone: str, plugin: str, device: str, steps: int) -> 
     import torch
 
     from crossrec.data.formats import load_mmrec
+    from crossrec.device import peak_memory_mb
     from crossrec.kernels.heap import retain_freed_memory
     from crossrec.run import RunSpec, TrainConfig
-    from crossrec.train import Trainer, peak_memory_mb
+    from crossrec.train import Trainer
 
     torch.set_num_threads(1)
     retain_freed_memory()  # as `crossrec train` does
@@ -159,7 +160,7 @@ def main() -> None:
                     sys.exit(f"{shape} {backbone} {plugin}: failed\n{proc.stderr[-2000:]}")
                 rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(json.dumps(rows[-1]), flush=True)
-    from crossrec.train import device_name
+    from crossrec.device import device_name
 
     report = {
         "benchmark": "crossrec cost table: synthetic dataset shapes, paper.yaml backbones, "

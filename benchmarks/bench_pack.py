@@ -81,7 +81,7 @@ def main() -> None:
             print(json.dumps({k: v for k, v in rows[-1].items() if k != "cost_per_run"}))
     import torch
 
-    from crossrec.train import device_name
+    from crossrec.device import device_name
 
     report = {
         "benchmark": f"crossrec runs packed on one {args.device}: {args.backbone}+{args.plugin}, "

@@ -196,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench_cost import paper_backbones
 
     from crossrec.data.formats import load_mmrec
+    from crossrec.device import device_name
     from crossrec.kernels.heap import retain_freed_memory
-    from crossrec.train import device_name
 
     if args.device == "cuda" and not torch.cuda.is_available():
         print("gpu_check: no CUDA device here; use --device cpu", file=sys.stderr)

@@ -87,13 +87,13 @@ OwnTest = Callable[[Path], bool]
 """Recognises an existing folder as an earlier crossrec output written before the marker."""
 
 
-def _is_own(folder: Path, legacy: OwnTest | None) -> bool:
+def _is_own(folder: Path, unmarked: OwnTest | None) -> bool:
     """Whether an existing folder may be replaced or written into: empty, marked by crossrec,
-    or recognised by ``legacy``."""
+    or recognised by ``unmarked`` (a folder crossrec wrote before it marked its folders)."""
     entries = [p.name for p in folder.iterdir()]
     if not entries or MARKER in entries:
         return True
-    return legacy is not None and legacy(folder)
+    return unmarked is not None and unmarked(folder)
 
 
 def only_names(names: Iterable[str]) -> OwnTest:
@@ -122,13 +122,13 @@ def _check_not_inside(out: Path, protect: Iterable[str | Path], flag: str) -> No
 def claim_dir(
     path: str | Path,
     kind: str,
-    legacy: OwnTest | None = None,
+    unmarked: OwnTest | None = None,
     protect: Iterable[str | Path] = (),
     flag: str = "--out",
 ) -> Path:
     """Make ``path`` crossrec's output folder of ``kind`` to write files into, or refuse
     (OutputError) as :func:`check_replaceable` does. Returns ``path``."""
-    target = check_replaceable(path, legacy, protect, flag)
+    target = check_replaceable(path, unmarked, protect, flag)
     target.mkdir(parents=True, exist_ok=True)
     if not (target / MARKER).exists():
         write_marker(target, kind)
@@ -175,7 +175,7 @@ def clean_stale(path: Path) -> list[Path]:
 
 def check_replaceable(
     path: str | Path,
-    legacy: OwnTest | None = None,
+    unmarked: OwnTest | None = None,
     protect: Iterable[str | Path] = (),
     flag: str = "--out",
 ) -> Path:
@@ -189,7 +189,7 @@ def check_replaceable(
     _check_not_inside(path, protect, flag)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{shown}: exists and is not a folder; choose another {flag}")
-    if path.is_dir() and not _is_own(path, legacy):
+    if path.is_dir() and not _is_own(path, unmarked):
         raise OutputError(
             f"{shown}: not empty and not made by crossrec; refusing to replace it "
             f"(choose an empty or new {flag}, or move its contents away)"
@@ -201,7 +201,7 @@ def check_replaceable(
 def atomic_dir(
     path: str | Path,
     kind: str = "output",
-    legacy: OwnTest | None = None,
+    unmarked: OwnTest | None = None,
     protect: Iterable[str | Path] = (),
     flag: str = "--out",
 ) -> Iterator[Path]:
@@ -213,7 +213,7 @@ def atomic_dir(
     equal to or containing an input of ``protect`` is refused. Partials of a killed earlier run
     are cleaned first (:func:`clean_stale`).
     """
-    path = check_replaceable(path, legacy, protect, flag)
+    path = check_replaceable(path, unmarked, protect, flag)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))

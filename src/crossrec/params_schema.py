@@ -1,7 +1,7 @@
 """JSON Schema generated from the parameter dataclasses (``crossrec schema``).
 
 The dataclasses (``Params`` of every backbone, plug-in and dataset source) are the one source
-of parameter types, choices, ranges and defaults: :func:`crossrec.config.from_dict` validates
+of parameter types, choices, ranges and defaults: :func:`crossrec.strict.from_dict` validates
 with them wherever a value enters. This module writes the same facts as JSON Schema 2020-12
 for editors and other tools (e.g. a YAML language server checking a config as it is typed):
 the workflow's config schema with ``backbones.<name>`` and ``plugins.<name>`` filled in for
@@ -20,14 +20,14 @@ import typing
 from functools import cache
 from typing import Annotated, Any
 
-from crossrec.config import Range, field_docs
+from crossrec.strict import Range, field_docs
 
 _SCALARS = {bool: "boolean", int: "integer", float: "number", str: "string"}
 
 
 def type_schema(annotation: Any) -> dict[str, Any]:  # noqa: ANN401
     """The JSON Schema of one parameter type: scalars, ``Literal`` choices (``enum``),
-    :class:`crossrec.config.Range` bounds, ``X | None``, lists/tuples and string-keyed dicts."""
+    :class:`crossrec.strict.Range` bounds, ``X | None``, lists/tuples and string-keyed dicts."""
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         base, *extras = typing.get_args(annotation)

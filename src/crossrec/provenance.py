@@ -4,8 +4,8 @@
   everything it imports, the backbone's module and the plug-in's module, each with its crossrec
   imports followed transitively. Not followed: the registration packages (``crossrec.models``,
   ``crossrec.align``), which import every model only to register it, so editing FREEDOM changes
-  the digest of FREEDOM's runs and of no other run; and this module, which only records the
-  digest. Each file enters as its syntax tree without docstrings (comments and layout are not
+  the digest of FREEDOM's runs and of no other run; this module, which only records the
+  digest; and ``crossrec/__init__.py``, which holds the version number. Each file enters as its syntax tree without docstrings (comments and layout are not
   in the tree), so a comment, docstring or formatting edit changes no digest. The workflow's
   train rule carries it as a ``params:`` value: Snakemake reruns a run whose code changed
   (its default ``--rerun-triggers`` include ``params``).
@@ -26,8 +26,10 @@ from functools import cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
-NOT_FOLLOWED = frozenset({"crossrec.models", "crossrec.align", "crossrec.provenance"})
-"""Registration-only packages, and the digest code itself: not part of any run's code."""
+NOT_FOLLOWED = frozenset({"crossrec", "crossrec.models", "crossrec.align", "crossrec.provenance"})
+"""Registration-only packages, the digest code itself, and the package's ``__init__`` (its
+version number, which ``metrics.json`` records: a release that changes no run's code
+retrains nothing): not part of any run's code."""
 
 
 def _file_of(module: str) -> Path | None:

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterator, Mapping
 from importlib import metadata
 from typing import Any, Generic, TypeVar
 
-from crossrec.config import from_dict
 from crossrec.errors import ConfigError
+from crossrec.strict import from_dict
 
 C = TypeVar("C")
 

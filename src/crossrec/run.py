@@ -28,11 +28,11 @@ from typing import Any
 
 import yaml
 
-from crossrec.config import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value, from_dict
 from crossrec.errors import ConfigError, CrossrecError, DataError
 from crossrec.io import atomic_open
 from crossrec.outputs import claim_dir, only_names
 from crossrec.safeload import load_yaml, parse_yaml, read_json
+from crossrec.strict import NonNegFloat, NonNegInt, PosFloat, PosInt, Seed, check_value, from_dict
 
 RUN_PATH = "{dataset}/{backbone}/{plugin}/{variant}/seed{seed}"
 """A run's folder below the runs root, as a pattern of its identity: :meth:`RunKey.path` fills
@@ -156,7 +156,7 @@ class RunSpec:
     @classmethod
     def from_dict(cls, blob: Any, where: str = "run") -> RunSpec:  # noqa: ANN401
         """A run from its plain-data form (:meth:`to_dict`, a ``run.yaml``): keys, types and
-        the trainer settings checked by :func:`crossrec.config.from_dict`, the backbone's and
+        the trainer settings checked by :func:`crossrec.strict.from_dict`, the backbone's and
         plug-in's parameters when the run is built (ConfigError naming ``where``)."""
         if not isinstance(blob, Mapping):
             raise ConfigError(f"{where}: expected a mapping of run keys, got {type(blob).__name__}")

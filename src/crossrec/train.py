@@ -20,60 +20,50 @@ limit): only the latest is kept, replaced atomically.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import logging
 import math
-import os
-import platform
-import random
-import resource
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import torch
 from torch import Tensor
 from torch.profiler import record_function
 
-from crossrec import __version__
 from crossrec.align import PLUGINS, build_plugin
+from crossrec.checkpoint import Checkpointing, TrainState
 from crossrec.data.formats import InteractionData
 from crossrec.data.sampler import TrainSampler
+from crossrec.device import (
+    deterministic_kernels,
+    resolve_device,
+    seed_everything,
+)
 from crossrec.epochs import EpochEvent, RunObserver, epoch_line
 from crossrec.errors import (
     ConfigError,
     CrossrecError,
-    DataError,
     InterruptedRun,
     NonFiniteLossError,
 )
 from crossrec.evaluate import EvalSet, evaluate
-from crossrec.io import atomic_open, atomic_path, regular_file, write_json
 from crossrec.models import BACKBONES, DataSpec, build_backbone
 from crossrec.outputs import claim_dir, lock_folder, only_names
-from crossrec.provenance import package_digest, run_code_digest
 from crossrec.run import (
-    METRICS_SCHEMA_VERSION,
     RUN_FILE,
     RUN_FILES,
     RunSpec,
-    check_device_name,
     read_run_file,
     write_run_file,
 )
+from crossrec.run_outputs import RunOutputs
+from crossrec.signals import StopOnSigterm
 
 LOG = logging.getLogger("crossrec.train")
 """The trainer's log (``crossrec train`` gives it timestamps, or JSON lines with --log-json)."""
-CHECKPOINT_FORMAT = 2  # 2: loaded with weights_only=True, keyed by config and data digests
 
 
 def resolve_run(run: RunSpec) -> RunSpec:
@@ -86,108 +76,7 @@ def resolve_run(run: RunSpec) -> RunSpec:
     )
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → ``cuda`` when available, else ``cpu``; ``cuda[:N]`` and ``mps`` only when
-    present (ConfigError otherwise). ``cuda`` with several visible GPUs takes the least-used
-    one (:func:`crossrec.kernels.gpu_slots.claim`), so concurrent runs spread over the GPUs."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    check_device_name(name)
-    device = torch.device(name)
-    if device.type == "cuda":
-        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(
-                f"train.device: {name!r} requested but CUDA is not available "
-                f"(torch {torch.__version__}); use cpu or auto"
-            )
-        if device.index is not None and device.index >= count:
-            raise ConfigError(f"train.device: {name!r} but only {count} CUDA device(s)")
-        if device.index is None and count > 1:
-            from crossrec.kernels.gpu_slots import claim
-
-            device = torch.device("cuda", claim(count))
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("train.device: 'mps' requested but MPS is not available")
-    return device
-
-
-def deterministic_kernels(device: torch.device) -> None:
-    """Deterministic kernels on the CPU (bit-identical reruns at any thread count), without
-    torch's NaN fill of new tensors; CUDA keeps its fast kernels (docs/performance.md,
-    "Deterministic CPU kernels")."""
-    torch.use_deterministic_algorithms(device.type == "cpu")
-    torch.utils.deterministic.fill_uninitialized_memory = False  # type: ignore[attr-defined]
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's global and torch's RNGs (CUDA included)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def device_name(device: torch.device) -> str:
-    """What ran a job: the CUDA device's name, else the CPU's model (``/proc/cpuinfo``), else
-    the platform's processor or machine type."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    """Peak resident memory of this process (CPU) or peak allocated CUDA memory, in MiB."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kb / 1024 if sys.platform != "darwin" else kb / 2**20
-
-
-class StopOnSigterm:
-    """Within ``with``: SIGTERM sets :attr:`requested` instead of ending the process, so the
-    trainer can finish its epoch and write a checkpoint (SLURM sends SIGTERM before a job's time
-    limit, Snakemake when it is stopped). Only in the main thread (elsewhere signals cannot be
-    handled); the previous handler is restored on exit."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ANN401
-        self.requested = True
-
-    def __enter__(self) -> StopOnSigterm:
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-
-@dataclass
-class _State:
-    """Mutable training state; everything in it goes into the checkpoint."""
-
-    epoch: int = 0
-    best_value: float = -1.0
-    best_epoch: int = 0
-    bad_evals: int = 0
-    best_valid: dict[str, float] = field(default_factory=dict)
-    best_test: dict[str, float] = field(default_factory=dict)
-    best_test_per_user: dict[str, list[float]] = field(default_factory=dict)
-    history: list[dict[str, Any]] = field(default_factory=list)
-    train_seconds: float = 0.0
-    eval_seconds: float = 0.0
-
-
-class Trainer:
+class Trainer(Checkpointing, RunOutputs):
     """Builds the model pair for a :class:`RunSpec` and runs :meth:`fit`.
 
     Args:
@@ -278,12 +167,7 @@ class Trainer:
         self.sampler = TrainSampler(
             data.train.users, data.train.items, data.n_items, run.train.batch_size, run.seed
         )
-        self.state = _State()
-
-    @property
-    def checkpoint_path(self) -> Path:
-        """Where the per-epoch checkpoint lives."""
-        return self.out_dir / "checkpoint.pt"
+        self.state = TrainState()
 
     def ready(self, batch: Any) -> Any:  # noqa: ANN401
         """A sampler batch prepared by the plug-in on the host, then moved to the device."""
@@ -353,112 +237,6 @@ class Trainer:
             self.run.train.eval_batch_size,
             self.device,
         )
-
-    def _save_checkpoint(self) -> None:
-        """Everything needed to continue, as tensors and plain data only, so that loading uses
-        ``torch.load(weights_only=True)`` and can never run code."""
-        blob = {
-            "format": CHECKPOINT_FORMAT,
-            "config_hash": self.run.config_hash(),
-            "data_sha256_16": self.data_digest,
-            "backbone": self.backbone.state_dict(),
-            "plugin": self.plugin.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "sampler": self.sampler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "state": dataclasses.asdict(self.state),
-        }
-        # serialised in memory first: a full disk then fails in a plain write (OSError ENOSPC,
-        # one line) instead of inside torch's zip writer, and the previous checkpoint stays
-        # until the new one is complete (atomic_path renames it into place)
-        buffer = io.BytesIO()
-        torch.save(blob, buffer)
-        with atomic_path(self.checkpoint_path) as tmp:
-            tmp.write_bytes(buffer.getbuffer())
-
-    def _read_checkpoint(self) -> dict[str, Any] | None:
-        """The checkpoint's content, or None (one log line saying why) when it is absent,
-        unreadable, not a crossrec checkpoint, or written for another run or other data."""
-        path = self.checkpoint_path
-        if not os.path.lexists(path):
-            return None
-        if path.is_dir() and not path.is_symlink():
-            raise DataError(path, "is a directory, not a checkpoint; remove it to train this run")
-        try:
-            regular_file(path)
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except DataError as err:
-            self.log(f"{path}: ignored ({err.problem}); starting afresh")
-            return None
-        except Exception as err:  # noqa: BLE001 - any unreadable or unsafe file: one line
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-            self.log(
-                f"{path}: ignored, not a loadable crossrec checkpoint ({reason}); starting afresh"
-            )
-            return None
-        if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-            self.log(f"{path}: ignored, not a crossrec checkpoint of this version; starting afresh")
-            return None
-        if blob.get("config_hash") != self.run.config_hash():
-            self.log(f"{path}: written by another configuration; starting afresh")
-            return None
-        if blob.get("data_sha256_16") != self.data_digest:
-            self.log(f"{path}: written for other data (digest differs); starting afresh")
-            return None
-        return blob
-
-    def _load_checkpoint(self) -> bool:
-        blob = self._read_checkpoint()
-        if blob is None:
-            return False
-        path = self.checkpoint_path
-        try:
-            self.backbone.load_state_dict(blob["backbone"])
-            self.plugin.load_state_dict(blob["plugin"])
-            self.optimizer.load_state_dict(blob["optimizer"])
-            self.sampler.load_state_dict(blob["sampler"])
-            torch.set_rng_state(blob["torch_rng"].cpu())
-            if blob["cuda_rng"] is not None and torch.cuda.is_available():
-                torch.cuda.set_rng_state_all([s.cpu() for s in blob["cuda_rng"]])
-            self.state = _State(**blob["state"])
-            self._check_restored()
-        except Exception as err:  # noqa: BLE001 - a damaged checkpoint never half-applies
-            reason = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
-            self.log(f"{path}: ignored, does not fit this run ({reason}); starting afresh")
-            self._build()
-            return False
-        self.log(f"resumed from {path} after epoch {self.state.epoch}")
-        return True
-
-    def _check_restored(self) -> None:
-        """ValueError unless a restored checkpoint is one this trainer could have written: the
-        counters are non-negative integers in order, the best value and per-user lists
-        finite numbers, the parameters finite, and every optimizer state tensor shaped like
-        its parameter. A checkpoint whose digests match but whose content was edited is
-        caught here, before it trains (otherwise it fails mid-epoch with a traceback)."""
-        st = self.state
-        counters = (st.epoch, st.best_epoch, st.bad_evals)
-        if not all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counters):
-            raise ValueError(f"state counters {counters} are not non-negative integers")
-        if st.best_epoch > st.epoch or st.epoch > self.run.train.epochs:
-            raise ValueError(f"state epochs {st.best_epoch}/{st.epoch} out of order")
-        if not isinstance(st.best_value, (int, float)) or not math.isfinite(st.best_value):
-            raise ValueError(f"state best_value {st.best_value!r} is not a finite number")
-        if not isinstance(st.history, list) or len(st.history) != st.epoch:
-            raise ValueError("state history does not hold one entry per epoch")
-        for values in st.best_test_per_user.values():
-            if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in values):
-                raise ValueError("state per-user metrics are not finite numbers")
-        for name, p in [*self.backbone.named_parameters(), *self.plugin.named_parameters()]:
-            if not bool(torch.isfinite(p).all()):
-                raise ValueError(f"parameter {name} is not finite")
-        for group in self.optimizer.param_groups:
-            for p in group["params"]:
-                for key, value in self.optimizer.state.get(p, {}).items():
-                    if torch.is_tensor(value) and value.dim() > 0 and value.shape != p.shape:
-                        raise ValueError(f"optimizer {key} of shape {tuple(value.shape)} is not "
-                                         f"its parameter's {tuple(p.shape)}")  # fmt: skip
 
     def progress(self) -> dict[str, Any]:
         """Where the run stands: ``{epochs_run, best_epoch, best_value, valid_metric,
@@ -605,57 +383,3 @@ class Trainer:
             )
         else:
             self.log(epoch_line(event))
-
-    def _metrics(self) -> dict[str, Any]:
-        st, run = self.state, self.run
-        return {
-            "schema": METRICS_SCHEMA_VERSION,
-            "identity": {
-                "dataset": run.dataset,
-                "backbone": run.backbone,
-                "plugin": run.plugin,
-                "variant": run.variant,
-                "seed": run.seed,
-            },
-            "best_epoch": st.best_epoch,
-            "epochs_run": st.epoch,
-            "stopped_early": st.bad_evals > run.train.patience,
-            "valid_metric": run.train.valid_metric,
-            "valid": st.best_valid,
-            "test": st.best_test,
-            "cost": {
-                "train_seconds": round(st.train_seconds, 3),
-                "eval_seconds": round(st.eval_seconds, 3),
-                "seconds_per_epoch": round(st.train_seconds / max(st.epoch, 1), 4),
-                "peak_memory_mb": round(peak_memory_mb(self.device), 1),
-                "threads": torch.get_num_threads(),
-            },
-            "provenance": {
-                "crossrec_version": __version__,
-                "source": package_digest(),
-                "run_code_sha256_16": run_code_digest(
-                    type(self.backbone).__module__, type(self.plugin).__module__
-                ),
-                "torch_version": torch.__version__,
-                "numpy_version": np.__version__,
-                "device": str(self.device),
-                "device_name": device_name(self.device),
-                "config_hash": run.config_hash(),
-                "data": self.data_summary,
-            },
-        }
-
-    def _write_outputs(self, metrics: dict[str, Any]) -> None:
-        keys: list[str] = []
-        for row in self.state.history:
-            keys.extend(k for k in row if k not in keys)
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(self.state.history)
-        with atomic_open(self.out_dir / "history.csv") as fh:
-            fh.write(buf.getvalue())
-        per_user = {"user": self.test_set.users.tolist(), **self.state.best_test_per_user}
-        with atomic_open(self.out_dir / "test_per_user.csv") as fh:
-            pd.DataFrame(per_user).to_csv(fh, index=False, float_format="%.6g")
-        write_json(self.out_dir / "metrics.json", metrics)

@@ -4,7 +4,7 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
 1. **Coercion.** ``snakemake --config seeds=[1]`` and ``--config 'train={epochs: 5}'`` hand
    over strings (Snakemake parses ``--config`` values with YAML's base loader). Guided by the
    schema, a string where the schema expects a number, boolean, list or mapping is parsed as
-   YAML (:func:`crossrec.config.parse_scalar`); where the schema says nothing (backbone and
+   YAML (:func:`crossrec.strict.parse_scalar`); where the schema says nothing (backbone and
    plug-in parameters), the same parsing applies; a string the schema wants stays a string.
 2. **Schema** (``crossrec/schemas/config.schema.yaml``, its ``train`` section generated from
    :class:`crossrec.run.TrainConfig`; JSON Schema 2020-12, checked with
@@ -28,9 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from crossrec import schemas
-from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError, CrossrecError
 from crossrec.params_schema import workflow_schema
+from crossrec.strict import parse_scalar
 
 if TYPE_CHECKING:
     from crossrec.study import Planner

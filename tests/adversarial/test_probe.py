@@ -205,7 +205,7 @@ def test_two_writers_on_one_run_folder(tmp_path: Path) -> None:
 
 
 def test_gpu_slot_folder_is_private_and_follows_no_link(tmp_path: Path) -> None:
-    from crossrec.kernels import gpu_slots
+    from crossrec.device import gpu_slots
 
     folder = tmp_path / "slots"
     folder.mkdir(mode=0o700)
@@ -477,7 +477,7 @@ def test_error_messages_are_bounded() -> None:
 
 
 def test_gpu_slot_folder_of_another_user_is_refused(tmp_path: Path, monkeypatch) -> None:
-    from crossrec.kernels import gpu_slots
+    from crossrec.device import gpu_slots
 
     if os.getuid() != 0:
         pytest.skip("needs root to give a folder to another user")

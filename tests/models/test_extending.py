@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from crossrec.align.base import Plugin
-from crossrec.config import NonNegFloat
+from crossrec.strict import NonNegFloat
 from crossrec.models.bpr import BPR, BPRParams
 
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from crossrec.align import PLUGINS, build_plugin
-from crossrec.config import from_dict
 from crossrec.data.formats import load_mmrec
 from crossrec.data.sampler import TrainSampler
 from crossrec.data.sources.folder import prepare_folder
@@ -17,6 +16,7 @@ from crossrec.errors import ConfigError
 from crossrec.graph import EdgeGraph, index_dtype, norm_adjacency, propagate_mean, sym_spmm
 from crossrec.models import BACKBONES, DataSpec, build_backbone
 from crossrec.models.lightgcn import LightGCNParams
+from crossrec.strict import from_dict
 
 
 def test_norm_adjacency_matches_dense_formula() -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from crossrec.costs import CostTable, estimate, format_estimate, job_limits
-from crossrec.costs.learned import ASSUMED_BUILD_S, learned_rows, predict, with_learned
+from crossrec.costs.learned import ASSUMED_BUILD_S, learned_rows, with_learned
+from crossrec.costs.predict import predict
 from crossrec.costs.table import runtime_minutes
 from crossrec.workflow_config import checked
 

@@ -71,11 +71,11 @@ def test_every_parameter_is_described_once_in_its_docstring() -> None:
     import dataclasses
 
     from crossrec.align import PLUGINS
-    from crossrec.config import field_docs
     from crossrec.data.sources import SOURCES
     from crossrec.models import BACKBONES
     from crossrec.params_schema import params_schema
     from crossrec.run import TrainConfig
+    from crossrec.strict import field_docs
 
     classes = [r[n].Params for r in (BACKBONES, PLUGINS, SOURCES) for n in r] + [TrainConfig]
     for cls in classes:
@@ -88,7 +88,7 @@ def test_every_parameter_is_described_once_in_its_docstring() -> None:
 
 
 def test_field_docs_reads_google_style_attributes() -> None:
-    from crossrec.config import field_docs
+    from crossrec.strict import field_docs
 
     @dataclasses.dataclass
     class Base:

@@ -158,6 +158,18 @@ def test_a_second_config_is_estimated_from_the_first_studys_runs(
     assert float(learned.split()[-1]) >= 0 and "no measured row" not in learned
 
 
+def test_tracking_reaches_every_training_job(tiny_study: Path) -> None:
+    """`tracking:` in the config adds the trackers to each train job's command (a resource,
+    not a parameter: it changes no result, so it retrains nothing)."""
+    proc = _snakemake(tiny_study, "-n", "-p", "--forcerun", "train", "--config",
+                      "tracking={backend: [tensorboard, mlflow], dir: track}")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    commands = [ln for ln in proc.stdout.splitlines() if "crossrec train " in ln]
+    assert commands and all(
+        "--track tensorboard --track mlflow --track-dir track --out" in c for c in commands
+    )
+
+
 def test_every_table_compiles_with_pdflatex(tiny_study: Path, tmp_path: Path) -> None:
     """Every generated .tex compiles with pdflatex (-halt-on-error) as a two-column table*, and
     the main table fits its width (ACM sigconf's 506 pt)."""

@@ -55,6 +55,7 @@ def train_resources():
         "mem_mb": train_mem_mb,
         "runtime": train_runtime,
         "checkpoint_minutes": checkpoint_minutes(),
+        "track": track_args(),
         "slurm_partition": res.get("gpu_partition" if _cuda() else "cpu_partition")
         or ("gpu" if _cuda() else "cpu"),
     }
@@ -71,6 +72,18 @@ def prepare_resources():
         "runtime": 120,
         "slurm_partition": config.get("resources", {}).get("cpu_partition", "cpu"),
     }
+
+
+def track_args():
+    """`--track BACKEND ... --track-dir DIR` of the config's `tracking:` (crossrec.tracking), or
+    nothing. A resource (a string), not a `params:` value: tracking never changes a result, so
+    turning it on or off retrains nothing."""
+    spec = config.get("tracking")
+    if not spec:
+        return ""
+    backends = spec["backend"] if isinstance(spec["backend"], list) else [spec["backend"]]
+    where = shlex.quote(spec.get("dir", "results/tracking"))
+    return " ".join(f"--track {b}" for b in backends) + f" --track-dir {where}"
 
 
 def checkpoint_minutes():

@@ -45,6 +45,7 @@ rule train_rung:
         "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
         " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes}"
         " --pause-at-epoch {params.epochs} --progress {output} --resume --stop-with $PPID"
+        " {resources.track}"
         " --out {params.out}"
         " > {log} 2>&1"
 
@@ -75,4 +76,4 @@ rule train:
     shell:
         "crossrec train --data {input.data} --run {input.run} --expect {params.name}"
         " --threads {threads} --checkpoint-minutes {resources.checkpoint_minutes} --resume"
-        " --stop-with $PPID --out {params.out} > {log} 2>&1"
+        " --stop-with $PPID {resources.track} --out {params.out} > {log} 2>&1"

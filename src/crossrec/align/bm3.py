@@ -23,10 +23,10 @@ from torch import Tensor, nn
 from crossrec.align.base import Plugin
 from crossrec.align.inputs import ModalityInputs
 from crossrec.align.registry import register_plugin
-from crossrec.config import Fraction, NonNegFloat
 from crossrec.data.sampler import Batch
 from crossrec.kernels.gather import take
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.strict import Fraction, NonNegFloat
 
 
 @dataclass(frozen=True)

@@ -33,13 +33,13 @@ from crossrec.align.cna import CNALoss, Reduction
 from crossrec.align.compiled import CompiledOrEager
 from crossrec.align.ila import Compensation, ILALoss, Mask
 from crossrec.align.inputs import ModalityInputs, table_names
-from crossrec.config import NonNegFloat, PosFloat, PosInt, Size
 from crossrec.data.groups import Groups, sorted_union
 from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.kernels.gather import take_unique
 from crossrec.models.base import BackboneInfo, DataSpec, Encoded
+from crossrec.strict import NonNegFloat, PosFloat, PosInt, Size
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from crossrec.config import parse_scalar
 from crossrec.errors import ConfigError
 from crossrec.run import check_dataset_name
+from crossrec.strict import parse_scalar
 
 
 class DefaultsFormatter(argparse.HelpFormatter):

@@ -8,7 +8,7 @@ import json
 import textwrap
 from typing import Any
 
-from crossrec.config import describe_range, describe_type, field_docs
+from crossrec.strict import describe_range, describe_type, field_docs
 
 
 def cmd_list(args: argparse.Namespace) -> None:

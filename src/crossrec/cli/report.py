@@ -26,7 +26,7 @@ def cmd_tables(args: argparse.Namespace) -> None:
     }
     plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
     ks = plan["tables"].get("k", [5])
-    claim = functools.partial(claim_dir, kind="tables", legacy=own)
+    claim = functools.partial(claim_dir, kind="tables", unmarked=own)
     build_tables(analysis, ks, plugins, families, args.out, claim=claim)
     n, names = len(analysis.runs), ",".join(TABLES)
     print(f"{n} runs -> {args.out}/{{{names}}}.{{md,csv,tex}}", file=sys.stderr)
@@ -43,7 +43,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
     own = only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
     build_figures(
-        analysis, args.out, claim=functools.partial(claim_dir, kind="figures", legacy=own)
+        analysis, args.out, claim=functools.partial(claim_dir, kind="figures", unmarked=own)
     )
     n, names = len(analysis.runs), ",".join(FIGURES)
     print(f"{n} runs -> {args.out}/{{{names}}}.{{png,pdf}}", file=sys.stderr)

@@ -83,11 +83,11 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     import torch
 
+    from crossrec.cli.logs import configure as configure_logging
     from crossrec.data.formats import load_mmrec
     from crossrec.kernels.heap import retain_freed_memory
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.run import RUN_FILES
-    from crossrec.cli.logs import configure as configure_logging
     from crossrec.tracking import make_tracker
     from crossrec.train import Trainer
 

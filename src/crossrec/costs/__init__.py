@@ -3,10 +3,10 @@
 jobs and hours (:mod:`crossrec.costs.estimate`)."""
 
 from crossrec.costs.estimate import estimate, format_estimate
+from crossrec.costs.limits import job_limits
 from crossrec.costs.table import (
     ASSUMED_EPOCHS,
     CostTable,
-    job_limits,
     memory_mb,
     run_seconds,
     runtime_minutes,

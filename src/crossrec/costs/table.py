@@ -19,13 +19,13 @@ such, never guessed.
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crossrec.costs.predict import predict
 from crossrec.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
@@ -91,12 +91,10 @@ class CostTable:
     def row(self, dataset: str, backbone: str, plugin: str) -> dict[str, float] | None:
         """The measured (or learned) row for a run; else one predicted from the same backbone
         and plug-in family on the dataset nearest in size, when :attr:`sizes` knows both
-        (:func:`crossrec.costs.learned.predict`; recorded in :attr:`predicted`); else None."""
+        (:func:`crossrec.costs.predict.predict`; recorded in :attr:`predicted`); else None."""
         key = (dataset.lower(), backbone, family_of(plugin))
         if key in self.rows:
             return self.rows[key]
-        from crossrec.costs.learned import predict
-
         found = predict(self.rows, self.sizes, key) if self.sizes else None
         if found is None:
             return None
@@ -126,36 +124,3 @@ def runtime_minutes(row: Mapping[str, float], epochs: int) -> int:
     """Time limit of a job running this row for at most ``epochs`` epochs: 1.5 × the estimate,
     in whole minutes (at least 10)."""
     return max(10, int(math.ceil(run_seconds(row, epochs) * RUNTIME_MARGIN / 60)))
-
-
-def job_limits(
-    dataset: str,
-    backbone: str,
-    plugin: str,
-    device: str,
-    epochs: int,
-    runs_root: str | Path | None = None,
-) -> tuple[int | None, int | None]:
-    """Memory (MB) and time (minutes) limits of one training job from the cost tables (the
-    shipped ones, with the rows learned from the finished runs below ``runs_root`` in their
-    place and missing rows predicted: :mod:`crossrec.costs.learned`): memory from the CPU
-    table's peak (host memory, plus a CUDA context on ``cuda``), time from ``device``'s table
-    for ``epochs`` epochs; None where nothing is known."""
-    host, own = _tables("cpu", runs_root), _tables(device, runs_root)
-    row = host.row(dataset, backbone, plugin)
-    mem = memory_mb(row, cuda=device == "cuda") if row else None
-    row = own.row(dataset, backbone, plugin)
-    return mem, runtime_minutes(row, epochs) if row else None
-
-
-@functools.cache
-def _tables(device: str, runs_root: str | Path | None) -> CostTable:
-    """``device``'s shipped table (an empty one where none is shipped) with what the runs below
-    ``runs_root`` measured, built once per process."""
-    from crossrec.costs.learned import with_learned
-
-    try:
-        table = CostTable.load(device)
-    except ConfigError:
-        table = CostTable(device, {}, {}, f"no shipped {device} table")
-    return with_learned(table, runs_root)

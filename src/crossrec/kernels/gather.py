@@ -3,12 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from crossrec.data.sampler import Batch
 
 
 def take(table: Tensor, index: Tensor) -> Tensor:
@@ -38,9 +33,3 @@ def take_unique(table: Tensor, ids: Tensor) -> Tensor:
     :func:`take`. With repeated ids use :func:`take`.
     """
     return table.index_select(0, ids)
-
-
-def triple(user: Tensor, item: Tensor, batch: Batch) -> tuple[Tensor, Tensor, Tensor]:
-    """The batch's BPR rows of a user table [U, d] and an item table [I, d]: ``(user[users],
-    item[pos], item[neg])``, each [B, d], gathered by :func:`take` in that order."""
-    return take(user, batch.users), take(item, batch.pos), take(item, batch.neg)

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 
 from torch import Tensor
 
-from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.kernels.gather import triple
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.features import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import NonNegFloat, Size
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
 from crossrec.kernels.gather import take
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.features import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.strict import Layers, NonNegFloat, Size
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossrec.config import NonNegFloat, Size
 from crossrec.data.needs import DataNeeds
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
@@ -38,6 +37,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.features import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.strict import NonNegFloat, Size
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,16 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from crossrec.config import Fraction, Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.errors import ConfigError
 from crossrec.graph import knn_adjacency, norm_adjacency, propagate_mean, prune_edges, spmm, to_csr
-from crossrec.kernels.gather import take, triple
+from crossrec.kernels.gather import take
 from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.features import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import Fraction, Layers, NonNegFloat, Size
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import EdgeGraph, segment_softmax, unique_pairs
 from crossrec.kernels.gather import take
@@ -43,6 +42,7 @@ from crossrec.losses import bpr_rows
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.features import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.strict import Layers, NonNegFloat, Size
 
 
 @dataclass(frozen=True)

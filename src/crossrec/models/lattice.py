@@ -29,7 +29,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossrec.config import Decay, Layers, NonNegFloat, PosInt, Size, Unit
 from crossrec.data.sampler import Batch
 from crossrec.graph import (
     csr_transpose,
@@ -43,11 +42,12 @@ from crossrec.graph import (
     spmm,
     sym_normalize_edges,
 )
-from crossrec.kernels.gather import triple
 from crossrec.losses import bpr_rows
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.features import FeatureGraphBackbone, item_knn, require_modalities
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import Decay, Layers, NonNegFloat, PosInt, Size, Unit
 
 
 @dataclass(frozen=True)

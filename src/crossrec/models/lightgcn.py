@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from crossrec.config import Layers, NonNegFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import norm_adjacency, propagate_mean
-from crossrec.kernels.gather import triple
 from crossrec.losses import bpr_rows, emb_loss
 from crossrec.models.base import Backbone, DataSpec, Encoded
 from crossrec.models.features import xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import Layers, NonNegFloat, Size
 
 
 @dataclass(frozen=True)

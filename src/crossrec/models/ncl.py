@@ -22,7 +22,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from crossrec.config import Layers, NonNegFloat, NonNegInt, PosFloat, PosInt, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import layer_mean, propagate_layers
 from crossrec.kmeans import kmeans, resolve_backend
@@ -30,6 +29,7 @@ from crossrec.losses import info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
+from crossrec.strict import Layers, NonNegFloat, NonNegInt, PosFloat, PosInt, Size
 
 
 @dataclass(frozen=True)

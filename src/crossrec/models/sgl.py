@@ -20,14 +20,15 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import edge_dropout, layer_mean, node_dropout, propagate_layers, unique_pairs
-from crossrec.kernels.gather import take, triple
+from crossrec.kernels.gather import take
 from crossrec.losses import bpr_rows, emb_loss, info_nce_sum
 from crossrec.models.base import DataSpec, Encoded
 from crossrec.models.lightgcn import LightGCN
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import Fraction, Layers, NonNegFloat, PosFloat, Size
 
 
 @dataclass(frozen=True)

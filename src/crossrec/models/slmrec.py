@@ -41,7 +41,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from crossrec.config import Fraction, Layers, NonNegFloat, PosFloat, Size
 from crossrec.data.sampler import Batch
 from crossrec.graph import layer_mean, norm_adjacency, propagate_layers
 from crossrec.kernels.gather import take
@@ -54,6 +53,7 @@ from crossrec.models.features import (
     xavier_table,
 )
 from crossrec.models.registry import register_backbone
+from crossrec.strict import Fraction, Layers, NonNegFloat, PosFloat, Size
 
 
 @dataclass(frozen=True)

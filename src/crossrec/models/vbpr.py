@@ -16,13 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from crossrec.config import NonNegFloat, Size
 from crossrec.data.sampler import Batch
-from crossrec.kernels.gather import triple
 from crossrec.losses import mf_terms
 from crossrec.models.base import Backbone, BackboneInfo, DataSpec, Encoded
 from crossrec.models.features import FrozenFeatures, require_modalities, xavier_table
 from crossrec.models.registry import register_backbone
+from crossrec.models.rows import triple
+from crossrec.strict import NonNegFloat, Size
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ def _typed_params(kind: str, name: str, params_json: str, where: str) -> tuple[t
     """``(class, typed Params)`` of a backbone or plug-in ``name`` with ``params`` (JSON, so
     the cache key is hashable); ConfigError naming ``where``."""
     from crossrec.align import PLUGINS
-    from crossrec.config import from_dict
     from crossrec.models import BACKBONES
+    from crossrec.strict import from_dict
 
     registry = BACKBONES if kind == "backbone" else PLUGINS
     if name not in registry:
@@ -105,7 +105,7 @@ class Variants:
     def train_of(self, var: Variant, where: str = "train") -> TrainConfig:
         """The trainer settings of a variant: the config's ``train``, overridden by the
         backbone's own (ConfigError naming ``where``)."""
-        from crossrec.config import from_dict
+        from crossrec.strict import from_dict
 
         own = var.backbone_params.get(TRAIN_KEY) or {}
         return from_dict(TrainConfig, {**(self.config.get("train") or {}), **own}, where)

@@ -68,8 +68,8 @@ def needs_kwargs(needs: DataNeeds) -> dict[str, Any]:
 def source_params(name: str, options: dict[str, Any], where: str) -> tuple[Source, Any]:
     """The source ``name`` and its typed ``Params`` from ``options`` (ConfigError naming
     ``where`` for an unknown source or option)."""
-    from crossrec.config import from_dict
     from crossrec.errors import ConfigError
+    from crossrec.strict import from_dict
 
     try:
         cls = SOURCES[name]

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crossrec.config import Seed
 from crossrec.data.needs import DataNeeds
 from crossrec.data.prepare import finish_folder, is_prepared
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
@@ -43,6 +42,7 @@ from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
 from crossrec.errors import CrossrecError, DataError, DownloadError
 from crossrec.io import regular_file, save_npy, sha256_file
 from crossrec.outputs import atomic_dir, check_replaceable
+from crossrec.strict import Seed
 
 TextEncoder = Callable[[Sequence[str]], np.ndarray]
 

@@ -1,4 +1,4 @@
-"""Runs spread over a machine's GPUs through slot locks (crossrec.kernels.gpu_slots); the locks are
+"""Runs spread over a machine's GPUs through slot locks (crossrec.device.gpu_slots); the locks are
 plain files, so this runs without a GPU."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from crossrec.kernels import gpu_slots
+from crossrec.device import gpu_slots
 
 
 def test_claims_fill_the_gpus_evenly_and_freed_slots_are_reused(tmp_path: Path) -> None:
@@ -21,7 +21,7 @@ def test_claims_fill_the_gpus_evenly_and_freed_slots_are_reused(tmp_path: Path) 
 
 def test_a_slot_is_held_across_processes_until_its_holder_exits(tmp_path: Path) -> None:
     code = (
-        "import sys; from pathlib import Path; from crossrec.kernels import gpu_slots; "
+        "import sys; from pathlib import Path; from crossrec.device import gpu_slots; "
         f"print(gpu_slots.claim(2, Path({str(tmp_path)!r}))); sys.stdout.flush(); sys.stdin.read()"
     )
     holder = subprocess.Popen(
