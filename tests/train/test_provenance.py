@@ -30,3 +30,13 @@ def test_package_digest() -> None:
     info = package_digest()
     assert len(info["sha256_16"]) == 16
     assert info["git"] is None or len(info["git"].split("-")[0]) == 40
+
+
+def test_the_version_number_is_in_no_runs_code() -> None:
+    """A release that changes no run's code retrains nothing: ``crossrec/__init__.py`` (the
+    version) is outside the trainer's closure, while the trainer's own modules are in it."""
+    closure = module_closure(["crossrec.train"])
+    assert PACKAGE / "__init__.py" not in closure
+    assert {PACKAGE / "checkpoint.py", PACKAGE / "run_outputs.py", PACKAGE / "epochs.py"} <= set(
+        closure
+    )
