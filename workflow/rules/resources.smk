@@ -27,7 +27,8 @@ def _job_limits(wildcards):
 def train_mem_mb(wildcards, attempt):
     """Memory of a training job (MB), times the attempt (a job retried after running out of
     memory or time asks for more): `resources.train_mem_mb` when set, else from the cost
-    table (peak x 1.5; learned from the study's runs, shipped or predicted), else 4000."""
+    table (peak x 1.5; learned from the study's runs, shipped or predicted), else 4000.
+    """
     mb = config.get("resources", {}).get("train_mem_mb") or _job_limits(wildcards)[0]
     return (mb or 4000) * attempt
 
@@ -81,7 +82,9 @@ def track_args():
     spec = config.get("tracking")
     if not spec:
         return ""
-    backends = spec["backend"] if isinstance(spec["backend"], list) else [spec["backend"]]
+    backends = (
+        spec["backend"] if isinstance(spec["backend"], list) else [spec["backend"]]
+    )
     where = shlex.quote(spec.get("dir", "results/tracking"))
     return " ".join(f"--track {b}" for b in backends) + f" --track-dir {where}"
 
