@@ -147,3 +147,59 @@ def test_sensitivity_band_and_an_axis_wider_than_seed_noise(tmp_path: Path) -> N
     assert high - low >= 0.2 * (high + low) / 2 - 1e-9  # ±10 % of the centre, not 0.003
     assert ax.collections, "the seed spread is drawn as a band"
     assert any("n = 2 seeds" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_importing_the_figures_changes_no_matplotlib_setting() -> None:
+    """No global rcParams (or backend) change at import: a user's own plots keep theirs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import matplotlib; before = dict(matplotlib.rcParams); "
+        "import crossrec.report, crossrec.report.figures; "
+        "changed = [k for k, v in matplotlib.rcParams.items() if before[k] != v]; "
+        "print(changed)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_type_42_fonts_and_the_users_font_size_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every figure PDF embeds TrueType (no Type 3: `pdffonts`, poppler-utils); a font size the
+    user set (matplotlibrc, a style) is honoured while the font type stays 42; crossrec's own
+    sizes apply where the user left matplotlib's defaults."""
+    import shutil
+    import subprocess
+
+    import matplotlib
+
+    from crossrec.report import figures
+
+    runs = _study(tmp_path / "runs")
+    analysis = analyse(runs, select(runs), tmp_path / "runs")
+    sizes, types = [], []
+    original = figures._save
+
+    def record(fig, stem: Path) -> None:  # noqa: ANN001
+        sizes.append(fig.axes[0].xaxis.get_ticklabels()[0].get_fontsize())
+        types.append(matplotlib.rcParams["pdf.fonttype"])
+        original(fig, stem)
+
+    monkeypatch.setattr(figures, "_save", record)
+    with matplotlib.rc_context({"font.size": 13}):  # the user's setting
+        build_figures(analysis, tmp_path / "user")
+    assert set(sizes) == {13.0} and set(types) == {42}
+    sizes.clear()
+    build_figures(analysis, tmp_path / "default")
+    assert set(sizes) == {8.0}
+    assert matplotlib.rcParams["pdf.fonttype"] == 3  # nothing left behind
+    if shutil.which("pdffonts") is None:
+        pytest.skip("no pdffonts (.ci/run installs poppler-utils)")
+    pdfs = sorted((tmp_path / "default").glob("*.pdf"))
+    assert pdfs
+    for pdf in pdfs:
+        listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
+        fonts = listing.splitlines()[2:]
+        assert fonts and not [f for f in fonts if "Type 3" in f], (pdf.name, listing)

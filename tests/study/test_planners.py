@@ -146,3 +146,39 @@ def test_a_backbone_can_grid_its_own_trainer_settings() -> None:
     bad = _config(backbones={"bpr": {"train": {"lr": -1.0}}})
     with pytest.raises(ConfigError, match="backbones.bpr.train.lr"):
         checked(bad)
+
+
+def test_the_default_table_cut_offs_must_be_computed() -> None:
+    """Without `tables.k` the tables show R@10 and R@20 (FETTLE's main table); a `train.topk`
+    that lacks them is refused in one line naming the default."""
+    from crossrec.report import DEFAULT_K
+    from crossrec.workflow_config import checked
+
+    assert DEFAULT_K == (10, 20)
+    checked(_config())  # the default topk computes 10 and 20
+    with pytest.raises(
+        ConfigError, match=r"tables.k: 10 \(the default tables.k \[10, 20\]\) is not"
+    ):
+        checked(_config(train={"topk": [5, 20]}))
+
+
+def test_a_study_has_only_the_outputs_of_what_it_runs() -> None:
+    """No placeholder table or figure: ablation, sensitivity, knock-out, tuning and the papers'
+    comparison only where the config has them (the workflow's targets follow this list)."""
+    from crossrec.report import CONDITIONAL, FIGURES, TABLES
+    from crossrec.workflow_config import checked
+
+    plain = _config(backbones={"bpr": {}}, plugins={"none": {}, "cross": {}})
+    out = open_study(checked(plain)).outputs()
+    assert set(TABLES) - set(out["tables"]) == set(CONDITIONAL) - {"sensitivity"}
+    assert set(FIGURES) - set(out["figures"]) == {"sensitivity", "tuning"}
+    full = _config(
+        datasets={"Baby": {"source": "amazon"}},
+        ablation={"backbones": ["freedom"], "presets": ["cross", "cross_no_cla"]},
+        sensitivity={"backbone": "freedom", "plugin": "cross", "params": {"alpha": [0.1, 1.0]}},
+        knockout={"modalities": ["image", "text"], "backbones": ["freedom"]},
+        plugins={"none": {}, "cross": {"alpha": 1e-3, "beta": 1e-4}},
+    )  # bpr's reg_weight grid is a search
+    out = open_study(checked(full)).outputs()
+    assert out == {"tables": list(TABLES), "figures": list(FIGURES)}
+    assert open_study(checked(full)).plan()["outputs"] == out

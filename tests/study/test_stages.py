@@ -176,6 +176,9 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
     lgn = selection[(selection["backbone"] == "lightgcn") & (selection["plugin"] == "none")]
     assert lgn["candidates"].item() == len(tune.candidates)  # the stage's, not the replicate's
     assert (tmp_path / "results" / "figures" / "tuning.png").stat().st_size > 1000
+    # only what the study has: no ablation or sensitivity study, no paper dataset
+    for absent in ("tables/ablation.md", "tables/paper_vs_ours.csv", "figures/sensitivity.png"):
+        assert not (tmp_path / "results" / absent).exists(), absent
     assert "nothing to be done" in snakemake("-n", "--cores", "1").stdout.lower()
 
     # another candidate written into one selection file: only what depends on it reruns

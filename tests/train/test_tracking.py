@@ -131,3 +131,19 @@ def test_the_summary_follows_the_computed_cut_offs(tiny_dir: Path, tmp_path: Pat
     assert re.search(
         r"best epoch \d, test recall@10 \d\.\d{4} ndcg@10 \d\.\d{4}$", proc.stdout.strip()
     )
+
+
+def test_one_warning_when_the_cost_table_predicts_over_an_hour(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At the start of `crossrec train`: the shipped CPU table's FREEDOM + CROSS on Baby at the
+    1,000-epoch cap is many hours — one warning; 2 epochs of it — none."""
+    from crossrec.cli.train import warn_if_long
+    from crossrec.run import RunSpec, TrainConfig
+
+    long = RunSpec("baby", "freedom", "cross", train=TrainConfig(epochs=1000, device="cpu"))
+    with caplog.at_level("WARNING", logger="crossrec.train"):
+        warn_if_long(long, "baby")
+        warn_if_long(RunSpec("baby", "freedom", "cross", train=TrainConfig(epochs=2)), "baby")
+    (record,) = caplog.records
+    assert "the cost table predicts up to" in record.message and "1000 epochs" in record.message

@@ -12,14 +12,7 @@ import sys
 from pathlib import Path
 
 from crossrec.errors import ConfigError, CrossrecError
-from crossrec.report import (
-    FIGURE_FORMATS,
-    FIGURES,
-    REPORT_FORMATS,
-    REPORT_STUDY,
-    TABLE_FORMATS,
-    TABLES,
-)
+from crossrec.report import FIGURE_FORMATS, REPORT_FORMATS, REPORT_STUDY, TABLE_FORMATS
 from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
 from crossrec.study.runfiles import check_run_file
 from snakemake.exceptions import WorkflowError
@@ -74,13 +67,18 @@ def all_metrics():
 
 
 def all_tables():
-    """Every table file (results/tables/<name>.<format>)."""
-    return expand("results/tables/{name}.{ext}", name=TABLES, ext=TABLE_FORMATS)
+    """Every table file the study has (results/tables/<name>.<format>; crossrec.study's
+    Planner.outputs: no placeholder for a study the config does not run)."""
+    return expand(
+        "results/tables/{name}.{ext}", name=STUDY.outputs()["tables"], ext=TABLE_FORMATS
+    )
 
 
 def all_figures():
-    """Every figure file (results/figures/<name>.<format>)."""
-    return expand("results/figures/{name}.{ext}", name=FIGURES, ext=FIGURE_FORMATS)
+    """Every figure file the study has (results/figures/<name>.<format>)."""
+    return expand(
+        "results/figures/{name}.{ext}", name=STUDY.outputs()["figures"], ext=FIGURE_FORMATS
+    )
 
 
 def reported(path, kind):

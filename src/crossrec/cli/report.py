@@ -10,10 +10,11 @@ from typing import Any
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    """All tables of the study (``crossrec.report.tables``) as .md, .csv and .tex."""
+    """The study's tables (``crossrec.report.tables``; those plan.json lists) as .md, .csv
+    and .tex."""
     from crossrec.models import BACKBONES
     from crossrec.outputs import check_replaceable, claim_dir, only_names
-    from crossrec.report import TABLE_FORMATS, TABLES
+    from crossrec.report import DEFAULT_K, TABLE_FORMATS, TABLES
     from crossrec.report.analysis import load_analysis
     from crossrec.report.tables import build_tables
 
@@ -25,27 +26,33 @@ def cmd_tables(args: argparse.Namespace) -> None:
         for name in analysis.runs["backbone"].unique()
     }
     plugins = list(dict.fromkeys(r["plugin"] for r in plan["runs"] if r["study"] == "main"))
-    ks = plan["tables"].get("k", [5])
+    ks = plan["tables"].get("k", list(DEFAULT_K))
     claim = functools.partial(claim_dir, kind="tables", unmarked=own)
-    build_tables(analysis, ks, plugins, families, args.out, claim=claim)
-    n, names = len(analysis.runs), ",".join(TABLES)
+    shown = (plan.get("outputs") or {}).get("tables", list(TABLES))
+    build_tables(analysis, ks, plugins, families, args.out, claim=claim, names=shown)
+    n, names = len(analysis.runs), ",".join(shown)
     print(f"{n} runs -> {args.out}/{{{names}}}.{{md,csv,tex}}", file=sys.stderr)
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    """All figures of the study (``crossrec.report.figures``) as .png and .pdf."""
+    """The study's figures (``crossrec.report.figures``; those plan.json lists) as .png and
+    .pdf."""
+    import matplotlib
+
     from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import FIGURE_FORMATS, FIGURES
     from crossrec.report.analysis import load_analysis
+
+    matplotlib.use("Agg")  # files only, whatever display the machine has
     from crossrec.report.figures import build_figures
 
-    _, analysis = load_analysis(args.plan, args.runs, args.selections)
+    plan, analysis = load_analysis(args.plan, args.runs, args.selections)
     own = only_names(f"{n}.{e}" for n in FIGURES for e in FIGURE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
-    build_figures(
-        analysis, args.out, claim=functools.partial(claim_dir, kind="figures", unmarked=own)
-    )
-    n, names = len(analysis.runs), ",".join(FIGURES)
+    shown = (plan.get("outputs") or {}).get("figures", list(FIGURES))
+    claim = functools.partial(claim_dir, kind="figures", unmarked=own)
+    build_figures(analysis, args.out, claim=claim, names=shown)
+    n, names = len(analysis.runs), ",".join(shown)
     print(f"{n} runs -> {args.out}/{{{names}}}.{{png,pdf}}", file=sys.stderr)
 
 

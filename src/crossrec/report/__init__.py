@@ -17,8 +17,16 @@ TABLES = (
     "knockout",
 )
 TABLE_FORMATS = ("md", "csv", "tex")
+DEFAULT_K = (10, 20)
+"""The cut-offs of the main and ablation tables when a config sets no ``tables.k``: FETTLE's
+main table (R@10, R@20, N@10, N@20); every caption names the cut-offs shown."""
 FIGURES = ("curves", "improvement", "sensitivity", "modality_scores", "tuning")
 FIGURE_FORMATS = ("png", "pdf")
+PAPER_DATASETS = ("baby", "sports", "clothing", "tiktok")
+"""The datasets with published numbers (``paper_vs_ours``), matched by name in any case."""
+CONDITIONAL = ("ablation", "sensitivity", "knockout", "tuning", "paper_vs_ours")
+"""Tables and figures written only where the study has what they show (the config's study,
+a search, a dataset with published numbers): :meth:`crossrec.study.base.Planner.outputs`."""
 # The one format of each output `snakemake --report` shows (the others are the same content)
 REPORT_FORMATS = ("csv", "png")
 # Where each output sits in `snakemake --report` (its category: the study it belongs to).

@@ -1,4 +1,4 @@
-"""The papers' figures from the runs (vector PDF and 200-dpi PNG, matplotlib's Agg backend).
+"""The papers' figures from the runs (vector PDF with TrueType fonts and 200-dpi PNG).
 
 Every figure aggregates seeds and compares like with like:
 
@@ -20,35 +20,53 @@ Every figure aggregates seeds and compares like with like:
   over seeds, like ``curves`` only while every seed trains.
 
 Each figure function returns the figure and the numbers it plots (tests compare them with the
-tables). Colours: the Okabe–Ito colour-blind-safe palette; panels sized for one column.
-A figure whose study is not configured says so in its panel instead of being left out.
+tables). Colours: the Okabe–Ito colour-blind-safe palette; panels sized for one column. The
+style (:func:`style`) applies inside :func:`build_figures` only: importing this module changes
+no matplotlib setting, and a user's matplotlibrc or style sheet keeps its font sizes.
+A study draws only the figures it has (:meth:`crossrec.study.base.Planner.outputs`); a figure
+asked for without its data says so in its panel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from crossrec.errors import DataError  # noqa: E402
-from crossrec.io import atomic_path  # noqa: E402
-from crossrec.report.analysis import ALPHA, Analysis, seeds_text  # noqa: E402
-from crossrec.report.published import backbone_name, plugin_name  # noqa: E402
-from crossrec.report.stats import GROUP  # noqa: E402
-from crossrec.report.summary import run_folder  # noqa: E402
-from crossrec.study.grid import format_value  # noqa: E402
+from crossrec.errors import DataError
+from crossrec.io import atomic_path
+from crossrec.report.analysis import ALPHA, Analysis, seeds_text
+from crossrec.report.published import backbone_name, plugin_name
+from crossrec.report.stats import GROUP
+from crossrec.report.summary import run_folder
+from crossrec.study.grid import format_value
 
 METRIC = "recall@20"
 OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
 FIXED = {"none": 0, "fettle": 1, "cross": 2, "bm3": 3}
 PANEL = (3.4, 2.5)  # inches: one column of a two-column paper
-plt.rcParams.update({"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
+SIZES = {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7}
+"""Font sizes for one-column panels, used where the user's matplotlibrc or style left
+matplotlib's defaults."""
+TRUETYPE = {"pdf.fonttype": 42, "ps.fonttype": 42}
+"""Embed TrueType (Type 42) fonts: venues' PDF checkers (IEEE PDF eXpress, some ACM checks)
+reject matplotlib's default Type 3."""
+
+
+def style() -> dict[str, object]:
+    """The settings crossrec draws with, inside ``plt.rc_context`` only (never at import): its
+    font sizes where the user's own settings left matplotlib's defaults, and Type 42 fonts."""
+    own = {
+        key: value
+        for key, value in SIZES.items()
+        if matplotlib.rcParams[key] == matplotlib.rcParamsDefault[key]
+    }
+    return {**own, **TRUETYPE}
 
 
 def colour(plugin: str, order: list[str]) -> str:
@@ -435,19 +453,25 @@ def build_figures(
     analysis: Analysis,
     out_dir: str | Path,
     claim: Callable[[Path], object] | None = None,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """Write every figure of :data:`crossrec.report.FIGURES` as ``.png`` and ``.pdf`` into
-    ``out_dir`` from ``analysis`` (its corrected p-values for the bars' marks). Every figure is
-    drawn before any file is written (``claim``, default: create the folder, makes it ready
-    just before)."""
+    """Write the figures ``names`` (default: every one of :data:`crossrec.report.FIGURES`; a
+    study's own list: :meth:`crossrec.study.base.Planner.outputs`) as ``.png`` and ``.pdf``
+    into ``out_dir`` from ``analysis`` (its corrected p-values for the bars' marks). Every
+    figure is drawn before any file is written (``claim``, default: create the folder, makes
+    it ready just before)."""
+    from crossrec.report import FIGURES
+
     out, root, chosen = Path(out_dir), analysis.runs_root, analysis.chosen
-    figures = {
-        "curves": curves(chosen, root)[0],
-        "improvement": improvement(chosen, analysis.pvalues)[0],
-        "sensitivity": sensitivity(analysis.runs)[0],
-        "modality_scores": modality_scores(chosen, root)[0],
-        "tuning": tuning(analysis.tuning)[0],
+    draw = {
+        "curves": functools.partial(curves, chosen, root),
+        "improvement": functools.partial(improvement, chosen, analysis.pvalues),
+        "sensitivity": functools.partial(sensitivity, analysis.runs),
+        "modality_scores": functools.partial(modality_scores, chosen, root),
+        "tuning": functools.partial(tuning, analysis.tuning),
     }
-    claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
-    for name, fig in figures.items():
-        _save(fig, out / name)
+    with plt.rc_context(style()):  # drawn and saved in crossrec's style, nothing left behind
+        figures = {name: draw[name]()[0] for name in (FIGURES if names is None else names)}
+        claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
+        for name, fig in figures.items():
+            _save(fig, out / name)

@@ -18,7 +18,8 @@ from importlib import resources
 
 import pandas as pd
 
-PAPER_DATASETS = ("baby", "sports", "clothing", "tiktok")
+from crossrec.report import PAPER_DATASETS
+
 DISPLAY = {
     "bpr": "BPR",
     "lightgcn": "LightGCN",

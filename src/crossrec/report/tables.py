@@ -394,11 +394,13 @@ def build_tables(
     families: dict[str, str],
     out_dir: str | Path,
     claim: Callable[[Path], object] | None = None,
+    names: Sequence[str] | None = None,
 ) -> None:
-    """Write every table of :data:`crossrec.report.TABLES` into ``out_dir`` (``.md``, ``.csv``,
-    ``.tex``) from ``analysis`` (its p-values corrected across the tests of a table). Every
-    table is built before any file is written, so a bad input leaves the folder as it was;
-    ``claim`` (default: create the folder) makes the folder ready just before the writes."""
+    """Write the tables ``names`` (default: every one of :data:`crossrec.report.TABLES`; a
+    study's own list: :meth:`crossrec.study.base.Planner.outputs`) into ``out_dir`` (``.md``,
+    ``.csv``, ``.tex``) from ``analysis`` (its p-values corrected across the tests of a table).
+    Every table is built before any file is written, so a bad input leaves the folder as it
+    was; ``claim`` (default: create the folder) makes the folder ready just before the writes."""
     out, runs, chosen, pvalues = Path(out_dir), analysis.runs, analysis.chosen, analysis.pvalues
     correction = analysis.correction
     same_seeds(chosen)
@@ -434,6 +436,8 @@ def build_tables(
     tests = user_tests(chosen, analysis.runs_root)
     files |= rendered(out / "significance", *significance_table(tests, correction))
     # nothing is written, not even the folder, until every table is built
+    if names is not None:
+        files = {path: text for path, text in files.items() if Path(path).stem in names}
     claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
     write_files(files)
 

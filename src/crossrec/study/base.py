@@ -134,10 +134,14 @@ class Planner:
         train = train_settings(self.config)
         for key in self.variants.keys():
             self.variants.typed(key)
-        for k in (self.config.get("tables") or {}).get("k", []):
+        from crossrec.report import DEFAULT_K
+
+        tables = self.config.get("tables") or {}
+        for k in tables.get("k", DEFAULT_K):
             if k not in train.topk:
+                default = "" if "k" in tables else f" (the default tables.k {list(DEFAULT_K)})"
                 raise ConfigError(
-                    f"tables.k: {k} is not one of the computed cut-offs train.topk "
+                    f"tables.k: {k}{default} is not one of the computed cut-offs train.topk "
                     f"{list(train.topk)}"
                 )
 
@@ -221,6 +225,32 @@ class Planner:
             "stages": self.stage_seeds(),
             "runs": rows,
             **knockout,
+            "outputs": self.outputs(),
+        }
+
+    def outputs(self) -> dict[str, list[str]]:
+        """The tables and figures this study has: :data:`crossrec.report.TABLES` and
+        ``FIGURES`` less those showing what it lacks — ``ablation`` and ``sensitivity`` without
+        their config sections, ``knockout`` without ``knockout:``, ``tuning`` without a search
+        (no stage and no grid of two or more points), ``paper_vs_ours`` without a dataset
+        with published numbers. Never a placeholder; the workflow's targets and the report
+        follow this list (plan.json carries it to ``crossrec tables`` / ``figures``)."""
+        from crossrec.report import FIGURES, PAPER_DATASETS, TABLES
+
+        absent = set()
+        if not self.config.get("ablation"):
+            absent.add("ablation")
+        if not self.config.get("sensitivity"):
+            absent.add("sensitivity")
+        if self.knockout is None:
+            absent.add("knockout")
+        if not (self.staged or any(len(names) > 1 for names in self.grids.values())):
+            absent.add("tuning")
+        if not any(d.lower() in PAPER_DATASETS for d in self.datasets):
+            absent.add("paper_vs_ours")
+        return {
+            "tables": [t for t in TABLES if t not in absent],
+            "figures": [f for f in FIGURES if f not in absent],
         }
 
     def stage_seeds(self) -> dict[str, int] | None:
