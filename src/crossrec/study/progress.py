@@ -154,7 +154,7 @@ def progress(
         "hours_left": None if table is None else round(left / 3600, 2),
         "left_unmeasured": unknown_cost,
         "epochs_assumed": epochs,
-        "running_seen": _held_inodes() is not None,
+        "running_seen": held is not None,
     }
 
 
