@@ -77,7 +77,9 @@ def all_tables():
 def all_figures():
     """Every figure file the study has (results/figures/<name>.<format>)."""
     return expand(
-        "results/figures/{name}.{ext}", name=STUDY.outputs()["figures"], ext=FIGURE_FORMATS
+        "results/figures/{name}.{ext}",
+        name=STUDY.outputs()["figures"],
+        ext=FIGURE_FORMATS,
     )
 
 
