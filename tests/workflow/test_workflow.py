@@ -173,6 +173,18 @@ def test_tracking_reaches_every_training_job(tiny_study: Path) -> None:
     )
 
 
+def test_turning_tracking_on_retrains_nothing(tiny_study: Path) -> None:
+    """The config gains `tracking:`: the plan job reruns (its config changed) and writes the
+    same run files, so no training job runs and no run's outputs change."""
+    runs = tiny_study / "results" / "runs"
+    before = {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")}
+    proc = _snakemake(tiny_study, "--config", "tracking={backend: tensorboard, dir: track}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not re.search(r"^\s*(local)?rule train:", proc.stdout + proc.stderr, re.M)
+    assert {p: p.stat().st_mtime_ns for p in runs.rglob("metrics.json")} == before
+    assert not (tiny_study / "track").exists()
+
+
 def test_every_table_compiles_with_pdflatex(tiny_study: Path, tmp_path: Path) -> None:
     """Every generated .tex compiles with pdflatex (-halt-on-error) as a two-column table*, and
     the main table fits its width (ACM sigconf's 506 pt)."""

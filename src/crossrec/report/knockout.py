@@ -19,8 +19,7 @@ from typing import Any
 import pandas as pd
 
 from crossrec.report.published import backbone_name, plugin_name
-from crossrec.report.stats import CORRECTIONS, adjust, paired_pvalue, paired_user_test
-from crossrec.report.summary import per_user
+from crossrec.report.stats import CORRECTIONS, adjust, paired_runs
 
 METRICS = ("recall@20", "ndcg@20")
 TESTED = "recall@20"
@@ -30,22 +29,11 @@ COLUMNS = ["dataset", "backbone", "plugin", "variant", "modalities", "n", "recal
            "p_none", "p_all_adj", "p_none_adj"]  # fmt: skip
 
 
-def _paired(a: pd.DataFrame, b: pd.DataFrame, runs_root: Path) -> tuple[float, int]:
-    """(p, n) of ``a`` against ``b`` (seed-indexed run rows): over their shared seeds, or over
-    the users of the one shared seed."""
+def _paired(a: pd.DataFrame, b: pd.DataFrame, runs_root: Path, where: str) -> float:
+    """p of ``a`` against ``b`` (seed-indexed run rows) on their shared seeds
+    (:func:`crossrec.report.stats.paired_runs`); NaN when they share none."""
     seeds = sorted(set(a.index) & set(b.index))
-    column = f"test_{TESTED}"
-    if len(seeds) >= 2:
-        return paired_pvalue(a.loc[seeds, column].to_numpy(), b.loc[seeds, column].to_numpy()), len(
-            seeds
-        )
-    if not seeds:
-        return float("nan"), 0
-    s = seeds[0]
-    x = per_user(runs_root, {**a.loc[s].to_dict(), "seed": s}, TESTED)
-    y = per_user(runs_root, {**b.loc[s].to_dict(), "seed": s}, TESTED)
-    users = x.index.intersection(y.index)
-    return paired_user_test("paired t", x[users].to_numpy(), y[users].to_numpy())[1], len(users)
+    return paired_runs(a, b, seeds, runs_root, TESTED, where)[2] if seeds else float("nan")
 
 
 def knockout_rows(
@@ -79,14 +67,14 @@ def knockout_rows(
         if full is not None and mods != ALL:
             base = float(full[f"test_{TESTED}"].mean())
             row["vs_all"] = (row[TESTED] - base) / base if base else float("nan")
-            row["p_all"] = _paired(frame, full, runs_root)[0]
+            row["p_all"] = _paired(frame, full, runs_root, f"{dataset}/{mods} vs all")
         alone = [g for k, g in groups.items()
                  if k[:2] == (dataset, backbone) and k[2] == "none" and k[4] == mods]  # fmt: skip
         row["improvement"], row["p_none"] = float("nan"), float("nan")
         if plugin != "none" and alone:
             base = float(alone[0][f"test_{TESTED}"].mean())
             row["improvement"] = (row[TESTED] - base) / base if base else float("nan")
-            row["p_none"] = _paired(frame, alone[0], runs_root)[0]
+            row["p_none"] = _paired(frame, alone[0], runs_root, f"{dataset}/{plugin} vs none")
         rows.append(row)
     out = pd.DataFrame(rows)
     both = adjust(pd.concat([out["p_all"], out["p_none"]], ignore_index=True), correction)

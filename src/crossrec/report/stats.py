@@ -90,19 +90,36 @@ def significance(
     """p-value of each (dataset, backbone, plug-in ≠ none) against (dataset, backbone, none):
     columns dataset, backbone, plugin, test ("seeds" or "users"), n, p."""
     rows = []
-    column = f"test_{metric}"
     for dataset, backbone, plugin, base, other, seeds in comparisons(chosen):
-        if len(seeds) >= 2:
-            a = other.loc[seeds, column].to_numpy()
-            b = base.loc[seeds, column].to_numpy()
-            rows.append(_row(dataset, backbone, plugin, "seeds", len(seeds), a, b))
-        elif len(seeds) == 1:
-            x = per_user(runs_root, _run_row(other, seeds[0]), metric)
-            y = per_user(runs_root, _run_row(base, seeds[0]), metric)
-            same_users(x, y, f"{dataset}/{backbone}/{plugin} vs none, seed {seeds[0]}")
-            users = x.index.intersection(y.index)
-            rows.append(_row(dataset, backbone, plugin, "users", len(users), x[users], y[users]))
+        if seeds:
+            where = f"{dataset}/{backbone}/{plugin} vs none"
+            test, n, p = paired_runs(other, base, seeds, runs_root, metric, where)
+            rows.append({"dataset": dataset, "backbone": backbone, "plugin": plugin}
+                        | {"test": test, "n": n, "p": p})  # fmt: skip
     return pd.DataFrame(rows, columns=[*GROUP, "test", "n", "p"])
+
+
+def paired_runs(
+    other: pd.DataFrame,
+    base: pd.DataFrame,
+    seeds: list[int],
+    runs_root: str | Path,
+    metric: str,
+    where: str,
+) -> tuple[str, int, float]:
+    """``(test, n, p)`` of ``other`` against ``base`` (seed-indexed run rows) on their shared
+    ``seeds``: a paired t-test over the seeds' test ``metric`` with ≥ 2 seeds (``"seeds"``),
+    else over the test users' per-user ``metric`` of the one seed (``"users"``; DataError
+    naming ``where`` when the two runs list different users)."""
+    column = f"test_{metric}"
+    if len(seeds) >= 2:
+        a, b = other.loc[seeds, column].to_numpy(), base.loc[seeds, column].to_numpy()
+        return "seeds", len(seeds), paired_pvalue(a, b)
+    x = per_user(runs_root, _run_row(other, seeds[0]), metric)
+    y = per_user(runs_root, _run_row(base, seeds[0]), metric)
+    same_users(x, y, f"{where}, seed {seeds[0]}")
+    users = x.index.intersection(y.index)
+    return "users", len(users), paired_pvalue(x[users].to_numpy(), y[users].to_numpy())
 
 
 def comparisons(
@@ -123,17 +140,6 @@ def comparisons(
 def _run_row(frame: pd.DataFrame, seed: int) -> dict:
     """The run of ``seed`` in a seed-indexed frame, as a dict with its seed."""
     return {**frame.loc[seed].to_dict(), "seed": seed}
-
-
-def _row(dataset: str, backbone: str, plugin: str, test: str, n: int, a, b) -> dict:  # noqa: ANN001
-    return {
-        "dataset": dataset,
-        "backbone": backbone,
-        "plugin": plugin,
-        "test": test,
-        "n": n,
-        "p": paired_pvalue(np.asarray(a), np.asarray(b)),
-    }
 
 
 def check_correction(name: object, where: Path) -> None:

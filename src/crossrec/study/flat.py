@@ -76,12 +76,12 @@ class FlatStudy(Planner):
                     (spec.spec.get("backbone_params") or {}).get(backbone),
                     spec.spec.get("plugin_params") if plugin != "none" else None,
                 )
+                main = {
+                    n: self.variant(backbone, plugin, n) for n in self.grids[(backbone, plugin)]
+                }
                 same = [
-                    n
-                    for n in self.grids.get((backbone, plugin), [])
-                    if (self.variant(backbone, plugin, n).backbone_params,
-                        self.variant(backbone, plugin, n).plugin_params) == (b, p)
-                ]  # fmt: skip
+                    n for n, v in main.items() if (v.backbone_params, v.plugin_params) == (b, p)
+                ]
                 name = same[0] if same else "knockout"
                 self.variants.add(backbone, plugin, name, Variant(b, p), "knockout")
                 for dataset in self.datasets:

@@ -117,6 +117,14 @@ def progress(
     failed, seen = [], set()
     spent = left = 0.0
     unknown_cost = 0
+
+    def cost(key: RunKey) -> float | None:
+        """Seconds the table gives a run not done (None: no row)."""
+        row = (
+            table.row(study.base_dataset(key.dataset), key.backbone, key.plugin) if table else None
+        )
+        return run_seconds(row, epochs) if row else None
+
     for stage in [*expected, *(s for s in known if s not in expected)]:
         keys = list(dict.fromkeys(known.get(stage, [])))
         for key in keys:
@@ -131,9 +139,8 @@ def progress(
             if state == "done":
                 spent += details.get("seconds", 0.0)
             else:
-                row = table.row(dataset, key.backbone, key.plugin) if table else None
-                left += run_seconds(row, epochs) if row else 0.0
-                unknown_cost += row is None
+                seconds = cost(key)
+                left, unknown_cost = left + (seconds or 0.0), unknown_cost + (seconds is None)
         planned = Counter(study.base_dataset(k.dataset) for k in dict.fromkeys(keys))
         for key in expected.get(stage, []):
             dataset = study.base_dataset(key.dataset)
@@ -141,9 +148,8 @@ def progress(
                 planned[dataset] -= 1  # a stand-in for a run already planned
                 continue
             lines[(dataset, stage)]["not planned"] += 1
-            row = table.row(dataset, key.backbone, key.plugin) if table else None
-            left += run_seconds(row, epochs) if row else 0.0
-            unknown_cost += row is None
+            seconds = cost(key)
+            left, unknown_cost = left + (seconds or 0.0), unknown_cost + (seconds is None)
     return {
         "stages": [
             {"dataset": d, "stage": s, **{k: counts[k] for k in (*STATES, "not planned")}}
