@@ -120,11 +120,31 @@ def test_best_in_bold_second_underlined_per_dataset() -> None:
     flags = marks(display, layout)
     assert flags["R@20"].tolist() == ["", "best", "", "second", "best", "second"]
     md = to_markdown(display, layout)
-    assert "**0.3100†**" in md and "<u>0.3050</u>" in md and "**+9.99%**" not in md
+    assert "**0.3100**†" in md and "<u>0.3050</u>" in md and "**+9.99%**" not in md
     assert md.splitlines()[1].endswith("--:|")  # the metric column is right-aligned
     tex = to_latex(display, layout)
-    assert r"\textbf{0.3100$^{\dagger}$}" in tex and r"\underline{0.3050}" in tex
+    assert r"\textbf{0.3100}$^{\dagger}$" in tex and r"\underline{0.3050}" in tex
     assert "{llr}" in tex
+    # the dataset once per group, a rule between the groups
+    rows = tex[tex.index("\\midrule") :].splitlines()
+    assert [r.split(" & ")[0] for r in rows if " & " in r] == ["a", "", "", "", "b", ""]
+    assert tex.count("\\midrule") == 2 and rows[5] == "\\midrule"
+
+
+def test_marks_and_headers_name_what_a_reader_sees() -> None:
+    """Bold and underline on the mean, never on its ± std; csv names become display headers."""
+    from crossrec.report.render import header
+
+    display = pd.DataFrame({"dataset": ["a", "a"], "n_seeds": ["3", "3"],
+                            "R@20": ["0.3000 ± 0.0100", "0.2000 ± 0.0200"]})  # fmt: skip
+    layout = Layout("c", "l", emphasis=("R@20",))
+    md = to_markdown(display, layout)
+    assert "**0.3000** ± 0.0100" in md and "<u>0.2000</u> ± 0.0200" in md and "n_seeds" not in md
+    tex = to_latex(display, layout)
+    assert r"\textbf{0.3000} $\pm$ 0.0100" in tex and r"\underline{0.2000} $\pm$" in tex
+    assert "seeds &" in tex and "n\\_seeds" not in tex
+    assert header("p_adj") == "p (adj.)" and header("test_recall@20") == "test R@20"
+    assert header("valid_ndcg@10") == "valid N@10" and header("some_key") == "some key"
 
 
 def test_latex_maps_every_glyph_or_refuses() -> None:
@@ -141,7 +161,16 @@ def test_main_table_stacks_the_std_under_the_mean() -> None:
     tex = to_latex(
         pd.DataFrame({"m": ["x"], "R@20": ["0.3142 ± 0.0049†"]}), Layout("c", "l", stack_std=True)
     )
-    assert r"\shortstack[r]{0.3142$^{\dagger}$\\ \scriptsize $\pm$0.0049}" in tex
+    # a top-aligned inner tabular: the row's other cells sit on the mean's line, not the ±'s
+    stacked = (
+        r"\begin{tabular}[t]{@{}r@{}}0.3142$^{\dagger}$\\ \scriptsize $\pm$0.0049\end{tabular}"
+    )
+    assert stacked in tex and "shortstack" not in tex
+    marked = to_latex(
+        pd.DataFrame({"m": ["x", "y"], "R@20": ["0.3142 ± 0.0049", "0.3 ± 0.1"]}),
+        Layout("c", "l", emphasis=("R@20",), stack_std=True),
+    )
+    assert r"{@{}r@{}}\textbf{0.3142}\\ \scriptsize $\pm$0.0049" in marked
 
 
 def test_holm_matches_a_worked_example() -> None:

@@ -97,7 +97,8 @@ def test_tiny_workflow_end_to_end(tiny_study: Path) -> None:
     assert "avg Δ CF" in (tables / "table2.md").read_text()
     assert "+CROSS w/o CLA" in (tables / "ablation.md").read_text()
     tex = (tables / "main.tex").read_text()
-    assert tex.startswith("\\begin{table}") and "\\begin{tabular}" in tex and "\\caption{" in tex
+    assert tex.startswith("% crossrec: table")
+    assert "\\begin{table" in tex and "\\begin{tabular}" in tex and "\\caption{" in tex
     # only what the study has: no dataset with published numbers, so no paper_vs_ours
     assert not (tables / "paper_vs_ours.md").exists()
     plan = json.loads((tmp_path / "results" / "plan.json").read_text())
@@ -185,21 +186,65 @@ def test_turning_tracking_on_retrains_nothing(tiny_study: Path) -> None:
     assert not (tiny_study / "track").exists()
 
 
-def test_every_table_compiles_with_pdflatex(tiny_study: Path, tmp_path: Path) -> None:
-    """Every generated .tex compiles with pdflatex (-halt-on-error) as a two-column table*, and
-    the main table fits its width (ACM sigconf's 506 pt)."""
-    from latex_check import TEXTWIDTH_PT, compile_table, pdflatex
+def _tables_for(study: Path, out: Path, **tables: str) -> list[Path]:
+    """`crossrec tables` of ``study``'s runs into ``out`` with plan.json's ``tables`` section
+    updated by ``tables`` (venue, float); the .tex files written."""
+    plan = json.loads((study / "results" / "plan.json").read_text())
+    plan["tables"] |= tables
+    out.mkdir(parents=True)
+    (out / "plan.json").write_text(json.dumps(plan))
+    results = study / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "crossrec", "tables", "--plan", str(out / "plan.json"),
+         "--runs", str(results / "runs"), "--selections", str(results / "selections"),
+         "--data", str(results / "data"), "--out", str(out / "tables")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return sorted((out / "tables").glob("*.tex"))
+
+
+@pytest.mark.parametrize(("venue", "columns"), [("acm", 2), ("ieee", 2), ("article", 1)])
+def test_every_table_fits_its_float_in_pdflatex(
+    tiny_study: Path, tmp_path: Path, venue: str, columns: int
+) -> None:
+    """Every generated .tex compiles with pdflatex (-halt-on-error) on the venue's page (two
+    columns of its widths, or one), no table overflows its float (no Overfull \\hbox over
+    1 pt), the float is the narrowest the table fits, and crossrec's width estimate is within
+    3 % of pdflatex's measured width; the runs dump has no .tex."""
+    from latex_check import compile_tables, estimate, pdflatex
+
+    from crossrec.report.latex import VENUES
 
     if pdflatex() is None:
         pytest.skip("no pdflatex installed (.ci/run installs texlive-latex-base where it can)")
-    tables = sorted((tiny_study / "results" / "tables").glob("*.tex"))
-    assert len(tables) == len(TABLES) - 1  # every table but paper_vs_ours (no paper dataset)
+    tables = _tables_for(tiny_study, tmp_path / venue, venue=venue)
+    shown = json.loads((tiny_study / "results" / "plan.json").read_text())["outputs"]["tables"]
+    assert sorted(t.stem for t in tables) == sorted(set(shown) - {"runs"})
+    done = compile_tables(tables, tmp_path, venue, columns)
+    errors = [line for line in done.proc.stdout.splitlines() if line.startswith("!")]
+    assert done.proc.returncode == 0, errors
+    assert set(done.overfull) == {t.stem for t in tables}
+    column, text = VENUES[venue]
     for tex in tables:
-        proc, width = compile_table(tex, tmp_path)
-        errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-        assert proc.returncode == 0, (tex.name, errors)
-        if tex.stem == "main":
-            assert width <= TEXTWIDTH_PT, width
+        assert max(done.overfull[tex.stem], default=0.0) <= 1.0, (tex.name, done.overfull)
+        source = tex.read_text()
+        measured = done.width[tex.stem]
+        if "resizebox" not in source:
+            assert abs(estimate(tex) - measured) <= 0.03 * measured + 1, (tex.name, measured)
+        if "\\begin{table*}" in source:  # table* only where a column is too narrow
+            assert measured > column * 0.97 and columns == 2, (tex.name, measured)
+        assert measured <= (column if "\\begin{table}" in source else text) or (
+            "resizebox" in source
+        ), (tex.name, measured)
+
+
+def test_table_float_follows_the_config(tiny_study: Path, tmp_path: Path) -> None:
+    """`tables.float: table*` puts every table in a table*; `table` keeps each in a column."""
+    wide = _tables_for(tiny_study, tmp_path / "wide", float="table*")
+    assert all("\\begin{table*}" in t.read_text() for t in wide)
+    narrow = _tables_for(tiny_study, tmp_path / "narrow", float="table")
+    assert not any("table*" in t.read_text() for t in narrow)
 
 
 def test_report_shows_each_output_once_without_autolinks(tiny_study: Path) -> None:

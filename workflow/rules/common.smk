@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from crossrec.errors import ConfigError, CrossrecError
-from crossrec.report import FIGURE_FORMATS, REPORT_FORMATS, REPORT_STUDY, TABLE_FORMATS
+from crossrec.report import FIGURE_FORMATS, REPORT_FORMATS, REPORT_STUDY, table_files
 from crossrec.run import RUN_FILE, RUN_PATH, RunKey, train_settings
 from crossrec.study.runfiles import check_run_file
 from snakemake.exceptions import WorkflowError
@@ -69,9 +69,7 @@ def all_metrics():
 def all_tables():
     """Every table file the study has (results/tables/<name>.<format>; crossrec.study's
     Planner.outputs: no placeholder for a study the config does not run)."""
-    return expand(
-        "results/tables/{name}.{ext}", name=STUDY.outputs()["tables"], ext=TABLE_FORMATS
-    )
+    return table_files(STUDY.outputs()["tables"])
 
 
 def all_figures():

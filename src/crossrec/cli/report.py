@@ -14,8 +14,9 @@ def cmd_tables(args: argparse.Namespace) -> None:
     and .tex."""
     from crossrec.models import BACKBONES
     from crossrec.outputs import check_replaceable, claim_dir, only_names
-    from crossrec.report import DEFAULT_K, TABLE_FORMATS, TABLES
+    from crossrec.report import DEFAULT_K, TABLE_FORMATS, TABLES, table_files
     from crossrec.report.analysis import load_analysis
+    from crossrec.report.latex import Form
     from crossrec.report.tables import build_tables
 
     plan, analysis = load_analysis(args.plan, args.runs, args.selections, args.data)
@@ -29,9 +30,10 @@ def cmd_tables(args: argparse.Namespace) -> None:
     ks = plan["tables"].get("k", list(DEFAULT_K))
     claim = functools.partial(claim_dir, kind="tables", unmarked=own)
     shown = (plan.get("outputs") or {}).get("tables", list(TABLES))
-    build_tables(analysis, ks, plugins, families, args.out, claim=claim, names=shown)
-    n, names = len(analysis.runs), ",".join(shown)
-    print(f"{n} runs -> {args.out}/{{{names}}}.{{md,csv,tex}}", file=sys.stderr)
+    form = Form.of(plan["tables"])
+    build_tables(analysis, ks, plugins, families, args.out, claim=claim, names=shown, form=form)
+    print(f"{len(analysis.runs)} runs -> {len(table_files(shown, args.out))} files in "
+          f"{args.out} ({', '.join(shown)})", file=sys.stderr)  # fmt: skip
 
 
 def cmd_figures(args: argparse.Namespace) -> None:

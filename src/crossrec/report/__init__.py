@@ -3,6 +3,8 @@
 The output names are here (no heavy imports) so the workflow can list them cheaply.
 """
 
+from collections.abc import Sequence
+
 TABLES = (
     "runs",
     "selection",
@@ -17,6 +19,9 @@ TABLES = (
     "knockout",
 )
 TABLE_FORMATS = ("md", "csv", "tex")
+LATEX_OMITTED = ("runs",)
+"""Data dumps with no LaTeX (one column per metric and parameter: no paper page holds them);
+their Markdown and CSV are written."""
 DEFAULT_K = (10, 20)
 """The cut-offs of the main and ablation tables when a config sets no ``tables.k``: FETTLE's
 main table (R@10, R@20, N@10, N@20); every caption names the cut-offs shown."""
@@ -47,3 +52,14 @@ REPORT_STUDY = {
     "activity": "Main study",
     "knockout": "Modality knock-out",
 }
+
+
+def table_files(names: Sequence[str], folder: str = "results/tables") -> list[str]:
+    """``<folder>/<name>.<format>`` of each table of ``names`` (no ``.tex`` for
+    :data:`LATEX_OMITTED`)."""
+    return [
+        f"{folder}/{name}.{ext}"
+        for name in names
+        for ext in TABLE_FORMATS
+        if not (ext == "tex" and name in LATEX_OMITTED)
+    ]

@@ -20,6 +20,7 @@ Markdown file ends with a note that says what the marks mean.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -27,9 +28,10 @@ import pandas as pd
 
 from crossrec.errors import DataError
 from crossrec.io import atomic_open
-from crossrec.report import render
+from crossrec.report import LATEX_OMITTED, render
 from crossrec.report.analysis import ALPHA, Analysis, in_config_order, seeds_text
 from crossrec.report.knockout import knockout
+from crossrec.report.latex import DEFAULT_FORM, Form
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
 from crossrec.report.render import Layout
 from crossrec.report.stats import (
@@ -338,17 +340,23 @@ def rendered(
     display: pd.DataFrame,
     numeric: pd.DataFrame,
     note: str | None = None,
+    form: Form = DEFAULT_FORM,
 ) -> dict[Path, str]:
     """``<stem>.md`` and ``<stem>.tex`` from the display frame rendered with the table's
-    :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table), ``<stem>.csv`` from
-    the numbers: path → text, nothing written yet."""
+    :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table; the float and size
+    for ``form``'s venue), ``<stem>.csv`` from the numbers: path → text, nothing written yet.
+    A table of :data:`crossrec.report.LATEX_OMITTED` gets no ``.tex``."""
     shown = _shown(display)
     layout = LAYOUTS.get(stem.name, Layout(caption=stem.name, label=f"tab:{stem.name}"))
-    return {
+    files = {
         stem.with_suffix(".csv"): numeric.to_csv(index=False, float_format="%.6g"),
         stem.with_suffix(".md"): render.to_markdown(shown, layout, note),
-        stem.with_suffix(".tex"): render.to_latex(shown, layout, note),
     }
+    if stem.name not in LATEX_OMITTED:
+        files[stem.with_suffix(".tex")] = render.to_latex(
+            shown, layout, note, form.venue, form.float
+        )
+    return files
 
 
 def write_all(
@@ -395,6 +403,7 @@ def build_tables(
     out_dir: str | Path,
     claim: Callable[[Path], object] | None = None,
     names: Sequence[str] | None = None,
+    form: Form = DEFAULT_FORM,
 ) -> None:
     """Write the tables ``names`` (default: every one of :data:`crossrec.report.TABLES`; a
     study's own list: :meth:`crossrec.study.base.Planner.outputs`) into ``out_dir`` (``.md``,
@@ -403,6 +412,7 @@ def build_tables(
     was; ``claim`` (default: create the folder) makes the folder ready just before the writes."""
     out, runs, chosen, pvalues = Path(out_dir), analysis.runs, analysis.chosen, analysis.pvalues
     correction = analysis.correction
+    table = functools.partial(rendered, form=form)
     same_seeds(chosen)
     sel = in_config_order(analysis.selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
@@ -412,8 +422,8 @@ def build_tables(
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
     warned = "".join(f" Warning: {w}." for w in analysis.warnings)
-    files = rendered(out / "runs", named(runs_display), runs)
-    files |= rendered(
+    files = table(out / "runs", named(runs_display), runs)
+    files |= table(
         out / "selection",
         named(sel),
         sel,
@@ -422,19 +432,19 @@ def build_tables(
         + warned,
     )
     tuning_display, tuning_numeric = tuning_table(analysis.tuning)
-    files |= rendered(out / "tuning", named(tuning_display), tuning_numeric, tuning_note(analysis))
-    files |= rendered(out / "activity", *activity(analysis))
-    files |= rendered(
+    files |= table(out / "tuning", named(tuning_display), tuning_numeric, tuning_note(analysis))
+    files |= table(out / "activity", *activity(analysis))
+    files |= table(
         out / "knockout",
         *knockout(runs, analysis.knockout, analysis.runs_root, correction),
     )
-    files |= rendered(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
-    files |= rendered(out / "table2", *table2(chosen, families))
-    files |= rendered(out / "ablation", *ablation_table(runs, ks))
-    files |= rendered(out / "cost", *cost_table(runs))
-    files |= rendered(out / "paper_vs_ours", *paper_vs_ours(chosen))
+    files |= table(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
+    files |= table(out / "table2", *table2(chosen, families))
+    files |= table(out / "ablation", *ablation_table(runs, ks))
+    files |= table(out / "cost", *cost_table(runs))
+    files |= table(out / "paper_vs_ours", *paper_vs_ours(chosen))
     tests = user_tests(chosen, analysis.runs_root)
-    files |= rendered(out / "significance", *significance_table(tests, correction))
+    files |= table(out / "significance", *significance_table(tests, correction))
     # nothing is written, not even the folder, until every table is built
     if names is not None:
         files = {path: text for path, text in files.items() if Path(path).stem in names}
