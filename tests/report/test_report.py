@@ -211,3 +211,9 @@ def test_user_tests_per_seed_and_on_the_seed_mean(tmp_path: Path) -> None:
     w = sps.wilcoxon(mean_x, mean_y)
     row = out[(out["seed"] == "mean") & (out["test"] == "Wilcoxon")].iloc[0]
     assert row["statistic"] == pytest.approx(w.statistic) and row["p"] == pytest.approx(w.pvalue)
+    # the paired effect size on every row: d_z = t / √n of the same users, inside its interval
+    t_mean = sps.ttest_rel(mean_x, mean_y).statistic
+    assert row["dz"] == pytest.approx(t_mean / np.sqrt(30))
+    assert row["dz_low"] < row["dz"] < row["dz_high"]
+    first = out[out["seed"] == 1]
+    assert first["dz"].tolist() == [pytest.approx(t1.statistic / np.sqrt(30))] * 2

@@ -142,10 +142,12 @@ def width_of(env: str, venue: str) -> float:
 
 @dataclass(frozen=True)
 class Form:
-    """``tables.venue`` and ``tables.float`` of a study (module docstring)."""
+    """``tables.venue``, ``tables.float`` and ``tables.interval`` of a study (module
+    docstring)."""
 
     venue: str = DEFAULT_VENUE
     float: str = "auto"
+    interval: bool = False  # the main table's ΔImprov. rows with their 95 % interval
 
     @classmethod
     def of(cls, tables: dict) -> Form:
@@ -157,7 +159,10 @@ class Form:
                 raise DataError(
                     Path("plan.json"), f"tables.{key} {value!r}: one of {', '.join(known)}"
                 )
-        return cls(venue, float_choice)
+        interval = tables.get("interval", False)
+        if not isinstance(interval, bool):
+            raise DataError(Path("plan.json"), f"tables.interval {interval!r}: true or false")
+        return cls(venue, float_choice, interval)
 
 
 DEFAULT_FORM = Form()

@@ -26,6 +26,7 @@ import pandas as pd
 from scipy import stats
 
 from crossrec.errors import DataError
+from crossrec.report.effects import standardized_effect
 from crossrec.report.summary import per_user, same_users
 
 GROUP = ["dataset", "backbone", "plugin"]
@@ -248,7 +249,9 @@ def user_tests(
 
     Columns: dataset, backbone, plugin, seed (an int, or ``mean``), test (``paired t`` /
     ``Wilcoxon``), n (users: those with a per-user row in both runs, in every shared seed for
-    ``mean``), statistic (t, or Wilcoxon's W), p."""
+    ``mean``), statistic (t, or Wilcoxon's W), p, and the paired effect size ``dz`` with its 95 %
+    interval ``dz_low``–``dz_high`` (:func:`crossrec.report.effects.standardized_effect`; the
+    same on both tests' rows)."""
     rows = []
     for dataset, backbone, plugin, seeds, x, y in user_pairs(chosen, runs_root, metric):
         pairs = []
@@ -260,12 +263,14 @@ def user_tests(
             _, mean_x, mean_y = seed_means(x, y, seeds)
             pairs.append(("mean", mean_x, mean_y))
         for seed, a, b in pairs:
+            dz, low, high = standardized_effect(a, b)
             for test in USER_TESTS:
                 statistic, p = paired_user_test(test, a, b)
                 rows.append(
                     {"dataset": dataset, "backbone": backbone, "plugin": plugin}
                     | {"seed": seed, "test": test, "n": len(a)}
                     | {"statistic": statistic, "p": p}
+                    | {"dz": dz, "dz_low": low, "dz_high": high}
                 )
-    columns = [*GROUP, "seed", "test", "n", "statistic", "p"]
+    columns = [*GROUP, "seed", "test", "n", "statistic", "p", "dz", "dz_low", "dz_high"]
     return pd.DataFrame(rows, columns=columns)

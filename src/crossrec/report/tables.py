@@ -30,6 +30,7 @@ from crossrec.errors import DataError
 from crossrec.io import atomic_open
 from crossrec.report import LATEX_OMITTED, render
 from crossrec.report.analysis import ALPHA, Analysis, in_config_order, seeds_text
+from crossrec.report.effects import improvement_interval
 from crossrec.report.knockout import knockout
 from crossrec.report.latex import DEFAULT_FORM, Form
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
@@ -108,7 +109,9 @@ LAYOUTS = {
     "significance": Layout(
         "Each plug-in against its backbone alone over the test users (test Recall@20): paired "
         "t-test and Wilcoxon signed-rank test, per seed and on the per-user metric averaged "
-        "over the seeds (seed mean); statistic (t, or W), n users, raw and corrected p.",
+        "over the seeds (seed mean); statistic (t, or W), n users, raw and corrected p, and the "
+        "paired effect size d_z = mean / SD of the per-user differences with its exact 95 % "
+        "interval (noncentral t).",
         "tab:crossrec-significance",
     ),
 }
@@ -145,9 +148,16 @@ def _require(runs: pd.DataFrame, metrics: Sequence[str]) -> None:
 
 
 def main_table(
-    chosen: pd.DataFrame, pvalues: pd.DataFrame, ks: Sequence[int], plugins: Sequence[str]
+    chosen: pd.DataFrame,
+    pvalues: pd.DataFrame,
+    ks: Sequence[int],
+    plugins: Sequence[str],
+    interval: bool = False,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(display, numeric) frames of the seed's layout."""
+    """(display, numeric) frames of the seed's layout. The numeric frame has, per plug-in row
+    and metric, ``delta_<metric>`` (ΔImprov.) with its paired 95 % interval across seeds
+    ``delta_<metric>_low`` / ``_high`` (:func:`crossrec.report.effects.improvement_interval`);
+    with ``interval`` the ΔImprov. rows show it (``+0.73% [−1.20, +2.66]``)."""
     metrics = [f"{m}@{k}" for m in ("recall", "ndcg", "precision") for k in ks]
     _require(chosen, metrics)
     cols = [f"test_{m}" for m in metrics]
@@ -156,6 +166,7 @@ def main_table(
     column = "p_adj" if "p_adj" in pvalues else "p"  # † follows the corrected p-value
     pmap = {tuple(r[c] for c in GROUP): r[column] for _, r in pvalues.iterrows()}
     raw = {tuple(r[c] for c in GROUP): r["p"] for _, r in pvalues.iterrows()}
+    per_seed = chosen.groupby(GROUP, sort=False)
     display, numeric = [], []
     for (dataset, backbone), sub in stats.groupby(["dataset", "backbone"], sort=False):
         sub = sub.set_index("plugin")
@@ -185,11 +196,37 @@ def main_table(
                 | {f"{m}_std": row[f"test_{m}_std"] for m in metrics}
             )
             if plugin != "none":
+                runs = per_seed.get_group((dataset, backbone, plugin)).set_index("seed")
+                alone = per_seed.get_group((dataset, backbone, "none")).set_index("seed")
+                seeds = sorted(set(runs.index) & set(alone.index))
+                deltas = {
+                    m: improvement_interval(
+                        runs.loc[seeds, f"test_{m}"].to_numpy(),
+                        alone.loc[seeds, f"test_{m}"].to_numpy(),
+                    )
+                    for m in metrics
+                }
+                numeric[-1] |= {
+                    f"delta_{m}{end}": value
+                    for m in metrics
+                    for end, value in zip(("", "_low", "_high"), deltas[m], strict=True)
+                }
                 display.append(
                     {"dataset": dataset, "model": "ΔImprov."}
-                    | {short(m): delta(row[f"test_{m}"], base[f"test_{m}"]) for m in metrics}
+                    | {
+                        short(m): delta(row[f"test_{m}"], base[f"test_{m}"])
+                        + (_interval_percent(*deltas[m][1:]) if interval else "")
+                        for m in metrics
+                    }
                 )
     return pd.DataFrame(display), pd.DataFrame(numeric)
+
+
+def _interval_percent(low: float, high: float) -> str:
+    """`` [−1.20, +2.66]`` (percent), empty without an interval."""
+    if low != low or high != high:
+        return ""
+    return f" [{100 * low:+.2f}, {100 * high:+.2f}]"
 
 
 def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -303,7 +340,20 @@ def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFra
     display["statistic"] = display["statistic"].map(_statistic)
     display["p"] = display["p"].map(_pvalue)
     display[f"p ({CORRECTIONS[correction]})"] = numeric["p_adj"].map(_pvalue)
+    display["d_z [95% CI]"] = [
+        interval_text(d, lo, hi, "{:+.3f}")
+        for d, lo, hi in numeric[["dz", "dz_low", "dz_high"]].itertuples(index=False)
+    ]
     return display, numeric
+
+
+def interval_text(value: float, low: float, high: float, fmt: str) -> str:
+    """``+0.120 [+0.050, +0.190]``; the value alone without an interval, ``–`` without one."""
+    if value != value:
+        return "–"
+    if low != low or high != high:
+        return fmt.format(value)
+    return f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
 
 
 def _statistic(value: float) -> str:
@@ -422,6 +472,11 @@ def build_tables(
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
     note = significance_note(pvalues, correction, seed_counts(chosen))
     warned = "".join(f" Warning: {w}." for w in analysis.warnings)
+    interval_note = (
+        " [ ]: 95 % interval of ΔImprov., paired t across seeds (backbone mean held fixed)."
+        if form.interval
+        else ""
+    )
     files = table(out / "runs", named(runs_display), runs)
     files |= table(
         out / "selection",
@@ -438,7 +493,9 @@ def build_tables(
         out / "knockout",
         *knockout(runs, analysis.knockout, analysis.runs_root, correction),
     )
-    files |= table(out / "main", *main_table(chosen, pvalues, ks, plugins), note)
+    files |= table(
+        out / "main", *main_table(chosen, pvalues, ks, plugins, form.interval), note + interval_note
+    )
     files |= table(out / "table2", *table2(chosen, families))
     files |= table(out / "ablation", *ablation_table(runs, ks))
     files |= table(out / "cost", *cost_table(runs))
