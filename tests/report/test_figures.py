@@ -123,9 +123,19 @@ def test_curves_end_where_the_first_seed_stopped_and_mark_the_reported_epochs(
     part = data[(data["backbone"] == "lightgcn") & (data["plugin"] == "cross")]
     assert part["epoch"].max() == 2 and set(part["n"]) == {3}
     ax = fig.axes[0]
-    assert "n = 3 seeds" in ax.get_title() and "reported epoch" in ax.get_title()
+    assert ax.get_title() == "d · LightGCN"  # what the panel is; the rest in the legend
+    shown = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "±1 SD over n = 3 seeds" in shown and "reported epoch" in shown
+    # the cut curve says so: an end mark and its legend entry (only LightGCN+CROSS was cut)
+    assert "ends: a seed stopped, the rest went on" in shown
+    ends = [line for line in ax.get_lines() if line.get_marker() == "|"]
+    assert len(ends) == 1 and list(ends[0].get_xdata()) == [2]
     markers = [line for line in ax.get_lines() if line.get_marker() == "v"]
     assert markers and all(list(line.get_xdata()) == [2, 2, 2] for line in markers)
+    # the legend sits below the panels, outside every axes
+    fig.canvas.draw()
+    box = fig.legends[0].get_window_extent()
+    assert all(box.y1 <= a.get_window_extent().y0 for a in fig.axes if a.get_visible())
 
 
 def test_sensitivity_band_and_an_axis_wider_than_seed_noise(tmp_path: Path) -> None:
@@ -146,7 +156,7 @@ def test_sensitivity_band_and_an_axis_wider_than_seed_noise(tmp_path: Path) -> N
     low, high = ax.get_ylim()
     assert high - low >= 0.2 * (high + low) / 2 - 1e-9  # ±10 % of the centre, not 0.003
     assert ax.collections, "the seed spread is drawn as a band"
-    assert any("n = 2 seeds" in t.get_text() for t in ax.get_legend().get_texts())
+    assert any("n = 2 seeds" in t.get_text() for t in fig.legends[0].get_texts())
 
 
 def test_importing_the_figures_changes_no_matplotlib_setting() -> None:
@@ -180,14 +190,14 @@ def test_type_42_fonts_and_the_users_font_size_are_kept(
     runs = _study(tmp_path / "runs")
     analysis = analyse(runs, select(runs), tmp_path / "runs")
     sizes, types = [], []
-    original = figures._save
+    original = figures.save
 
     def record(fig, stem: Path) -> None:  # noqa: ANN001
         sizes.append(fig.axes[0].xaxis.get_ticklabels()[0].get_fontsize())
         types.append(matplotlib.rcParams["pdf.fonttype"])
         original(fig, stem)
 
-    monkeypatch.setattr(figures, "_save", record)
+    monkeypatch.setattr(figures, "save", record)
     with matplotlib.rc_context({"font.size": 13}):  # the user's setting
         build_figures(analysis, tmp_path / "user")
     assert set(sizes) == {13.0} and set(types) == {42}
@@ -203,3 +213,53 @@ def test_type_42_fonts_and_the_users_font_size_are_kept(
         listing = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True).stdout
         fonts = listing.splitlines()[2:]
         assert fonts and not [f for f in fonts if "Type 3" in f], (pdf.name, listing)
+
+
+def test_a_users_matplotlibrc_is_honoured_with_type_42_fonts(tmp_path: Path) -> None:
+    """A matplotlibrc file (MATPLOTLIBRC) sets the font size crossrec draws with; the font
+    type inside crossrec's style is 42 and back to the user's outside it."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "matplotlibrc").write_text("font.size: 13\npdf.fonttype: 3\n")
+    code = (
+        "import matplotlib; from crossrec.report.figstyle import style; "
+        "ctx = style(); ctx.__enter__(); "
+        "print(matplotlib.rcParams['font.size'], matplotlib.rcParams['pdf.fonttype']); "
+        "ctx.__exit__(None, None, None); print(matplotlib.rcParams['pdf.fonttype'])"
+    )
+    env = dict(os.environ, MATPLOTLIBRC=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         check=True).stdout.split()  # fmt: skip
+    assert out == ["13.0", "42", "3"]
+
+
+def test_figures_style_width_and_font_size_keys(tmp_path: Path) -> None:
+    """`figures.style` (a .mplstyle file), `figures.font_size` and `figures.width` (the venue's
+    column or page, in TeX points) shape the figure; unknown values are named."""
+    import matplotlib
+
+    from crossrec.report.figstyle import POINTS_PER_INCH, FigureForm, style
+    from crossrec.report.latex import VENUES
+
+    sheet = tmp_path / "paper.mplstyle"
+    sheet.write_text("axes.grid: True\nlines.linewidth: 2.5\n")
+    runs = _study(tmp_path / "runs")
+    chosen, _ = _chosen(runs)
+    form = FigureForm.of({"style": str(sheet), "font_size": 6, "width": "column"},
+                         {"venue": "ieee"})  # fmt: skip
+    with style(form):
+        assert matplotlib.rcParams["axes.grid"] and matplotlib.rcParams["font.size"] == 6
+        fig, _ = curves(chosen, tmp_path / "runs", form)
+    assert fig.get_figwidth() == pytest.approx(VENUES["ieee"][0] / POINTS_PER_INCH)
+    assert not matplotlib.rcParams["axes.grid"]  # nothing left behind
+    page = FigureForm.of({"width": "page"}, {"venue": "acm"})
+    with style(page):
+        wide, _ = curves(chosen, tmp_path / "runs", page)
+    assert wide.get_figwidth() == pytest.approx(VENUES["acm"][1] / POINTS_PER_INCH)
+    for figures, message in (({"style": "no-such-style"}, "figures.style 'no-such-style'"),
+                             ({"width": "half"}, "figures.width 'half'"),
+                             ({"font_size": 99}, "figures.font_size 99")):  # fmt: skip
+        with pytest.raises(DataError, match=message):
+            FigureForm.of(figures, {})

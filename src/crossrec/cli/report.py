@@ -46,6 +46,7 @@ def cmd_figures(args: argparse.Namespace) -> None:
     from crossrec.report.analysis import load_analysis
 
     matplotlib.use("Agg")  # files only, whatever display the machine has
+    from crossrec.report.figstyle import FigureForm
     from crossrec.report.figures import build_figures
 
     plan, analysis = load_analysis(args.plan, args.runs, args.selections)
@@ -53,7 +54,8 @@ def cmd_figures(args: argparse.Namespace) -> None:
     check_replaceable(args.out, own)  # refused before any work; claimed after it
     shown = (plan.get("outputs") or {}).get("figures", list(FIGURES))
     claim = functools.partial(claim_dir, kind="figures", unmarked=own)
-    build_figures(analysis, args.out, claim=claim, names=shown)
+    form = FigureForm.of(plan.get("figures") or {}, plan.get("tables"))
+    build_figures(analysis, args.out, claim=claim, names=shown, form=form)
     n, names = len(analysis.runs), ",".join(shown)
     print(f"{n} runs -> {args.out}/{{{names}}}.{{png,pdf}}", file=sys.stderr)
 

@@ -4,12 +4,12 @@ Every figure aggregates seeds and compares like with like:
 
 * ``curves`` — validation Recall@20 per epoch of the selected variants: per plug-in the mean over
   seeds (line) ± one sample std over seeds (band), drawn only while every seed still trains
-  (a curve ends at its first seed's early stop, so no tail stands for fewer seeds), each seed's
-  reported (best-validation) epoch marked ▼; n in the title; one panel per (dataset,
-  backbone), y shared;
+  (a curve ends at its first seed's early stop, so no tail stands for fewer seeds; ``|`` marks
+  that end where other seeds went on), each seed's reported (best-validation) epoch marked ▼;
+  n in the legend; one panel per (dataset, backbone), y shared;
 * ``improvement`` — ΔImprov. of test Recall@20 of each plug-in over its backbone alone, the main
   table's number ``(mean plug-in − mean none) / mean none``, with ± one std of the per-seed paired
-  changes as error bars (n said in the title) and ``*`` where the main table marks †; a plug-in a
+  changes as error bars (n said in the legend) and ``*`` where the main table marks †; a plug-in a
   backbone was not run
   with is a hatched, labelled gap, never a 0 bar; a backbone without its ``none`` run is an error;
 * ``sensitivity`` — test Recall@20 against each swept parameter, mean (line) ± std over the
@@ -20,9 +20,11 @@ Every figure aggregates seeds and compares like with like:
   over seeds, like ``curves`` only while every seed trains.
 
 Each figure function returns the figure and the numbers it plots (tests compare them with the
-tables). Colours: the Okabe–Ito colour-blind-safe palette; panels sized for one column. The
-style (:func:`style`) applies inside :func:`build_figures` only: importing this module changes
-no matplotlib setting, and a user's matplotlibrc or style sheet keeps its font sizes.
+tables). Titles say what a panel is; what its marks mean is in the one legend below the panels
+(outside the data). Colours: the Okabe–Ito colour-blind-safe palette. Width, style sheet and
+font size: :mod:`crossrec.report.figstyle` (``figures:`` config), applied inside
+:func:`build_figures` only: importing this module changes no matplotlib setting, and a user's
+matplotlibrc or style sheet keeps its font sizes.
 A study draws only the figures it has (:meth:`crossrec.study.base.Planner.outputs`); a figure
 asked for without its data says so in its panel.
 """
@@ -33,52 +35,32 @@ import functools
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from crossrec.errors import DataError
-from crossrec.io import atomic_path
 from crossrec.report.analysis import ALPHA, Analysis, seeds_text
+from crossrec.report.figstyle import (
+    DEFAULT_FIGURES,
+    FIXED,
+    OKABE_ITO,
+    FigureForm,
+    colour,
+    empty,
+    label,
+    legend,
+    panels,
+    save,
+    style,
+)
 from crossrec.report.published import backbone_name, plugin_name
+from crossrec.report.render import short
 from crossrec.report.stats import GROUP
 from crossrec.report.summary import run_folder
 from crossrec.study.grid import format_value
 
 METRIC = "recall@20"
-OKABE_ITO = ("#000000", "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
-FIXED = {"none": 0, "fettle": 1, "cross": 2, "bm3": 3}
-PANEL = (3.4, 2.5)  # inches: one column of a two-column paper
-SIZES = {"font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7}
-"""Font sizes for one-column panels, used where the user's matplotlibrc or style left
-matplotlib's defaults."""
-TRUETYPE = {"pdf.fonttype": 42, "ps.fonttype": 42}
-"""Embed TrueType (Type 42) fonts: venues' PDF checkers (IEEE PDF eXpress, some ACM checks)
-reject matplotlib's default Type 3."""
-
-
-def style() -> dict[str, object]:
-    """The settings crossrec draws with, inside ``plt.rc_context`` only (never at import): its
-    font sizes where the user's own settings left matplotlib's defaults, and Type 42 fonts."""
-    own = {
-        key: value
-        for key, value in SIZES.items()
-        if matplotlib.rcParams[key] == matplotlib.rcParamsDefault[key]
-    }
-    return {**own, **TRUETYPE}
-
-
-def colour(plugin: str, order: list[str]) -> str:
-    """The plug-in's colour: fixed for none/fettle/cross/bm3, else by its position."""
-    if plugin in FIXED:
-        return OKABE_ITO[FIXED[plugin]]
-    return OKABE_ITO[(len(FIXED) + order.index(plugin)) % len(OKABE_ITO)]
-
-
-def label(plugin: str) -> str:
-    """Legend text of a plug-in (``alone`` for ``none``)."""
-    return "alone" if plugin == "none" else plugin_name(plugin)
 
 
 def _history(runs_root: Path, row: dict) -> pd.DataFrame:
@@ -103,33 +85,6 @@ def _history(runs_root: Path, row: dict) -> pd.DataFrame:
     return frame
 
 
-def _panels(n: int, sharey: bool = False) -> tuple[plt.Figure, list]:
-    cols = min(n, 3)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(PANEL[0] * cols, PANEL[1] * rows), squeeze=False, sharey=sharey
-    )
-    flat = list(axes.ravel())
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
-
-
-def _empty(message: str) -> plt.Figure:
-    fig, ax = plt.subplots(figsize=(PANEL[0], 1.2))
-    ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center")
-    return fig
-
-
-def _save(fig: plt.Figure, stem: Path) -> None:
-    fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        with atomic_path(stem.with_suffix(suffix)) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=200)
-    plt.close(fig)
-
-
 def _overseeds_text(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
     """Per epoch while every frame (seed) has it: mean, sample std (0 with one seed) and count
     ``n`` (= the number of frames) of ``column``; the epochs after the first seed's last
@@ -142,11 +97,13 @@ def _overseeds_text(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
     return out[out["epoch"] <= last].reset_index(drop=True)
 
 
-def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
+def curves(
+    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Validation Recall@20 per epoch, mean ± std over seeds (module docstring)."""
     groups = list(chosen.groupby(["dataset", "backbone"], sort=False))
     order = list(dict.fromkeys(chosen["plugin"]))
-    fig, axes = _panels(len(groups), sharey=True)
+    fig, axes = panels(len(groups), form, sharey=True)
     rows = []
     for ax, ((dataset, backbone), sub) in zip(axes, groups, strict=True):
         counts = set()
@@ -157,22 +114,24 @@ def curves(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFr
             c = colour(plugin, order)
             ax.plot(agg["epoch"], agg["mean"], color=c, lw=1.2, label=label(plugin))
             ax.fill_between(
-                agg["epoch"], agg["mean"] - agg["std"], agg["mean"] + agg["std"], color=c, alpha=0.2
-            )
+                agg["epoch"], agg["mean"] - agg["std"], agg["mean"] + agg["std"], color=c,
+                alpha=0.2, label=f"±1 SD over {seeds_text([len(hists)])}",
+            )  # fmt: skip
             # each seed's reported epoch (best validation), on the mean curve where drawn
             best = runs["best_epoch"].to_numpy()
             at = agg.set_index("epoch")["mean"].reindex(best)
-            ax.plot(best, at.to_numpy(), "v", color=c, ms=4, ls="none")
+            ax.plot(best, at.to_numpy(), "v", color=c, ms=4, ls="none", label="reported epoch")
+            if len(agg) and max(int(h["epoch"].max()) for h in hists) > agg["epoch"].iloc[-1]:
+                ax.plot(agg["epoch"].iloc[-1], agg["mean"].iloc[-1], "|", color=c, ms=9,
+                        label="ends: a seed stopped, the rest went on")  # fmt: skip
             rows += [
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin} | r
                 for r in agg.to_dict("records")
             ]
-        ax.set_title(
-            f"{dataset} · {backbone_name(backbone)}\n{seeds_text(counts)}, band ±1 SD, ▼ reported epoch"
-        )
+        ax.set_title(f"{dataset} · {backbone_name(backbone)}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(f"valid {METRIC}")
-        ax.legend()
+        ax.set_ylabel(f"valid {short(METRIC)}")
+    legend(fig, axes)
     return fig, pd.DataFrame(rows)
 
 
@@ -206,14 +165,16 @@ def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows, columns=[*GROUP, "delta", "err", "n", "significant"])
 
 
-def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+def improvement(
+    chosen: pd.DataFrame, pvalues: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES
+) -> tuple[plt.Figure, pd.DataFrame]:
     """ΔImprov. bars with error bars and significance marks (module docstring)."""
     data = improvement_data(chosen, pvalues)
     if data.empty:
-        return _empty("no plug-in runs to compare with their backbones"), data
+        return empty("no plug-in runs to compare with their backbones"), data
     datasets = list(data["dataset"].unique())
     order = list(dict.fromkeys(data["plugin"]))
-    fig, axes = _panels(len(datasets))
+    fig, axes = panels(len(datasets), form)
     for ax, dataset in zip(axes, datasets, strict=True):
         sub = data[data["dataset"] == dataset]
         backbones = list(dict.fromkeys(sub["backbone"]))
@@ -241,11 +202,12 @@ def improvement(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> tuple[plt.Figure
                     ax.text(pos, top, "*", ha="center", va="bottom" if top >= 0 else "top")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(range(len(backbones)), [backbone_name(b) for b in backbones])
-        ax.set_ylabel(f"Δ test {METRIC} vs alone (%)")
-        ax.set_title(
-            f"{dataset}\nerror bars ±1 SD of the paired change, {seeds_text(set(sub['n']))}"
-        )
-        ax.legend()
+        ax.set_ylabel(f"Δ test {short(METRIC)} vs alone (%)")
+        ax.set_title(dataset)
+        ax.plot([], [], " ", label=f"bars ±1 SD of the paired change, {seeds_text(set(sub['n']))}")
+        if sub["significant"].any():
+            ax.plot([], [], " ", label=f"* p < {ALPHA} (corrected, as the main table's †)")
+    legend(fig, axes)
     return fig, data
 
 
@@ -284,13 +246,15 @@ def sensitivity_data(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(points), pd.DataFrame(bases, columns=[*keys, "mean", "seeds"])
 
 
-def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+def sensitivity(
+    runs: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Sensitivity panels (module docstring)."""
     points, bases = sensitivity_data(runs)
     if points.empty:
-        return _empty("no sensitivity study in this config"), points
+        return empty("no sensitivity study in this config"), points
     params = list(dict.fromkeys(points["swept_param"]))
-    fig, axes = _panels(len(params), sharey=True)
+    fig, axes = panels(len(params), form, sharey=True)
     for ax, param in zip(axes, params, strict=True):
         sub = points[points["swept_param"] == param]
         for i, ((dataset, backbone, plugin), part) in enumerate(
@@ -321,8 +285,8 @@ def sensitivity(runs: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
         ax.set_ylim(*_span([*(sub["mean"] - sub["std"]), *(sub["mean"] + sub["std"]),
                             *bases[bases["swept_param"] == param]["mean"]]))  # fmt: skip
         ax.set_xlabel(param)
-        ax.set_ylabel(f"test {METRIC}")
-        ax.legend()
+        ax.set_ylabel(f"test {short(METRIC)}")
+    legend(fig, axes)
     return fig, points
 
 
@@ -357,15 +321,17 @@ def _ticks(values: pd.Series) -> list:
     return sorted(values.dropna().unique(), key=lambda v: (isinstance(v, str), v))
 
 
-def tuning(rows: pd.DataFrame) -> tuple[plt.Figure, pd.DataFrame]:
+def tuning(
+    rows: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES
+) -> tuple[plt.Figure, pd.DataFrame]:
     """The searches (:func:`searches`): a heat map of every two-key grid (rows × columns the
     keys' values in order, one colour scale per panel with its range in the colour bar), a line
     over the values of every one-key grid; the winner marked ★, a candidate stopped by
     successive halving marked with its rung (its score is its best at that rung)."""
     found = searches(rows)
     if not found:
-        return _empty("no search compared more than one point"), rows
-    fig, axes = _panels(len(found))
+        return empty("no search compared more than one point"), rows
+    fig, axes = panels(len(found), form)
     for ax, (title, sub, keys) in zip(axes, found, strict=True):
         ax.set_title(title)
         if len(keys) == 1:
@@ -415,19 +381,21 @@ def _span(values: list[float], least: float = 0.1) -> tuple[float, float]:
     return centre - half, centre + half
 
 
-def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, pd.DataFrame]:
+def modality_scores(
+    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES
+) -> tuple[plt.Figure, pd.DataFrame]:
     """Per-table modality score trajectories, mean ± std over seeds (module docstring)."""
-    rows, panels = [], []
+    rows, found_panels = [], []
     for key, runs in chosen.groupby(GROUP, sort=False):
         hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
         prefix = "stat_score_mean_"
         names = [c[len(prefix) :] for c in hists[0].columns if c.startswith(prefix)]
         if names:
-            panels.append((key, hists, names))
-    if not panels:
-        return _empty("no run logged ILA modality scores (fettle / cross)"), pd.DataFrame()
-    fig, axes = _panels(len(panels), sharey=True)
-    for ax, ((dataset, backbone, plugin), hists, names) in zip(axes, panels, strict=True):
+            found_panels.append((key, hists, names))
+    if not found_panels:
+        return empty("no run logged ILA modality scores (fettle / cross)"), pd.DataFrame()
+    fig, axes = panels(len(found_panels), form, sharey=True)
+    for ax, ((dataset, backbone, plugin), hists, names) in zip(axes, found_panels, strict=True):
         for i, name in enumerate(names):
             agg = _overseeds_text(hists, f"stat_score_mean_{name}")
             c = OKABE_ITO[(i + 1) % len(OKABE_ITO)]
@@ -439,13 +407,11 @@ def modality_scores(chosen: pd.DataFrame, runs_root: Path) -> tuple[plt.Figure, 
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin, "table": name} | r
                 for r in agg.to_dict("records")
             ]
-        ax.set_title(
-            f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}\n"
-            f"{seeds_text([len(hists)])}, band ±1 SD"
-        )
+        ax.set_title(f"{dataset} · {backbone_name(backbone)}{plugin_name(plugin)}")
         ax.set_xlabel("epoch")
         ax.set_ylabel("modality score")
-        ax.legend()
+        ax.plot([], [], " ", label=f"band ±1 SD over {seeds_text([len(hists)])}")
+    legend(fig, axes)
     return fig, pd.DataFrame(rows)
 
 
@@ -454,6 +420,7 @@ def build_figures(
     out_dir: str | Path,
     claim: Callable[[Path], object] | None = None,
     names: Sequence[str] | None = None,
+    form: FigureForm = DEFAULT_FIGURES,
 ) -> None:
     """Write the figures ``names`` (default: every one of :data:`crossrec.report.FIGURES`; a
     study's own list: :meth:`crossrec.study.base.Planner.outputs`) as ``.png`` and ``.pdf``
@@ -464,14 +431,14 @@ def build_figures(
 
     out, root, chosen = Path(out_dir), analysis.runs_root, analysis.chosen
     draw = {
-        "curves": functools.partial(curves, chosen, root),
-        "improvement": functools.partial(improvement, chosen, analysis.pvalues),
-        "sensitivity": functools.partial(sensitivity, analysis.runs),
-        "modality_scores": functools.partial(modality_scores, chosen, root),
-        "tuning": functools.partial(tuning, analysis.tuning),
+        "curves": functools.partial(curves, chosen, root, form),
+        "improvement": functools.partial(improvement, chosen, analysis.pvalues, form),
+        "sensitivity": functools.partial(sensitivity, analysis.runs, form),
+        "modality_scores": functools.partial(modality_scores, chosen, root, form),
+        "tuning": functools.partial(tuning, analysis.tuning, form),
     }
-    with plt.rc_context(style()):  # drawn and saved in crossrec's style, nothing left behind
+    with style(form):  # drawn and saved in crossrec's style, nothing left behind
         figures = {name: draw[name]()[0] for name in (FIGURES if names is None else names)}
         claim(out) if claim is not None else out.mkdir(parents=True, exist_ok=True)
         for name, fig in figures.items():
-            _save(fig, out / name)
+            save(fig, out / name)

@@ -163,6 +163,12 @@ def to_markdown(display: pd.DataFrame, layout: Layout, note: str | None = None) 
     return text + (f"\n{note}\n" if note else "")
 
 
+def short(metric: str) -> str:
+    """``recall@20`` → ``R@20``."""
+    name, k = metric.split("@", 1)
+    return f"{SHORT.get(name, name)}@{k}"
+
+
 def header(column: str) -> str:
     """The display header of a column: :data:`HEADERS`, ``test_recall@20`` → ``test R@20``,
     other underscores as spaces (``n_seeds`` never reaches a reader)."""
@@ -170,8 +176,7 @@ def header(column: str) -> str:
         return HEADERS[column]
     for prefix in ("test_", "valid_"):
         if column.startswith(prefix) and "@" in column:
-            name, k = column[len(prefix) :].split("@", 1)
-            return f"{prefix[:-1]} {SHORT.get(name, name)}@{k}"
+            return f"{prefix[:-1]} {short(column[len(prefix) :])}"
     return column.replace("_", " ")
 
 

@@ -34,7 +34,7 @@ from crossrec.report.effects import improvement_interval
 from crossrec.report.knockout import knockout
 from crossrec.report.latex import DEFAULT_FORM, Form
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
-from crossrec.report.render import Layout
+from crossrec.report.render import Layout, short
 from crossrec.report.stats import (
     CORRECTIONS,
     GROUP,
@@ -47,7 +47,6 @@ from crossrec.report.tuning import candidates_per_group, tuning_note, tuning_tab
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-SHORT = {"recall": "R", "ndcg": "N", "precision": "P", "map": "MAP"}
 LAYOUTS = {
     "main": Layout(
         "Test metrics at the best-validation epoch of each backbone alone and with each "
@@ -116,12 +115,6 @@ LAYOUTS = {
     ),
 }
 SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
-
-
-def short(metric: str) -> str:
-    """``recall@20`` → ``R@20``."""
-    name, k = metric.split("@")
-    return f"{SHORT.get(name, name)}@{k}"
 
 
 def cell(mean: float, std: float, n: int, p: float | None = None) -> str:

@@ -126,7 +126,8 @@ class Planner:
     def validate(self) -> None:
         """Check what the schema cannot (imports the registries, hence torch): backbone and
         plug-in names, every variant's parameters against its ``Params`` dataclass (types,
-        choices, ranges), the ``train`` section, and ``tables.k`` ⊆ ``train.topk``.
+        choices, ranges), the ``train`` section, ``tables.k`` ⊆ ``train.topk``, and ``figures``
+        (a ``figures.style`` that matplotlib knows or a file).
 
         Raises:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
@@ -144,6 +145,12 @@ class Planner:
                     f"tables.k: {k}{default} is not one of the computed cut-offs train.topk "
                     f"{list(train.topk)}"
                 )
+        if self.config.get("figures"):  # a style sheet must exist before any job runs
+            from crossrec.report.figstyle import FigureForm
+
+            problem = FigureForm.of_config(self.config).problem()
+            if problem is not None:
+                raise ConfigError(problem)
 
     def data_needs(self) -> DataNeeds:
         """What ``prepare`` must write for every planned run (:meth:`Variants.data_needs`)."""
@@ -221,6 +228,7 @@ class Planner:
             "datasets": self.datasets,
             "seeds": [int(s) for s in self.config["seeds"]],
             "tables": dict(self.config.get("tables", {}) or {}),
+            **({"figures": dict(self.config["figures"])} if self.config.get("figures") else {}),
             "sensitivity": dict(self.config.get("sensitivity", {}) or {}),
             "stages": self.stage_seeds(),
             "runs": rows,
