@@ -217,3 +217,12 @@ def test_user_tests_per_seed_and_on_the_seed_mean(tmp_path: Path) -> None:
     assert row["dz_low"] < row["dz"] < row["dz_high"]
     first = out[out["seed"] == 1]
     assert first["dz"].tolist() == [pytest.approx(t1.statistic / np.sqrt(30))] * 2
+
+
+def test_notes_name_the_cut_offs_shown() -> None:
+    from crossrec.report.tables import cutoff_note
+
+    assert cutoff_note([10, 20], ("Recall", "NDCG")) == (
+        "R@10, R@20, N@10, N@20: Recall, NDCG at 10 and 20 (tables.k). "
+    )
+    assert cutoff_note([5], ("Recall",)) == "R@5: Recall at 5 (tables.k). "

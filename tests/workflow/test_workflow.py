@@ -91,6 +91,7 @@ def test_tiny_workflow_end_to_end(tiny_study: Path) -> None:
         assert row["recall@10"] == pytest.approx(sum(v["recall@10"] for v in values) / 2, abs=1e-6)
         assert row["n_seeds"] == 2
     text = (tables / "main.md").read_text()
+    assert "R@5, R@10, N@5, N@10, P@5, P@10: Recall, NDCG, Precision at 5 and 10" in text
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in text.splitlines()]
     firsts = {tuple(r[:2]) for r in rows if len(r) > 2}
     assert {("tiny", "LightGCN"), ("tiny", "+CROSS"), ("tiny", "ΔImprov.")} <= firsts

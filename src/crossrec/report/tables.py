@@ -424,6 +424,15 @@ def seed_counts(chosen: pd.DataFrame) -> str:
     return seeds_text(chosen.groupby(GROUP, sort=False)["seed"].nunique())
 
 
+def cutoff_note(ks: Sequence[int], metrics: Sequence[str]) -> str:
+    """What the columns are: ``"R@10, R@20: Recall at 10 and 20 (tables.k). "``."""
+    names = [short(f"{m.lower()}@{k}") for m in metrics for k in ks]
+    at = " and ".join(
+        [", ".join(str(k) for k in ks[:-1]), str(ks[-1])] if len(ks) > 1 else [str(ks[0])]
+    )
+    return f"{', '.join(names)}: {', '.join(metrics)} at {at} (tables.k). "
+
+
 def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> str:
     """What the cells and † mean in the main table: ``n`` (:func:`seed_counts`), the test, the
     correction and how many tests."""
@@ -486,11 +495,14 @@ def build_tables(
         out / "knockout",
         *knockout(runs, analysis.knockout, analysis.runs_root, correction),
     )
+    cutoffs = cutoff_note(ks, ("Recall", "NDCG", "Precision"))
     files |= table(
-        out / "main", *main_table(chosen, pvalues, ks, plugins, form.interval), note + interval_note
+        out / "main",
+        *main_table(chosen, pvalues, ks, plugins, form.interval),
+        cutoffs + note + interval_note,
     )
     files |= table(out / "table2", *table2(chosen, families))
-    files |= table(out / "ablation", *ablation_table(runs, ks))
+    files |= table(out / "ablation", *ablation_table(runs, ks), cutoff_note(ks, ("Recall", "NDCG")))
     files |= table(out / "cost", *cost_table(runs))
     files |= table(out / "paper_vs_ours", *paper_vs_ours(chosen))
     tests = user_tests(chosen, analysis.runs_root)
