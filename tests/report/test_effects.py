@@ -10,7 +10,8 @@ import pytest
 from scipy import stats
 
 from crossrec.report.effects import improvement_interval, standardized_effect
-from crossrec.report.tables import interval_text, main_table
+from crossrec.report.significance import interval_text
+from crossrec.report.tables import main_table
 
 
 def test_improvement_interval_is_the_paired_t_interval_over_the_backbone_mean() -> None:

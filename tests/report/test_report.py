@@ -220,7 +220,7 @@ def test_user_tests_per_seed_and_on_the_seed_mean(tmp_path: Path) -> None:
 
 
 def test_notes_name_the_cut_offs_shown() -> None:
-    from crossrec.report.tables import cutoff_note
+    from crossrec.report.notes import cutoff_note
 
     assert cutoff_note([10, 20], ("Recall", "NDCG")) == (
         "R@10, R@20, N@10, N@20: Recall, NDCG at 10 and 20 (tables.k). "

@@ -29,16 +29,18 @@ import pandas as pd
 from crossrec.errors import DataError
 from crossrec.io import atomic_open
 from crossrec.report import LATEX_OMITTED, render
-from crossrec.report.analysis import ALPHA, Analysis, in_config_order, seeds_text
+from crossrec.report.analysis import ALPHA, Analysis, in_config_order
 from crossrec.report.effects import improvement_interval
 from crossrec.report.knockout import knockout
 from crossrec.report.latex import DEFAULT_FORM, Form
+from crossrec.report.names import named
+from crossrec.report.notes import SIG_METRIC, cutoff_note, seed_counts, significance_note
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
 from crossrec.report.render import Layout, short
+from crossrec.report.significance import significance_table
 from crossrec.report.stats import (
     CORRECTIONS,
     GROUP,
-    adjust,
     comparisons,
     mean_std,
     user_tests,
@@ -114,7 +116,6 @@ LAYOUTS = {
         "tab:crossrec-significance",
     ),
 }
-SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
 
 
 def cell(mean: float, std: float, n: int, p: float | None = None) -> str:
@@ -319,51 +320,6 @@ def cost_table(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return display, agg
 
 
-def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(display, numeric) frames of the per-user tests (:func:`crossrec.report.stats.
-    user_tests`), ``p_adj`` corrected across the comparisons of each (seed, test)."""
-    numeric = tests.copy()
-    numeric["p_adj"] = float("nan")
-    for _, rows in numeric.groupby(["seed", "test"], sort=False):
-        numeric.loc[rows.index, "p_adj"] = adjust(rows["p"], correction).to_numpy()
-    numeric["correction"] = correction
-    display = named(numeric[[*GROUP, "seed", "test", "n", "statistic", "p"]])
-    display["seed"] = display["seed"].astype(str)
-    display["n"] = display["n"].astype(str)
-    display["statistic"] = display["statistic"].map(_statistic)
-    display["p"] = display["p"].map(_pvalue)
-    display[f"p ({CORRECTIONS[correction]})"] = numeric["p_adj"].map(_pvalue)
-    display["d_z [95% CI]"] = [
-        interval_text(d, lo, hi, "{:+.3f}")
-        for d, lo, hi in numeric[["dz", "dz_low", "dz_high"]].itertuples(index=False)
-    ]
-    return display, numeric
-
-
-def interval_text(value: float, low: float, high: float, fmt: str) -> str:
-    """``+0.120 [+0.050, +0.190]``; the value alone without an interval, ``–`` without one."""
-    if value != value:
-        return "–"
-    if low != low or high != high:
-        return fmt.format(value)
-    return f"{fmt.format(value)} [{fmt.format(low)}, {fmt.format(high)}]"
-
-
-def _statistic(value: float) -> str:
-    """A test statistic cell (3 significant digits, whole numbers from 1,000; ``–`` when there
-    is none)."""
-    if value != value:
-        return "–"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"  # Wilcoxon's W: a count
-
-
-def _pvalue(p: float) -> str:
-    """A p-value cell: ``0.0312``, ``3.1e-07``, ``–`` when there is none."""
-    if p != p:
-        return "–"
-    return f"{p:.2e}" if p < 1e-3 else f"{p:.4f}"
-
-
 def _number(value: object) -> object:
     """A float cell with fixed decimals (``0.3154``; small ones ``1.23e-05``); others as given."""
     if isinstance(value, float) and not isinstance(value, bool):
@@ -417,34 +373,6 @@ def write_files(files: dict[Path, str]) -> None:
     for path, text in files.items():
         with atomic_open(path) as fh:
             fh.write(text)
-
-
-def seed_counts(chosen: pd.DataFrame) -> str:
-    """:func:`seeds_text` of the seeds per group of ``chosen``."""
-    return seeds_text(chosen.groupby(GROUP, sort=False)["seed"].nunique())
-
-
-def cutoff_note(ks: Sequence[int], metrics: Sequence[str]) -> str:
-    """What the columns are: ``"R@10, R@20: Recall at 10 and 20 (tables.k). "``."""
-    names = [short(f"{m.lower()}@{k}") for m in metrics for k in ks]
-    at = " and ".join(
-        [", ".join(str(k) for k in ks[:-1]), str(ks[-1])] if len(ks) > 1 else [str(ks[0])]
-    )
-    return f"{', '.join(names)}: {', '.join(metrics)} at {at} (tables.k). "
-
-
-def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> str:
-    """What the cells and † mean in the main table: ``n`` (:func:`seed_counts`), the test, the
-    correction and how many tests."""
-    m = int(pvalues["p"].notna().sum()) if "p" in pvalues else 0
-    kinds = sorted(set(pvalues.get("test", pd.Series(dtype=str)).dropna()))
-    over = " / ".join({"seeds": "seeds", "users": "test users"}[k] for k in kinds) or "seeds"
-    return (
-        f"Mean ± sample std over seeds{f' ({n})' if n else ''}. † test {short(SIG_METRIC)} "
-        "differs from the backbone "
-        f"alone by a two-sided paired t-test over {over}, p < {ALPHA} after "
-        f"{CORRECTIONS[correction]} correction across the {m} tests of this table."
-    )
 
 
 def build_tables(
@@ -530,19 +458,6 @@ def activity(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, str]:
         f"{CORRECTIONS[analysis.correction]} across the {len(rows)} tests (p_adj)."
     )
     return *activity_table(rows), note
-
-
-def named(frame: pd.DataFrame) -> pd.DataFrame:
-    """A display copy of ``frame`` with the papers' names for its ``backbone`` and ``plugin``
-    columns (``lightgcn`` → ``LightGCN``, ``cross_no_cla`` → ``+CROSS w/o CLA``); the csv
-    keeps the ids."""
-    out = frame.copy()
-    if "backbone" in out:
-        out["backbone"] = out["backbone"].map(backbone_name)
-    if "plugin" in out:
-        out["plugin"] = out["plugin"].map(plugin_name)
-        out = out.rename(columns={"plugin": "plug-in"})
-    return out
 
 
 def same_seeds(chosen: pd.DataFrame) -> None:

@@ -1,0 +1,41 @@
+"""The notes under the tables: seed counts, what † means, which cut-offs the columns are."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from crossrec.report.analysis import ALPHA, seeds_text
+from crossrec.report.render import short
+from crossrec.report.stats import CORRECTIONS, GROUP
+
+SIG_METRIC = "recall@20"  # the metric of the significance tests (and of selection)
+
+
+def seed_counts(chosen: pd.DataFrame) -> str:
+    """:func:`seeds_text` of the seeds per group of ``chosen``."""
+    return seeds_text(chosen.groupby(GROUP, sort=False)["seed"].nunique())
+
+
+def cutoff_note(ks: Sequence[int], metrics: Sequence[str]) -> str:
+    """What the columns are: ``"R@10, R@20: Recall at 10 and 20 (tables.k). "``."""
+    names = [short(f"{m.lower()}@{k}") for m in metrics for k in ks]
+    at = " and ".join(
+        [", ".join(str(k) for k in ks[:-1]), str(ks[-1])] if len(ks) > 1 else [str(ks[0])]
+    )
+    return f"{', '.join(names)}: {', '.join(metrics)} at {at} (tables.k). "
+
+
+def significance_note(pvalues: pd.DataFrame, correction: str, n: str = "") -> str:
+    """What the cells and † mean in the main table: ``n`` (:func:`seed_counts`), the test, the
+    correction and how many tests."""
+    m = int(pvalues["p"].notna().sum()) if "p" in pvalues else 0
+    kinds = sorted(set(pvalues.get("test", pd.Series(dtype=str)).dropna()))
+    over = " / ".join({"seeds": "seeds", "users": "test users"}[k] for k in kinds) or "seeds"
+    return (
+        f"Mean ± sample std over seeds{f' ({n})' if n else ''}. † test {short(SIG_METRIC)} "
+        "differs from the backbone "
+        f"alone by a two-sided paired t-test over {over}, p < {ALPHA} after "
+        f"{CORRECTIONS[correction]} correction across the {m} tests of this table."
+    )
