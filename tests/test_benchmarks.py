@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from crossrec.data.sources.folder import prepare_folder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +40,7 @@ def test_bench_align_reports_steps_and_profiler_counts(tmp_path: Path) -> None:
     assert report["rows"]["none"]["per_step"]["aten_calls_plugin"] == 0
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_gpu_check_quick_mode_measures_every_section(tmp_path: Path) -> None:
     """benchmarks/gpu_check.py --device cpu --quick: the script the next GPU window runs, in its
     CPU smoke mode, so it cannot rot — every section measured, the cost table readable by the

@@ -260,6 +260,7 @@ def _copy(study: Path, tmp_path: Path) -> Path:
         *[(k, "correction", "tables.correction 'sidak'") for k in ("tables", "figures")],
     ],
 )
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_report_refuses_inputs_that_would_change_its_numbers(
     study: Path, tmp_path: Path, kind: str, damage: str, needle: str
 ) -> None:

@@ -67,6 +67,7 @@ def test_refuses_a_foreign_folder(tmp_path: Path) -> None:
     assert not (tmp_path / RUN_FILE).exists()
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_plan_writes_every_runs_file(tmp_path: Path) -> None:
     text = (FIXTURES / "workflow_config.yaml").read_text().replace("PLACEHOLDER", str(tmp_path))
     config_file = tmp_path / "config.yaml"

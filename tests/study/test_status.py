@@ -90,6 +90,7 @@ def test_counts_failures_and_hours(results: Path) -> None:
     assert align["running"] == 0 and align["stopped"] == 1 and after["hours_left"] is None
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_cli_status_json_and_text(results: Path, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(CONFIG))

@@ -86,6 +86,7 @@ def test_checkpoints_follow_the_wall_time_interval(
     assert saved == [3, 6]
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_sigterm_leaves_a_checkpoint_that_resumes_bit_identically(
     tiny_dir: Path, tmp_path: Path
 ) -> None:
@@ -125,6 +126,7 @@ def test_sigterm_leaves_a_checkpoint_that_resumes_bit_identically(
     _same_run(tmp_path / "straight", out)
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_a_killed_rung_resumes_and_the_run_ends_as_never_paused(
     tiny_dir: Path, tmp_path: Path
 ) -> None:

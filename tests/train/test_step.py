@@ -231,6 +231,7 @@ def test_bucketed_terms_equal_the_unpadded_ones(plugin: str, batch_size: int) ->
             assert torch.allclose(x, y, rtol=1e-5, atol=1e-5), (x - y).abs().max()
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 @pytest.mark.parametrize("shape", ["ml100k", "baby"])
 def test_compiled_step_is_not_recompiled_after_the_first_epoch(
     tmp_path: Path, monkeypatch, shape: str

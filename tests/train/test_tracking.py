@@ -72,6 +72,7 @@ def _results(run: Path) -> dict:
     return {"valid": blob["valid"], "test": blob["test"], "best": blob["best_epoch"], "h": rows}
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_tracked_runs_are_read_back_and_change_no_result(
     tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,6 +114,7 @@ def test_cuda_training_matches_protocol(tiny_dir: Path, tmp_path: Path) -> None:
     assert m["test"] == again["test"]
 
 
+@pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_two_threads_are_bit_identical(tmp_path: Path) -> None:
     """Same config + seed + thread count → bit-identical history and metrics, at 2 threads
     (batches of 2,048 rows are large enough for torch to split the gather backward)."""

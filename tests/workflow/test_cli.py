@@ -195,3 +195,19 @@ def test_a_run_file_retrains_the_same_run(tiny_dir: Path, tmp_path: Path, capsys
     assert err.count("\n") == 0 and f"defines {name}, not {name[:-1]}1" in err
     assert not (tmp_path / "z").exists()
     assert main([*cmd, "--expect", name, "--out", str(tmp_path / "z")]) == 0
+
+
+def test_every_subcommand_and_flag_explains_itself() -> None:
+    """Each subcommand has a one-line help and a description; each flag has help text."""
+    import argparse
+
+    from crossrec.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {c.dest: c.help for c in sub._choices_actions}
+    for name, command in sub.choices.items():
+        assert helps.get(name) and command.description, name
+        silent = [a.option_strings or a.dest for a in command._actions
+                  if not a.help and not isinstance(a, argparse._HelpAction)]  # fmt: skip
+        assert not silent, (name, silent)

@@ -70,12 +70,21 @@ def cmd_synth(args: argparse.Namespace) -> None:
 
 def add_parsers(sub: Any) -> None:  # noqa: ANN401
     """Register ``download``, ``prepare``, ``subset`` and ``synth`` on the CLI's subparsers."""
-    for name, func, what in (
-        ("download", cmd_download, "fetch a dataset's raw files"),
-        ("prepare", cmd_prepare, "raw files -> MMRec-format folder"),
-    ):
-        p = sub.add_parser(name, help=what)
-        p.add_argument("--dataset", required=True, type=dataset_name)
+    for name, func, what, description in (
+        ("download", cmd_download, "fetch a dataset's raw files",
+         "Fetch the raw files of --source into --out (a folder crossrec creates; a source "
+         "folder is checked and linked, nothing is copied). Offline, it ends with one line "
+         "naming what it could not reach."),
+        ("prepare", cmd_prepare, "raw files -> MMRec-format folder",
+         "Turn the raw files of --raw into an MMRec-format folder --out: interactions with the "
+         "per-user split, modality features, and the graphs and neighbour files the planned "
+         "models need (--user-graph, --neighbors-k, --knn-k)."),
+    ):  # fmt: skip
+        p = sub.add_parser(name, help=what, description=description)
+        p.add_argument(
+            "--dataset", required=True, type=dataset_name,
+            help="the dataset's name (the config's datasets key; names the .inter file)",
+        )  # fmt: skip
         p.add_argument(
             "--source",
             required=True,
@@ -84,7 +93,10 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         )
         if name == "prepare":
             p.add_argument("--raw", type=Path, required=True, help="the downloaded raw files")
-        p.add_argument("--out", type=Path, required=True)
+        p.add_argument(
+            "--out", type=Path, required=True,
+            help="the folder to write (created; a folder crossrec did not create is refused)",
+        )  # fmt: skip
         p.add_argument("--path", help="the MMRec-format folder (source folder)")
         p.add_argument(
             "--cookies",
@@ -141,11 +153,15 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         metavar="MODALITY",
         help="every modality --data must hold (the config's knockout.modalities)",
     )
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the derived folder to write")
     p.set_defaults(func=cmd_subset)
 
     p = sub.add_parser(
-        "synth", help="a seeded synthetic MMRec folder with a real dataset's shape (benchmarks)"
+        "synth",
+        help="a seeded synthetic MMRec folder with a real dataset's shape (benchmarks)",
+        description="Write a synthetic MMRec-format folder whose users, items, interactions and "
+        "feature widths follow a real dataset's (--shape, scaled by --scale), for benchmarks "
+        "and tests: the same --seed gives the same bytes.",
     )
     p.add_argument(
         "--shape",
@@ -153,9 +169,9 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         help="a real dataset's shape: baby, sports, clothing, tiktok or ml100k (crossrec.data."
         "synthetic.SHAPES)",
     )
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="the folder to write")
     p.add_argument("--dataset", type=dataset_name, help="name of the .inter file (default: shape)")
-    p.add_argument("--seed", type=seed_int, default=0)
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the data (default 0)")
     p.add_argument(
         "--scale", type=float, default=1.0, help="users and items x scale, interactions x scale^2"
     )

@@ -62,11 +62,18 @@ def _default(f: Any) -> Any:  # noqa: ANN401
 
 def add_parsers(sub: Any) -> None:  # noqa: ANN401
     """Register ``list`` and ``schema`` on the CLI's subparsers."""
-    p = sub.add_parser("list", help="registered backbones, plug-ins and sources")
+    p = sub.add_parser(
+        "list",
+        help="registered backbones, plug-ins and sources",
+        description="Print every backbone, plug-in and data source crossrec knows, those of "
+        "installed packages (entry points) included, with their parameters' defaults.",
+    )
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser(
         "schema",
         help="the config's JSON Schema, every registered parameter included (for editors)",
+        description="Print the JSON Schema of a study config with every registered backbone's "
+        "and plug-in's parameters, for an editor's completion and checks.",
     )
     p.set_defaults(func=cmd_schema)

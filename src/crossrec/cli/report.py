@@ -10,8 +10,8 @@ from typing import Any
 
 
 def cmd_tables(args: argparse.Namespace) -> None:
-    """The study's tables (``crossrec.report.tables``; those plan.json lists) as .md, .csv
-    and .tex."""
+    """Write the study's tables (those plan.json lists) as .md, .csv and .tex from its runs'
+    metrics and per-user results: selection, main comparison, significance, costs, …"""
     from crossrec.models import BACKBONES
     from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import DEFAULT_K, TABLE_FORMATS, TABLES, table_files
@@ -37,8 +37,8 @@ def cmd_tables(args: argparse.Namespace) -> None:
 
 
 def cmd_figures(args: argparse.Namespace) -> None:
-    """The study's figures (``crossrec.report.figures``; those plan.json lists) as .png and
-    .pdf."""
+    """Draw the study's figures (those plan.json lists) as .png and .pdf from its runs'
+    histories and metrics, in the config's figures style."""
     import matplotlib
 
     from crossrec.outputs import check_replaceable, claim_dir, only_names
@@ -66,7 +66,7 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),
         ("figures", cmd_figures, "the study's figures (.png, .pdf)"),
     ):
-        p = sub.add_parser(name, help=what)
+        p = sub.add_parser(name, help=what, description=func.__doc__)
         p.add_argument("--plan", type=Path, required=True, help="plan.json from `crossrec plan`")
         p.add_argument("--runs", type=Path, required=True, help="root of the run folders")
         p.add_argument(
