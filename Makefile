@@ -1,4 +1,5 @@
-# Set-up and checks. `make setup` creates .venv from pyproject.toml (torch pinned to 2.13.0).
+# Set-up and checks. `make setup` creates .venv from pyproject.toml with every extra, torch
+# pinned to 2.13.0 by constraints.txt.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
@@ -8,9 +9,9 @@ export PATH := $(BIN):$(PATH)
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	$(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt -e '.[dev]'
 	touch $@
 
 lint: setup

