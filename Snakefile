@@ -21,7 +21,11 @@ if not workflow.overwrite_configfiles:
 # planned parameter checked: a bad key is one line and exit 2, before any job runs. The study
 # these checks built (crossrec.study) is the one the rules plan with: typed once.
 STUDY = check_or_exit(
-    config, config_source(workflow), config_files(workflow), selections=SELECTIONS_DIR
+    config,
+    config_source(workflow),
+    config_files(workflow),
+    selections=SELECTIONS_DIR,
+    data="results/data",
 )
 
 

@@ -15,6 +15,9 @@ calls :func:`check_or_exit` before building the DAG) and ``crossrec plan``.
    names, every planned variant's parameters against its dataclass (types and ranges), the
    trainer settings, and ``tables.k`` against ``train.topk`` — so a typo fails ``snakemake -n``,
    not a training job an hour later.
+4. **Data** (:func:`check_data`): a folder source's path, and ``train.topk`` against a prepared
+   dataset's item count (at a dry run where ``meta.json`` is there, and in ``crossrec plan
+   --data``, which the workflow runs once the data is prepared, before any training job).
 
 The study these checks build is the one the workflow plans with (:func:`check_or_exit` returns
 it): its variants are typed once per process (:mod:`crossrec.study.resolve`).
@@ -80,9 +83,10 @@ def checked(config: Mapping[str, Any]) -> dict[str, Any]:
     return checked_study(config).config  # type: ignore[return-value]
 
 
-def checked_study(config: Mapping[str, Any]) -> Planner:
+def checked_study(config: Mapping[str, Any], data: str | Path | None = None) -> Planner:
     """The study of the coerced config, after the schema and meaning checks (its variants
-    typed; no selection read)."""
+    typed; no selection read) and the data checks against the prepared datasets below
+    ``data`` (:func:`check_data`)."""
     from crossrec.study import open_study
 
     if not isinstance(config, Mapping):
@@ -92,7 +96,47 @@ def checked_study(config: Mapping[str, Any]) -> Planner:
     check_sources(out)
     study = open_study(out)
     study.validate()
+    check_data(out, data)
     return study
+
+
+def check_data(config: Mapping[str, Any], data: str | Path | None) -> None:
+    """What the data decides, before any job: a ``folder`` source's ``path`` is a folder with
+    an ``.inter`` file; and where a dataset is prepared (``<data>/<dataset>/meta.json``), no
+    cut-off of ``train.topk`` exceeds its item count (top-K over fewer items fails every
+    training job after it has trained). ConfigError naming the key."""
+    import json
+
+    from crossrec.run import train_settings
+
+    for name, spec in config["datasets"].items():
+        if spec.get("source") != "folder" or spec.get("path") is None:
+            continue
+        path = Path(str(spec["path"]))
+        if not path.is_dir():
+            problem = "no such folder" if not path.exists() else "not a folder"
+            raise ConfigError(f"datasets.{name}.path {str(path)!r}: {problem}")
+        if not any(path.glob("*.inter")):
+            raise ConfigError(
+                f"datasets.{name}.path {str(path)!r}: no .inter file (an MMRec-format folder "
+                "holds <dataset>.inter and the modality features)"
+            )
+    if data is None:
+        return
+    largest = max(train_settings(config).topk)
+    for name in config["datasets"]:
+        meta = Path(data) / name / "meta.json"
+        if not meta.is_file():
+            continue
+        try:
+            items = json.loads(meta.read_text()).get("n_items")
+        except (ValueError, UnicodeDecodeError, AttributeError):
+            continue  # a damaged meta.json is the prepare job's to redo, not a config error
+        if isinstance(items, int) and largest > items:
+            raise ConfigError(
+                f"train.topk: {largest} exceeds the {items} items of dataset {name} ({meta}); "
+                f"every cut-off must be at most {items}"
+            )
 
 
 def check_sources(config: Mapping[str, Any]) -> None:
@@ -129,10 +173,12 @@ def check_or_exit(
     source: str,
     files: Sequence[str] = (),
     selections: str | Path | None = None,
+    data: str | Path | None = None,
 ) -> Planner:
     """Replace ``config``'s content by :func:`checked`'s and return the study planned from it
     with the selection files below ``selections`` — or print one line and exit 2 (the
-    Snakefile's entry; ``source`` names the config files). ``files`` are read again through
+    Snakefile's entry; ``source`` names the config files; ``data``: the prepared datasets'
+    folder, for :func:`check_data`). ``files`` are read again through
     :mod:`crossrec.safeload` first: Snakemake's own YAML loader keeps the last of two equal
     keys and expands aliases, so a duplicate ``train.epochs`` or an alias bomb is refused here
     before the config is used."""
@@ -147,7 +193,7 @@ def check_or_exit(
             print(f"crossrec: error: {err}", file=sys.stderr)
             sys.exit(err.exit_code)
     try:
-        study = checked_study(config)
+        study = checked_study(config, data)
     except CrossrecError as err:
         fail(err, source)
     config.clear()

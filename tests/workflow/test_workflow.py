@@ -688,3 +688,42 @@ def test_killing_the_main_snakemake_leaves_no_training_job(tmp_path: Path) -> No
         os.killpg(main.pid, signal.SIGKILL) if main.poll() is None else None
         for pid in trainers():
             os.kill(pid, signal.SIGKILL)
+
+
+def test_data_mistakes_end_the_dry_run_in_one_line(tiny_study: Path, tmp_path: Path) -> None:
+    """Where the data is prepared, a cut-off above its item count ends `snakemake -n` with one
+    line naming train.topk (it would fail every training job after training); a folder source
+    whose path is missing, a file or holds no .inter file ends it too. Nothing is written."""
+    before = sorted(p.relative_to(tiny_study) for p in (tiny_study / "results").rglob("*"))
+    proc = _snakemake(tiny_study, "-n", "--config", "train={topk: [5, 10, 20, 50]}")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    line = proc.stderr.strip().splitlines()[-1]
+    assert "train.topk: 50 exceeds the 30 items of dataset tiny" in line
+    assert len([ln for ln in proc.stderr.splitlines() if "crossrec: error" in ln]) == 1
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "empty").mkdir()
+    for path, problem in ((tmp_path / "missing", "no such folder"),
+                          (tmp_path / "a_file", "not a folder"),
+                          (tmp_path / "empty", "no .inter file")):  # fmt: skip
+        proc = _snakemake(
+            tiny_study, "-n", "--config", f"datasets={{tiny: {{source: folder, path: {path}}}}}"
+        )
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert f"datasets.tiny.path '{path}': {problem}" in proc.stderr.strip().splitlines()[-1]
+    after = sorted(p.relative_to(tiny_study) for p in (tiny_study / "results").rglob("*"))
+    assert after == before
+
+
+def test_plan_checks_the_cut_offs_once_the_data_is_prepared(tmp_path: Path) -> None:
+    """A first run with a cut-off above the item count: the data is prepared, then the plan
+    job stops with one line, before any training job."""
+    _config(tmp_path, FIXTURES / "tiny")
+    config = tmp_path / "config.yaml"
+    config.write_text(config.read_text().replace("topk: [5, 10, 20]", "topk: [5, 10, 20, 50]"))
+    proc = _snakemake(tmp_path)
+    assert proc.returncode != 0
+    assert (tmp_path / "results" / "data" / "tiny" / "meta.json").is_file()
+    log = (tmp_path / "results" / "logs" / "plan.log").read_text().strip().splitlines()
+    assert len(log) == 1 and "train.topk: 50 exceeds the 30 items of dataset tiny" in log[0]
+    assert not (tmp_path / "results" / "runs").exists()
+    assert not re.search(r"^\s*(local)?rule train:", proc.stdout + proc.stderr, re.M)

@@ -56,6 +56,11 @@ def all_datasets():
     return expand("results/data/{dataset}", dataset=STUDY.datasets)
 
 
+def configured_datasets():
+    """The prepared folder of every dataset the config names (not a knock-out's)."""
+    return expand("results/data/{dataset}", dataset=list(config["datasets"]))
+
+
 def run_path(key, name):
     """File `name` of a run's folder."""
     return f"results/runs/{key.path()}/{name}"

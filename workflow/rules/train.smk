@@ -6,7 +6,11 @@ checkpoint plan:
     one definition file, results/runs/<run>/run.yaml, every default filled in (crossrec.run).
     One job for the whole study; a file that already holds its run is left untouched, so only
     the runs whose definition changed retrain. Edit a run.yaml to change that one run.
+    It waits for the prepared datasets, so `train.topk` is checked against their item counts
+    before any training job.
     """
+    input:
+        data=configured_datasets(),
     output:
         "results/plan.json",
     log:
@@ -17,7 +21,8 @@ checkpoint plan:
         config=plan_config(),
         runs="results/runs",
     shell:
-        "crossrec plan --config-json {params.config} --out {output} --runs {params.runs} > {log} 2>&1"
+        "crossrec plan --config-json {params.config} --data results/data --out {output}"
+        " --runs {params.runs} > {log} 2>&1"
 
 
 rule train_rung:

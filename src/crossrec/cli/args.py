@@ -122,7 +122,7 @@ def study_of(args: argparse.Namespace, selections: Any = None) -> tuple[Any, str
         source = args.config
         config = load_yaml(args.config, ConfigError)
     try:
-        study = checked_study(config)
+        study = checked_study(config, getattr(args, "data", None))
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     if selections is not None:  # the same typed variants, the selections made so far read

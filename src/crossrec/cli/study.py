@@ -177,6 +177,12 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
     config_flags(p)
     p.add_argument("--out", type=Path, help="where to write plan.json")
     p.add_argument(
+        "--data",
+        type=Path,
+        help="the prepared datasets' folder (results/data): train.topk checked against each "
+        "prepared dataset's item count",
+    )
+    p.add_argument(
         "--runs",
         type=Path,
         help="write every run's run.yaml below this folder, every default filled in "
