@@ -13,7 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.workflow  # each test runs the workflow through the SLURM profile
 FAKE = ROOT / "tests" / "fixtures" / "fake_slurm" / "fake_slurm.py"
 COMMANDS = (
     "sbatch",
