@@ -727,3 +727,19 @@ def test_plan_checks_the_cut_offs_once_the_data_is_prepared(tmp_path: Path) -> N
     assert len(log) == 1 and "train.topk: 50 exceeds the 30 items of dataset tiny" in log[0]
     assert not (tmp_path / "results" / "runs").exists()
     assert not re.search(r"^\s*(local)?rule train:", proc.stdout + proc.stderr, re.M)
+
+
+def test_the_catalogs_test_config_dry_runs(tmp_path: Path) -> None:
+    """`.test/config/config.yaml` (the Snakemake catalog's CI runs the workflow with
+    --directory .test) is the smoke study with paths from .test/, and its dry run plans it."""
+    smoke = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    test = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    assert test["datasets"]["tiny"].pop("path") == "../tests/fixtures/tiny"
+    smoke["datasets"]["tiny"].pop("path")
+    assert test == smoke
+    shutil.copytree(ROOT / ".test", tmp_path / ".test")  # not the checkout's: hermetic
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
+    work = tmp_path / ".test"
+    proc = _snakemake_in(work, "--configfile", str(work / "config" / "config.yaml"), "-n")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "prepare" in proc.stdout and "plan" in proc.stdout
