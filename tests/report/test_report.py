@@ -65,6 +65,16 @@ def test_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     plan = _plan([("d", "b", "none", "default", 1), ("d", "b", "cross", "default", 1)])
     with pytest.raises(DataError, match=r"cross/default/seed1/metrics.json: missing"):
         load_runs(plan, tmp_path)
+    # in a study's results, the message names the run's log: it failed (or has not trained)
+    runs = tmp_path / "results" / "runs"
+    _write_run(runs, ("d", "b", "none", "default", 1), 0.3)
+    with pytest.raises(DataError, match=r"has not trained \(no log at .*logs/train/d/b/cross"):
+        load_runs(plan, runs)
+    log = tmp_path / "results" / "logs" / "train" / "d" / "b" / "cross" / "default" / "seed1.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("Traceback ...\n")
+    with pytest.raises(DataError, match=f"failed or was stopped; its log: {log}"):
+        load_runs(plan, runs)
 
 
 def test_misplaced_run_is_an_error(tmp_path: Path) -> None:

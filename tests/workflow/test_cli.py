@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,35 @@ def test_every_subcommand_and_flag_explains_itself() -> None:
         silent = [a.option_strings or a.dest for a in command._actions
                   if not a.help and not isinstance(a, argparse._HelpAction)]  # fmt: skip
         assert not silent, (name, silent)
+
+
+def test_compare_hand_trained_runs(tmp_path: Path, capsys) -> None:
+    """`crossrec compare` on two hand-trained runs: both rows, and the paired tests over the
+    test users — the paired t equal to scipy's on the two per-user files; a folder without a
+    finished run is one line naming its metrics.json."""
+    import numpy as np
+    import pandas as pd
+    from scipy import stats
+
+    tiny = Path(__file__).resolve().parents[1] / "fixtures" / "tiny"
+    fast = ["--train", "epochs=3", "--train", "topk=[5, 10, 20]", "--train", "batch_size=16"]
+    for name, extra in (("alone", []), ("bpr", ["--seed", "7"])):
+        argv = ["train", "--data", str(tiny), "--backbone", "bpr", *extra, *fast,
+                "--out", str(tmp_path / name)]  # fmt: skip
+        assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "alone"), str(tmp_path / "bpr")]) == 0
+    out = capsys.readouterr().out
+    rows = [r for r in out.splitlines() if r.startswith("| ")]
+    assert any(str(tmp_path / "alone") in r and re.search(r"\|\s+999\s+\|", r) for r in rows)
+    tested = [r for r in rows if r.startswith(f"| {tmp_path / 'bpr'}") and "paired t" in r]
+    a = pd.read_csv(tmp_path / "bpr" / "test_per_user.csv").set_index("user")["recall@20"]
+    b = pd.read_csv(tmp_path / "alone" / "test_per_user.csv").set_index("user")["recall@20"]
+    if np.allclose(a - b, 0):
+        assert tested and re.search(r"\|\s+–\s+\|", tested[0])
+    else:
+        t = stats.ttest_rel(a, b[a.index])
+        assert tested and f"{t.statistic:.4g}" in tested[0] and f"{t.pvalue:.3g}" in tested[0]
+    assert main(["compare", str(tmp_path / "alone"), str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing/metrics.json: missing" in err[0]

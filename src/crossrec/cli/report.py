@@ -64,8 +64,63 @@ def cmd_figures(args: argparse.Namespace) -> None:
     print(f"{n} runs -> {args.out}/{{{names}}}.{{png,pdf}}", file=sys.stderr)
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    """Compare hand-trained runs (no plan needed): the first RUN_DIR is the baseline; print
+    every run's test metrics, and for each other run the paired t and Wilcoxon tests over the
+    test users against the baseline, corrected across the comparisons, with the paired effect
+    size d_z and its 95 % interval."""
+    import pandas as pd
+
+    from crossrec.extras import require
+    from crossrec.report.compare import compare
+    from crossrec.report.render import Layout, to_markdown
+    from crossrec.report.significance import interval_text
+    from crossrec.report.stats import CORRECTIONS, check_correction
+
+    require("tabulate", "crossrec compare")  # DataFrame.to_markdown
+    check_correction(args.correction, Path("--correction"))
+    runs, tests = compare(args.runs, args.metric, args.correction)
+    metrics = sorted(
+        (c for c in runs.columns if c.startswith(("test_recall@", "test_ndcg@"))),
+        key=lambda c: (not c.startswith("test_recall"), int(c.split("@")[1])),
+    )
+    shown = runs[["run", "backbone", "plugin", "variant", "seed", "best_epoch", *metrics]]
+    shown = shown.astype(object).map(lambda v: f"{v:.4f}" if isinstance(v, float) else str(v))
+    print(to_markdown(shown.rename(columns={"plugin": "plug-in"}), Layout("runs", "runs")))
+    table = pd.DataFrame(
+        {
+            "run": tests["run"],
+            "test": tests["test"],
+            "n": tests["n"].astype(str),
+            f"Δ {args.metric}": tests["mean_diff"].map("{:+.4f}".format),
+            "statistic": tests["statistic"].map(lambda v: "–" if v != v else f"{v:.4g}"),
+            "p": tests["p"].map("{:.3g}".format),
+            "p (adj.)": tests["p_adj"].map("{:.3g}".format),
+            "d_z [95% CI]": [interval_text(d, lo, hi, "{:+.3f}") for d, lo, hi in
+                             tests[["dz", "dz_low", "dz_high"]].itertuples(index=False)],
+        }
+    )  # fmt: skip
+    note = (
+        f"Each run against the baseline {args.runs[0]} over its test users ({args.metric}); "
+        f"p adjusted with {CORRECTIONS[args.correction]} across the comparisons of each test."
+    )
+    print(to_markdown(table, Layout("tests", "tests"), note))
+
+
 def add_parsers(sub: Any) -> None:  # noqa: ANN401
-    """Register ``tables`` and ``figures`` on the CLI's subparsers."""
+    """Register ``tables``, ``figures`` and ``compare`` on the CLI's subparsers."""
+    p = sub.add_parser(
+        "compare",
+        help="hand-trained runs side by side, with paired per-user tests against the first",
+        description=cmd_compare.__doc__,
+    )
+    p.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR",
+                   help="run folders `crossrec train --out` wrote; the first is the baseline")  # fmt: skip
+    p.add_argument("--metric", default="recall@20",
+                   help="the per-user metric the tests compare (default recall@20)")  # fmt: skip
+    p.add_argument("--correction", default="bh",
+                   help="bh (default), holm, bonferroni or none: across the comparisons")  # fmt: skip
+    p.set_defaults(func=cmd_compare)
     for name, func, what in (
         ("tables", cmd_tables, "the study's tables (.md, .csv, .tex)"),
         ("figures", cmd_figures, "the study's figures (.png, .pdf)"),

@@ -174,6 +174,8 @@ def header(column: str) -> str:
     other underscores as spaces (``n_seeds`` never reaches a reader)."""
     if column in HEADERS:
         return HEADERS[column]
+    if " " in column:  # already a display name (``p (Holm)``, ``d_z [95% CI]``)
+        return column
     for prefix in ("test_", "valid_"):
         if column.startswith(prefix) and "@" in column:
             return f"{prefix[:-1]} {short(column[len(prefix) :])}"

@@ -38,6 +38,8 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
     rows = []
     for entry in plan["runs"]:
         path = run_folder(runs_root, entry) / "metrics.json"
+        if not path.exists():
+            raise DataError(path, f"missing: {log_hint(runs_root, entry)}")
         blob = read_metrics(path)
         ident = blob["identity"]
         for field in IDENTITY:
@@ -64,12 +66,29 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def log_hint(runs_root: Path, row: dict[str, Any]) -> str:
+    """Where a run's training log is, said for a run without its outputs: the workflow's
+    ``<results>/logs/train/<run>.log`` beside ``<results>/runs``."""
+    key = RunKey(**{f: row[f] for f in IDENTITY}).path()
+    log = runs_root.parent / "logs" / "train" / f"{key}.log"
+    if log.is_file():
+        return f"the run failed or was stopped; its log: {log}"
+    return f"the run has not trained (no log at {log}); run the workflow or `crossrec train`"
+
+
 PER_USER_TOLERANCE = 1e-4  # per-user values are written rounded; their mean is the run's metric
 
 
 def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Series:
     """A run's per-test-user ``metric`` at its best-valid epoch, indexed by user id."""
-    path = run_folder(Path(runs_root), row) / "test_per_user.csv"
+    return per_user_file(
+        run_folder(Path(runs_root), row) / "test_per_user.csv", metric, row.get(f"test_{metric}")
+    )
+
+
+def per_user_file(path: Path, metric: str, expected: float | None = None) -> pd.Series:
+    """A ``test_per_user.csv``'s ``metric`` by user id; DataError naming the file when it is
+    missing, malformed, or (given the run's ``expected`` test value) not that run's."""
     if not path.exists():
         raise DataError(path, "missing (rerun the training job)")
     try:
@@ -89,7 +108,6 @@ def per_user(runs_root: str | Path, row: dict[str, Any], metric: str) -> pd.Seri
         raise DataError(path, f"line {bad}: {metric} is not a finite number")
     if users.duplicated().any():
         raise DataError(path, f"user {int(users[users.duplicated()].iloc[0])} listed twice")
-    expected = row.get(f"test_{metric}")
     if expected is not None and abs(float(values.mean()) - float(expected)) > PER_USER_TOLERANCE:
         raise DataError(
             path,
