@@ -258,6 +258,11 @@ def _copy(study: Path, tmp_path: Path) -> Path:
         ("tables", "per_user_truncated", "test_per_user.csv"),  # figures do not read it
         ("figures", "history_nan", "history.csv: line 2"),  # tables do not read it
         *[(k, "correction", "tables.correction 'sidak'") for k in ("tables", "figures")],
+        ("figures", "history_header_only", "history.csv: no epochs"),
+        *[
+            (k, "plan_run_twice", "plan.json: lists run main/tiny/lightgcn")
+            for k in ("tables", "figures")
+        ],
     ],
 )
 @pytest.mark.slow  # over 10 s: left out of the quick subset
@@ -283,6 +288,13 @@ def test_report_refuses_inputs_that_would_change_its_numbers(
         cells = lines[1].split(",")
         cells[header.index("valid_recall@20")] = "nan"
         (run / "history.csv").write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    elif damage == "history_header_only":
+        lines = (run / "history.csv").read_text().splitlines()
+        (run / "history.csv").write_text(lines[0] + "\n")
+    elif damage == "plan_run_twice":
+        plan = json.loads((work / "plan.json").read_text())
+        plan["runs"].append(plan["runs"][0])
+        (work / "plan.json").write_text(json.dumps(plan))
     else:
         plan = json.loads((work / "plan.json").read_text())
         plan["tables"]["correction"] = "sidak"

@@ -92,6 +92,13 @@ def test_errors_are_one_line(tiny_dir: Path, tmp_path: Path, capsys) -> None:
     assert not (tmp_path / "r").exists()
     rc = main(["train", "--data", str(tmp_path), "--backbone", "bpr", "--out", str(tmp_path / "r")])
     assert rc == 2 and "no .inter file" in capsys.readouterr().err
+    # a key given twice is refused, as in files (never the last one silently winning)
+    argv = ["train", "--data", str(tiny_dir), "--backbone", "bpr", "--train", "epochs=abc",
+            "--train", "epochs=1", "--out", str(tmp_path / "r")]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "--train epochs: given twice" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_unknown_param(tiny_dir: Path, tmp_path: Path, capsys) -> None:

@@ -29,6 +29,8 @@ def parse_assignments(items: Sequence[str] | None, flag: str) -> dict[str, Any]:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{flag} expects KEY=VALUE, got {item!r}")
+        if key.strip() in out:  # as in files: a repeated key is refused, never last-wins
+            raise ConfigError(f"{flag} {key.strip()}: given twice")
         try:
             out[key.strip()] = parse_scalar(value)
         except ConfigError as err:

@@ -76,6 +76,8 @@ def _history(runs_root: Path, row: dict) -> pd.DataFrame:
     read = [c for c in frame.columns if c == "epoch" or c.startswith(("valid_", "stat_"))]
     if "epoch" not in frame.columns or f"valid_{METRIC}" not in frame.columns:
         raise DataError(path, f"no 'epoch' and 'valid_{METRIC}' columns")
+    if frame.empty:
+        raise DataError(path, "no epochs (a header only: rerun the training job)")
     values = frame[read].apply(pd.to_numeric, errors="coerce")
     bad = values.isna() | ~np.isfinite(values.astype(float))
     if bad.any().any():

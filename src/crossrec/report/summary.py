@@ -35,8 +35,12 @@ def run_folder(runs_root: Path, row: dict[str, Any]) -> Path:
 def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
     """One row per planned (study, run): identity, sweep, cost, ``valid_*`` and ``test_*``."""
     runs_root = Path(runs_root)
-    rows = []
+    rows, seen = [], set()
     for entry in plan["runs"]:
+        key = (entry.get("study"), *(entry.get(f) for f in IDENTITY))
+        if key in seen:
+            raise DataError(Path("plan.json"), f"lists run {'/'.join(map(str, key))} twice")
+        seen.add(key)
         path = run_folder(runs_root, entry) / "metrics.json"
         if not path.exists():
             raise DataError(path, f"missing: {log_hint(runs_root, entry)}")

@@ -58,6 +58,13 @@ def _split_grid(params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, li
     for key, values in lists.items():
         if not values:
             raise ConfigError(f"hyper-parameter {key!r}: an empty list is not a grid")
+        shown = [format_value(v) for v in values]
+        twice = next((v for i, v in enumerate(shown) if v in shown[:i]), None)
+        if twice is not None:
+            raise ConfigError(
+                f"hyper-parameter {key!r}: {twice} listed twice in its grid {shown} (each point "
+                "is trained once; a list is a grid, not one list-valued setting)"
+            )
     return fixed, lists
 
 
