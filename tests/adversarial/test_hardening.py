@@ -488,6 +488,7 @@ def _config_file(tmp_path: Path, edit: str) -> Path:
         ("tables: {venue: springer}\n", "tables.venue"),
         ("tables: {float: figure}\n", "tables.float"),
         ("tables: {k: []}\n", "tables.k"),
+        ("pin: [{backbone: lightgcn, params: {n_layers: 2}}]\n", "pin: pins fix the points"),
         ("tables: {k: [5, 5]}\n", "tables.k"),
         ("backbones: {lightgcn: {n_layers: [2, 2]}, freedom: {}}\n", "'n_layers': 2 listed twice"),
         ("figures: {style: no-such-style}\n", "figures.style 'no-such-style'"),

@@ -83,6 +83,13 @@ def test_bad_stage_configs_are_one_line() -> None:
         _config(STAGED.replace("backbone: freedom, params", "backbone: bpr, params"))
     with pytest.raises(ConfigError, match="add `none: {}`"):
         _config(STAGED.replace("  none: {}\n", ""))
+    # two pins of one point; a plug-in pin holding a backbone's parameter
+    two = "  - {backbone: freedom, params: {dropout: 0.9}}\n"
+    with pytest.raises(ConfigError, match=r"pin\[1\]: pins the same point as pin\[0\]"):
+        _config(STAGED.replace(two, two + two.replace("0.9", "0.8")))
+    foreign = "  - {backbone: freedom, plugin: fettle, params: {dropout: 0.8}}\n"
+    with pytest.raises(ConfigError, match=r"pin\[1\].params.dropout: a parameter of backbone"):
+        _config(STAGED.replace(two, two + foreign))
 
 
 def test_best_takes_the_first_maximum_and_never_nan() -> None:

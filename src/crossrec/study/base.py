@@ -132,6 +132,11 @@ class Planner:
         Raises:
             ConfigError: ``"<config key>: <problem>"`` for the first problem found.
         """
+        if self.config.get("pin") and not self.staged:
+            raise ConfigError(
+                "pin: pins fix the points of a staged study's stages; this config has no "
+                "`stages:` (a flat study trains the configured values: set them there)"
+            )
         train = train_settings(self.config)
         for key in self.variants.keys():
             self.variants.typed(key)

@@ -28,7 +28,8 @@ class Pin:
 
 def pins(config: Mapping[str, Any]) -> list[Pin]:
     """The config's ``pin:`` entries (ConfigError for one naming an unknown backbone or plug-in,
-    or giving a grid)."""
+    giving a grid, giving a plug-in pin a backbone's parameter, or fixing a point an earlier
+    pin fixes)."""
     out = []
     for i, entry in enumerate(config.get("pin") or []):
         pin = Pin(**entry)
@@ -42,5 +43,26 @@ def pins(config: Mapping[str, Any]) -> list[Pin]:
         lists = [k for k, v in pin.params.items() if isinstance(v, list)]
         if lists:
             raise ConfigError(f"{where}.params.{lists[0]}: a pinned point has one value")
+        if pin.plugin is not None:
+            own = config["plugins"].get(pin.plugin) or {}
+            backbone = config["backbones"].get(pin.backbone) or {}
+            foreign = [k for k in pin.params if k in backbone and k not in own]
+            if foreign:
+                raise ConfigError(
+                    f"{where}.params.{foreign[0]}: a parameter of backbone {pin.backbone!r}, "
+                    f"not of plug-in {pin.plugin!r} (pin it in a pin without `plugin`)"
+                )
+        for j, other in enumerate(out):
+            same = (other.backbone, other.plugin) == (pin.backbone, pin.plugin)
+            if (
+                same
+                and None in (other.dataset, pin.dataset)
+                or (same and other.dataset == pin.dataset)
+            ):
+                raise ConfigError(
+                    f"{where}: pins the same point as pin[{j}] ({pin.backbone}"
+                    f"{'/' + pin.plugin if pin.plugin else ''}"
+                    f"{' on ' + pin.dataset if pin.dataset else ''}): one pin per point"
+                )
         out.append(pin)
     return out
