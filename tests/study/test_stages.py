@@ -264,3 +264,41 @@ def test_successive_halving_through_the_workflow(tmp_path: Path) -> None:
         check_exact=True,
     )
     assert (run / "test_per_user.csv").read_bytes() == (again / "test_per_user.csv").read_bytes()
+
+
+def test_select_checks_the_runs_and_the_flags(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    """`crossrec select` picks the better tune candidate; a metrics.json swapped between two
+    candidates, an unknown backbone, or `--stage align --plugin none` is one line, exit 2, and
+    no selection file."""
+    import shutil as sh
+
+    from conftest import write_metrics
+
+    from crossrec.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(STAGED.replace("PLACEHOLDER", str(TINY)))
+    runs, sels = tmp_path / "runs", tmp_path / "selections"
+    for layers, score in ((1, 0.2), (2, 0.4)):
+        write_metrics(runs, ("tiny", "lightgcn", "none", f"n_layers={layers}", 1),
+                      {"recall@20": score}, {"recall@20": score})  # fmt: skip
+    out = sels / "tiny" / "lightgcn" / "tune.yaml"
+    base = ["select", "--config", str(config), "--stage", "tune", "--dataset", "tiny",
+            "--selections", str(sels), "--runs", str(runs), "--out", str(out)]  # fmt: skip
+    assert main([*base, "--backbone", "lightgcn"]) == 0
+    assert Selection.read(out).variant == "n_layers=2"
+    out.unlink()
+    capsys.readouterr()
+    one, two = (runs / "tiny" / "lightgcn" / "none" / f"n_layers={n}" / "seed1" for n in (1, 2))
+    sh.copy(one / "metrics.json", two / "metrics.json")  # another run's file
+    assert main([*base, "--backbone", "lightgcn"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert (
+        len(err) == 1 and "n_layers=2/seed1/metrics.json: identity variant='n_layers=1'" in err[0]
+    )
+    assert main([*base, "--backbone", "bpr"]) == 2
+    assert "--backbone 'bpr': not in" in capsys.readouterr().err
+    align = [a if a != "tune" else "align" for a in base]
+    assert main([*align, "--backbone", "lightgcn", "--plugin", "none"]) == 2
+    assert "--plugin: give a plug-in (not none)" in capsys.readouterr().err
+    assert not out.exists()

@@ -134,9 +134,19 @@ def study_of(args: argparse.Namespace, selections: Any = None) -> tuple[Any, str
 
 def stage_of(args: argparse.Namespace) -> tuple[str, str, str, str]:
     """``(stage, dataset, backbone, plugin)`` of the stage flags (``none`` for tune)."""
-    if (args.stage == "align") != bool(args.plugin):
-        raise ConfigError("--plugin: give it for the align stage only")
+    if (args.stage == "align") != bool(args.plugin) or (args.plugin == "none"):
+        raise ConfigError("--plugin: give a plug-in (not none) for the align stage only")
     return args.stage, args.dataset, args.backbone, args.plugin or "none"
+
+
+def known_stage(study: Any, where: tuple[str, str, str, str], source: str) -> None:  # noqa: ANN401
+    """ConfigError naming the flag whose dataset, backbone or plug-in the config lacks."""
+    _, dataset, backbone, plugin = where
+    for flag, value, names in (("--dataset", dataset, study.datasets),
+                               ("--backbone", backbone, study.config["backbones"]),
+                               ("--plugin", plugin, study.config["plugins"])):  # fmt: skip
+        if value not in names:
+            raise ConfigError(f"{flag} {value!r}: not in {source}'s {flag[2:]}s")
 
 
 def staged(study: Any, source: str, verb: str) -> Any:  # noqa: ANN401

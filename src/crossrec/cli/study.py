@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crossrec.cli.args import config_flags, int_in, stage_flags, stage_of, staged, study_of
+from crossrec.cli.args import (
+    config_flags,
+    int_in,
+    known_stage,
+    stage_flags,
+    stage_of,
+    staged,
+    study_of,
+)
 from crossrec.errors import ConfigError, CrossrecError
 
 
@@ -66,6 +74,7 @@ def cmd_stage(args: argparse.Namespace) -> None:
     stage, dataset, backbone, plugin = stage_of(args)
     study, source = study_of(args, args.selections)
     staged(study, source, "stage")
+    known_stage(study, (stage, dataset, backbone, plugin), source)
     step = (stage, dataset, backbone, *([plugin] if stage == "align" else []))
     _check_plan_out(args.out)
     _write_runs(study, args.runs, step)
@@ -90,7 +99,8 @@ def cmd_select(args: argparse.Namespace) -> None:
 
     where = stage_of(args)
     study, source = study_of(args, args.selections)
-    sel = select_stage(staged(study, source, "select"), *where, args.runs)
+    known_stage(staged(study, source, "select"), where, source)
+    sel = select_stage(study, *where, args.runs)
     sel.write(args.out)
     print(f"{'/'.join(where[1:])} {where[0]}: {sel.variant} ({sel.metric} {sel.score})")
     from crossrec.report.tuning import edge_warnings, staged_rows
@@ -112,7 +122,8 @@ def cmd_confirm(args: argparse.Namespace) -> None:
     if Path(args.out) != expected:
         raise ConfigError(f"--out: {args.out} is not the stage's confirmation file {expected}")
     study, source = study_of(args, args.selections)
-    confirm = select_confirm(staged(study, source, "confirm"), *where, args.runs)
+    known_stage(staged(study, source, "confirm"), where, source)
+    confirm = select_confirm(study, *where, args.runs)
     confirm.write(args.out)
     step = ("confirm", stage, dataset, backbone, *([plugin] if stage == "align" else []))
     _write_runs(open_study(study.config, args.selections), args.runs, step)
@@ -125,7 +136,8 @@ def cmd_rung(args: argparse.Namespace) -> None:
 
     where = stage_of(args)
     study, source = study_of(args, args.selections)
-    rung = select_rung(staged(study, source, "rung"), *where, args.rung, args.runs)
+    known_stage(staged(study, source, "rung"), where, source)
+    rung = select_rung(study, *where, args.rung, args.runs)
     rung.write(args.out)
     print(
         f"{'/'.join(where[1:])} {where[0]} rung {args.rung}: {rung.keep} of {len(rung.candidates)}"

@@ -9,12 +9,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from crossrec.errors import ConfigError
-from crossrec.run import RunKey, read_metrics, train_settings
+from crossrec.errors import ConfigError, DataError
+from crossrec.run import IDENTITY, RunKey, read_metrics, train_settings
 from crossrec.safeload import read_json
 from crossrec.study.confirm import top
 from crossrec.study.files import Confirm, Rung, Selection
 from crossrec.study.staged import StagedStudy
+
+
+def _metrics(runs: Path, key: RunKey) -> dict[str, Any]:
+    """The run's ``metrics.json``, checked to be that run's: DataError naming the file when its
+    identity is another run's (a copied or swapped file would select the wrong point)."""
+    path = runs / key.path() / "metrics.json"
+    blob = read_metrics(path)
+    for field in IDENTITY:
+        if blob["identity"].get(field) != getattr(key, field):
+            raise DataError(
+                path,
+                f"identity {field}={blob['identity'].get(field)!r}, expected "
+                f"{getattr(key, field)!r}: another run's metrics.json (copied or swapped)",
+            )
+    return blob
 
 
 def survivors(scores: Sequence[tuple[str, float]], eta: int) -> list[str]:
@@ -80,7 +95,7 @@ def select_stage(
     metric = train_settings(study.config).valid_metric
     candidates = []
     for key in finalists:
-        blob = read_metrics(runs / key.path() / "metrics.json")
+        blob = _metrics(runs, key)
         candidates.append({"variant": key.variant, "run": key.path(), "score": blob[split][metric],
                            "epochs_run": blob["epochs_run"]})  # fmt: skip
     ranked = [(c["variant"], c["score"]) for c in candidates]
@@ -91,7 +106,7 @@ def select_stage(
                 seeds = {finalists[0].seed: c["score"]}
                 for seed in confirmation.seeds:
                     key = RunKey(dataset, backbone, plugin, c["variant"], seed)
-                    seeds[seed] = read_metrics(runs / key.path() / "metrics.json")[split][metric]
+                    seeds[seed] = _metrics(runs, key)[split][metric]
                 c["confirm_scores"] = [{"seed": k, "score": v} for k, v in seeds.items()]
                 c["seed_mean"] = sum(seeds.values()) / len(seeds)
         ranked = [(c["variant"], c["seed_mean"]) for c in candidates if "seed_mean" in c]
@@ -138,7 +153,7 @@ def select_confirm(
         {
             "variant": k.variant,
             "run": k.path(),
-            "score": read_metrics(runs / k.path() / "metrics.json")[split][metric],
+            "score": _metrics(runs, k)[split][metric],
         }  # fmt: skip
         for k in finalists
     ]
