@@ -105,9 +105,8 @@ def check_data(config: Mapping[str, Any], data: str | Path | None) -> None:
     an ``.inter`` file; and where a dataset is prepared (``<data>/<dataset>/meta.json``), no
     cut-off of ``train.topk`` exceeds its item count (top-K over fewer items fails every
     training job after it has trained). ConfigError naming the key."""
-    import json
-
     from crossrec.run import train_settings
+    from crossrec.safeload import read_json
 
     for name, spec in config["datasets"].items():
         if spec.get("source") != "folder" or spec.get("path") is None:
@@ -129,9 +128,10 @@ def check_data(config: Mapping[str, Any], data: str | Path | None) -> None:
         if not meta.is_file():
             continue
         try:
-            items = json.loads(meta.read_text()).get("n_items")
-        except (ValueError, UnicodeDecodeError, AttributeError):
+            blob = read_json(meta, "rerun the prepare job")
+        except CrossrecError:
             continue  # a damaged meta.json is the prepare job's to redo, not a config error
+        items = blob.get("n_items") if isinstance(blob, dict) else None
         if isinstance(items, int) and largest > items:
             raise ConfigError(
                 f"train.topk: {largest} exceeds the {items} items of dataset {name} ({meta}); "
