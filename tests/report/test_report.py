@@ -236,3 +236,16 @@ def test_notes_name_the_cut_offs_shown() -> None:
         "R@10, R@20, N@10, N@20: Recall, NDCG at 10 and 20 (tables.k). "
     )
     assert cutoff_note([5], ("Recall",)) == "R@5: Recall at 5 (tables.k). "
+
+
+def test_a_table_too_wide_for_any_float_is_scaled_and_its_note_is_not() -> None:
+    """Wider than the text even in \\scriptsize with a narrow \\tabcolsep: the tabular alone
+    is scaled to the float's width (the first line says so); the note stays a paragraph."""
+    wide = pd.DataFrame({f"column {i}": ["0.123456789"] for i in range(30)})
+    tex = to_latex(wide, Layout("c", "l"), note="a note", venue="acm")
+    assert tex.splitlines()[0].endswith("scaled to fit; needs \\usepackage{booktabs} and "
+                                        "\\usepackage{graphicx}")  # fmt: skip
+    assert "\\begin{table*}" in tex and "\\resizebox{\\textwidth}{!}{%" in tex
+    assert tex.index("\\end{tabular}}") < tex.index("\\par\\footnotesize a note")
+    narrow = to_latex(wide.iloc[:, :2], Layout("c", "l"), venue="acm")
+    assert "\\begin{table}" in narrow and "resizebox" not in narrow

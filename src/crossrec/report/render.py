@@ -290,16 +290,16 @@ def to_latex(
     if form.tabcolsep != latex.TABCOLSEP:
         setting += f"\\setlength{{\\tabcolsep}}{{{form.tabcolsep:g}pt}}\n"
     tex = tex.replace("\\centering\n", "\\centering\n" + setting, 1)
-    if form.scaled:
+    if note:  # after the outer tabular (the stacked cells' inner ones come in below)
+        tex = tex.replace(
+            "\\end{tabular}", "\\end{tabular}\n\\par\\footnotesize " + _escape(note), 1
+        )
+    if form.scaled:  # the tabular only: the note stays a paragraph at the float's width
         target = "\\columnwidth" if form.env == "table" else "\\textwidth"
         tex = tex.replace(
             "\\begin{tabular}", f"\\resizebox{{{target}}}{{!}}{{%\n\\begin{{tabular}}", 1
         )
         tex = tex.replace("\\end{tabular}\n", "\\end{tabular}}\n", 1)
-    if note:  # after the outer tabular (the stacked cells' inner ones come in below)
-        tex = tex.replace(
-            "\\end{tabular}", "\\end{tabular}\n\\par\\footnotesize " + _escape(note), 1
-        )
     for sentinel, command in SENTINELS.items():
         tex = tex.replace(sentinel, command)
     width = latex.width_of(form.env, venue)
