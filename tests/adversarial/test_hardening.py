@@ -47,7 +47,12 @@ def prepare(raw: Path, out: Path, *extra: str) -> int:
 
 
 def train(data: Path, out: Path, *extra: str, backbone: str = "lightgcn") -> int:
-    argv = ["train", "--data", str(data), "--backbone", backbone, "--out", str(out), *FAST]
+    """``crossrec train`` with :data:`FAST`'s settings, less those ``extra`` sets itself (a
+    key given twice is refused)."""
+    own = {v.split("=", 1)[0] for f, v in zip(extra, extra[1:], strict=False) if f == "--train"}
+    fast = [x for pair in zip(FAST[::2], FAST[1::2], strict=True)
+            if pair[1].split("=", 1)[0] not in own for x in pair]  # fmt: skip
+    argv = ["train", "--data", str(data), "--backbone", backbone, "--out", str(out), *fast]
     return main(argv + list(extra))
 
 

@@ -69,7 +69,11 @@ def test_refuses_a_foreign_folder(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # over 10 s: left out of the quick subset
 def test_plan_writes_every_runs_file(tmp_path: Path) -> None:
-    text = (FIXTURES / "workflow_config.yaml").read_text().replace("PLACEHOLDER", str(tmp_path))
+    text = (
+        (FIXTURES / "workflow_config.yaml")
+        .read_text()
+        .replace("PLACEHOLDER", str(FIXTURES / "tiny"))
+    )
     config_file = tmp_path / "config.yaml"
     config_file.write_text(text)
     runs = tmp_path / "runs"
