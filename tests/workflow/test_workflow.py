@@ -299,6 +299,8 @@ def test_dry_runs(configfile: str, extra: list[str], tmp_path: Path) -> None:
     """Every shipped config dry-runs, in an empty working directory: never the checkout's own
     results/ or .snakemake/ (the README's study may have filled them)."""
     profile = ["--workflow-profile", str(ROOT / "profiles" / "slurm")] if "slurm" in extra else []
+    # the smoke config's folder path is relative to the working directory (the checkout's root)
+    (tmp_path / "tests").symlink_to(ROOT / "tests")
     proc = _snakemake_in(tmp_path, "-n", "--configfile", str(ROOT / configfile), *profile, *extra)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "train" in proc.stdout and "tables" in proc.stdout
@@ -700,16 +702,22 @@ def test_data_mistakes_end_the_dry_run_in_one_line(tiny_study: Path, tmp_path: P
     line = proc.stderr.strip().splitlines()[-1]
     assert "train.topk: 50 exceeds the 30 items of dataset tiny" in line
     assert len([ln for ln in proc.stderr.splitlines() if "crossrec: error" in ln]) == 1
+    missing = tmp_path / "missing"
+    dataset = f"datasets={{tiny: {{source: folder, path: {missing}}}}}"
+    proc = _snakemake(tiny_study, "-n", "--config", dataset)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"datasets.tiny.path '{missing}': no such folder" in proc.stderr.splitlines()[-1]
+    # a file, or a folder without an .inter file: the same check, in-process
+    from crossrec.errors import ConfigError
+    from crossrec.workflow_config import check_data
+
     (tmp_path / "a_file").write_text("x")
     (tmp_path / "empty").mkdir()
-    for path, problem in ((tmp_path / "missing", "no such folder"),
-                          (tmp_path / "a_file", "not a folder"),
+    for path, problem in ((tmp_path / "a_file", "not a folder"),
                           (tmp_path / "empty", "no .inter file")):  # fmt: skip
-        proc = _snakemake(
-            tiny_study, "-n", "--config", f"datasets={{tiny: {{source: folder, path: {path}}}}}"
-        )
-        assert proc.returncode == 2, proc.stderr[-2000:]
-        assert f"datasets.tiny.path '{path}': {problem}" in proc.stderr.strip().splitlines()[-1]
+        config = {"datasets": {"tiny": {"source": "folder", "path": str(path)}}, "train": {}}
+        with pytest.raises(ConfigError, match=f"datasets.tiny.path '{path}': {problem}"):
+            check_data(config, None)
     after = sorted(p.relative_to(tiny_study) for p in (tiny_study / "results").rglob("*"))
     assert after == before
 
