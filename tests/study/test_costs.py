@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import sys
@@ -156,3 +157,49 @@ def test_the_readme_estimate_command_answers_with_the_partial_gpu_table(tmp_path
     baby = next(ln for ln in out.splitlines() if ln.startswith("dataset baby"))
     assert "runs with no measured row" in baby and float(baby.split()[3]) > 0
     assert "more jobs than the total" in out
+
+
+def _edited(tmp_path: Path, edit: str) -> Path:
+    """The shipped CPU table with one defect (issue 42's probe, item 9)."""
+    blob = json.loads((Path(CostTable.load("cpu").source)).read_text())
+    rows = blob["rows"]
+    if edit == "duplicate":
+        rows.append(dict(rows[0], epoch_s=999.0))
+    elif edit == "huge_float":
+        rows[0]["epoch_s"] = 1e308
+    elif edit == "huge_int":
+        rows[0]["peak_mb"] = 10**400
+    elif edit == "machine":
+        blob["machine"] = "x"
+    elif edit == "device":
+        blob["device"] = "cuda"
+    elif edit == "empty_shape":
+        rows[0]["shape"] = ""
+    elif edit == "partial":
+        blob["partial"] = "yes"
+    path = tmp_path / "costs.json"
+    path.write_text(json.dumps(blob))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        ("duplicate", "repeats rows[0] (clothing/bpr/none)"),
+        ("huge_float", "rows[0].epoch_s: 1e+308 is not in 0 to 1e+09"),
+        ("huge_int", "rows[0].peak_mb: 'a huge int' is not in 0 to 1e+09"),
+        ("machine", "machine: expected a mapping"),
+        ("device", "device 'cuda': a table of another device than --device cpu"),
+        ("empty_shape", "rows[0].shape: missing or not a name"),
+        ("partial", "partial: 'yes' is not true or false"),
+    ],
+)
+def test_a_bad_cost_table_is_one_line(tmp_path: Path, edit: str, needle: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        CostTable.load("cpu", _edited(tmp_path, edit))
+
+
+def test_a_cost_table_that_is_not_a_file_is_named(tmp_path: Path) -> None:
+    for path in (tmp_path, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match="not a regular file"):
+            CostTable.load("cpu", path)

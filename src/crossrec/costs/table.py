@@ -35,6 +35,7 @@ MEM_MARGIN = 1.5  # memory limit = peak × margin (+ a CUDA context on a GPU)
 CUDA_CONTEXT_MB = 2000
 RUNTIME_MARGIN = 1.5
 NUMBERS = ("build_s", "epoch_s", "eval_s", "peak_mb")  # every row's measured numbers
+MAX_NUMBER = 1e9  # seconds (31 years) or MB (1 PB): beyond it a row is a typo, not a measure
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ class CostTable:
     def load(cls, device: str, path: str | Path | None = None) -> CostTable:
         """The table of ``device`` (``cpu``/``cuda``) shipped with crossrec, or ``path``."""
         file = Path(path) if path else HERE / f"{device}.json"
+        if path and file.exists() and not file.is_file():
+            raise ConfigError(f"{file}: not a regular file (a cost table is a JSON file)")
         if not file.is_file():
             other = "" if device == "cpu" else ", or estimate with --device cpu"
             raise ConfigError(
@@ -70,21 +73,35 @@ class CostTable:
         blob = load_json(file, ConfigError)
         if not isinstance(blob, dict) or not isinstance(blob.get("rows"), list):
             raise ConfigError(f"{file}: not a crossrec cost table (no list of rows)")
-        rows = {}
+        if blob.get("device", device) != device:
+            raise ConfigError(
+                f"{file}: device {blob.get('device')!r}: a table of another device than "
+                f"--device {device}"
+            )
+        if not isinstance(blob.get("machine", {}), dict):
+            raise ConfigError(f"{file}: machine: expected a mapping")
+        if not isinstance(blob.get("partial", False), bool):
+            raise ConfigError(f"{file}: partial: {blob.get('partial')!r} is not true or false")
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        first: dict[tuple[str, str, str], int] = {}
         for i, r in enumerate(blob["rows"]):
             where = f"{file}: rows[{i}]"
             if not isinstance(r, dict):
                 raise ConfigError(f"{where}: expected a mapping")
             for key in ("shape", "backbone", "plugin"):
-                if not isinstance(r.get(key), str):
+                if not isinstance(r.get(key), str) or not r[key].strip():
                     raise ConfigError(f"{where}.{key}: missing or not a name")
             for key in NUMBERS:
                 value = r.get(key)
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ConfigError(f"{where}.{key}: missing or not a number")
-                if not math.isfinite(value) or value < 0:
-                    raise ConfigError(f"{where}.{key}: {value!r} is not a number >= 0")
-            rows[(r["shape"], r["backbone"], r["plugin"])] = r
+                if not 0 <= value <= MAX_NUMBER:  # NaN fails too; a huge int never floats
+                    shown = value if isinstance(value, float) or value < 10**12 else "a huge int"
+                    raise ConfigError(f"{where}.{key}: {shown!r} is not in 0 to {MAX_NUMBER:.0e}")
+            key3 = (r["shape"], r["backbone"], r["plugin"])
+            if key3 in rows:
+                raise ConfigError(f"{where}: repeats rows[{first[key3]}] ({'/'.join(key3)})")
+            rows[key3], first[key3] = r, i
         partial = blob.get("partial", False) is True
         return cls(blob.get("device", device), blob.get("machine", {}), rows, str(file), partial)
 
