@@ -17,7 +17,7 @@ import pandas as pd
 
 from crossrec.errors import DataError
 from crossrec.report.effects import standardized_effect
-from crossrec.report.stats import USER_TESTS, adjust, paired_user_test
+from crossrec.report.stats import USER_TESTS, adjust_within, paired_user_test
 from crossrec.report.summary import per_user_file, same_users
 from crossrec.run import IDENTITY, read_metrics
 
@@ -74,7 +74,5 @@ def compare(
                 | {"p": p, "dz": dz, "dz_low": low, "dz_high": high}
             )
     tests = pd.DataFrame(rows)
-    tests["p_adj"] = float("nan")
-    for _, part in tests.groupby("test", sort=False):
-        tests.loc[part.index, "p_adj"] = adjust(part["p"], correction).to_numpy()
+    tests["p_adj"] = adjust_within(tests, "test", correction)
     return runs, tests

@@ -86,17 +86,19 @@ class FigureForm:
                 )
         return None
 
+    def wide(self, n_panels: int) -> bool:
+        """Whether the figure spans the page: ``page``, or ``auto`` with several panels."""
+        return self.width == "page" or (self.width == "auto" and n_panels > 1)
+
     def inches(self, n_panels: int) -> float:
         """The figure's width in inches: the venue's column, or its page (text) width."""
         column, text = VENUES[self.venue]
-        wide = self.width == "page" or (self.width == "auto" and n_panels > 1)
-        return (text if wide else column) / POINTS_PER_INCH
+        return (text if self.wide(n_panels) else column) / POINTS_PER_INCH
 
     def columns(self, n_panels: int) -> int:
         """Panels per row: up to 3 on a page, 2 in a column."""
         column, text = VENUES[self.venue]
-        wide = self.width == "page" or (self.width == "auto" and n_panels > 1)
-        return max(1, min(n_panels, 3 if wide and text > column else 2))
+        return max(1, min(n_panels, 3 if self.wide(n_panels) and text > column else 2))
 
 
 DEFAULT_FIGURES = FigureForm()

@@ -128,7 +128,7 @@ def fit(
     tries = [*tries, (envs[-1], *SIZES[-1], TIGHT_TABCOLSEP)]
     for env, name, pt, sep in tries:
         width = width_at(pt, sep)
-        if width * MARGIN <= (column if env == "table" else text):
+        if width * MARGIN <= width_of(env, venue):
             return Fit(env, name, sep, False, width)
     env, name, pt, sep = tries[-1]
     return Fit(env, name, sep, True, width_at(pt, sep))

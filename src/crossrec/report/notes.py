@@ -21,9 +21,7 @@ def seed_counts(chosen: pd.DataFrame) -> str:
 def cutoff_note(ks: Sequence[int], metrics: Sequence[str]) -> str:
     """What the columns are: ``"R@10, R@20: Recall at 10 and 20 (tables.k). "``."""
     names = [short(f"{m.lower()}@{k}") for m in metrics for k in ks]
-    at = " and ".join(
-        [", ".join(str(k) for k in ks[:-1]), str(ks[-1])] if len(ks) > 1 else [str(ks[0])]
-    )
+    at = ", ".join(map(str, ks[:-1])) + " and " + str(ks[-1]) if len(ks) > 1 else str(ks[0])
     return f"{', '.join(names)}: {', '.join(metrics)} at {at} (tables.k). "
 
 

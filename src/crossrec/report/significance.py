@@ -8,16 +8,14 @@ from __future__ import annotations
 import pandas as pd
 
 from crossrec.report.names import named
-from crossrec.report.stats import CORRECTIONS, GROUP, adjust
+from crossrec.report.stats import CORRECTIONS, GROUP, adjust_within
 
 
 def significance_table(tests: pd.DataFrame, correction: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(display, numeric) frames of the per-user tests (:func:`crossrec.report.stats.
     user_tests`), ``p_adj`` corrected across the comparisons of each (seed, test)."""
     numeric = tests.copy()
-    numeric["p_adj"] = float("nan")
-    for _, rows in numeric.groupby(["seed", "test"], sort=False):
-        numeric.loc[rows.index, "p_adj"] = adjust(rows["p"], correction).to_numpy()
+    numeric["p_adj"] = adjust_within(numeric, ["seed", "test"], correction)
     numeric["correction"] = correction
     display = named(numeric[[*GROUP, "seed", "test", "n", "statistic", "p"]])
     display["seed"] = display["seed"].astype(str)

@@ -173,6 +173,15 @@ def adjust(p: pd.Series, method: str) -> pd.Series:
     return out
 
 
+def adjust_within(frame: pd.DataFrame, by: str | list[str], method: str) -> pd.Series:
+    """``frame["p"]`` corrected with :func:`adjust` separately within each group of ``by``
+    (the tests of one family), aligned with ``frame``."""
+    out = pd.Series(float("nan"), index=frame.index)
+    for _, rows in frame.groupby(by, sort=False):
+        out[rows.index] = adjust(rows["p"], method).to_numpy()
+    return out
+
+
 def holm(p: np.ndarray) -> np.ndarray:
     """Holm's step-down adjusted p-values of ``m`` tests: with ``p_(1) ≤ … ≤ p_(m)``,
     ``p̃_(i) = min(1, max_{j ≤ i} (m − j + 1) · p_(j))``, in the input order.
