@@ -71,6 +71,7 @@ rule all:
         all_tables(),
         all_figures(),
         "results/config.yaml",
+        lost_selections(),
 
 
 rule data:
@@ -83,3 +84,4 @@ rule runs:
     """Every planned training run."""
     input:
         all_metrics(),
+        lost_selections(),

@@ -89,3 +89,36 @@ def test_no_knockout_is_said_not_faked(tmp_path: Path) -> None:
     runs = _runs(tmp_path)
     display, numeric, note = knockout(runs[runs["study"] == "main"], {}, tmp_path, "bh")
     assert numeric.empty and note.startswith("No knock-out study")
+
+
+def test_one_seed_tests_read_each_runs_own_per_user_file(tmp_path: Path) -> None:
+    """With one seed the tests run over the test users: each knock-out run's per-user file is
+    read from its own folder (``d-only-text/…``), not the full dataset's run of the same name
+    (a report that did so refused its own study: the means differ)."""
+    runs = _runs(tmp_path)
+    per_user = {}
+    for (dataset, plugin), values in RECALL.items():
+        folder = tmp_path / dataset / "freedom" / plugin / "default" / "seed1"
+        users = values[0] + np.array([(u % 5 - 2) / 100 for u in range(20)])
+        pd.DataFrame({"user": range(20), "recall@20": users}).to_csv(
+            folder / "test_per_user.csv", index=False
+        )
+        per_user[dataset, plugin] = users
+    one = runs[runs["seed"] == 1]
+    rows = knockout_rows(one, SUBSETS, tmp_path, "none")
+    text = rows[(rows["modalities"] == "text") & (rows["plugin"] == "fettle")].iloc[0]
+    sub, full = per_user["d-only-text", "fettle"], per_user["d", "fettle"]
+    assert text["p_all"] == pytest.approx(stats.ttest_rel(sub, full).pvalue)
+    alone = per_user["d-only-text", "none"]
+    assert text["p_none"] == pytest.approx(stats.ttest_rel(sub, alone).pvalue)
+
+
+def test_a_study_on_ndcg_at_10_shows_and_tests_it(tmp_path: Path) -> None:
+    display, numeric, note = knockout(_runs(tmp_path), SUBSETS, tmp_path, "bh", "ndcg@10")
+    assert display.columns.tolist()[4:6] == ["N@10", "R@10"]
+    assert "of the mean N@10" in note
+    text = numeric[(numeric["modalities"] == "text") & (numeric["plugin"] == "fettle")].iloc[0]
+    sub = np.array(RECALL[("d-only-text", "fettle")]) / 2  # _metrics: ndcg@10 = recall@5
+    full = np.array(RECALL[("d", "fettle")]) / 2
+    assert text["ndcg@10"] == pytest.approx(sub.mean())
+    assert text["p_all"] == pytest.approx(stats.ttest_rel(sub, full).pvalue)

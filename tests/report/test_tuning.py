@@ -31,7 +31,7 @@ def _align(root: Path, scores: dict[tuple[float, float], float], winner: tuple) 
     candidates = [
         {
             "variant": variant_name({"alpha": a, "beta": b, "n_layers": 2}),
-            "run": "x",
+            "run": f"d/lightgcn/fettle/{variant_name({'alpha': a, 'beta': b, 'n_layers': 2})}/seed1",
             "score": s,
             "epochs_run": 10,
         }  # fmt: skip
@@ -119,6 +119,10 @@ def test_a_flat_studys_grid_is_its_candidates() -> None:
     rows = flat_rows(runs, selection, grids)
     assert rows["score"].tolist() == pytest.approx([0.31, 0.33])
     assert rows["winner"].tolist() == [False, True] and rows["search"].iloc[0].startswith("grid, 2")
+    # a flat study's winner is checked against its seed noise too: margin 0.02 < its SD 0.028
+    assert rows["metric"].tolist() == ["valid recall@20"] * 2
+    (line,) = noise_warnings(rows, runs)
+    assert "the winner alpha=0.1 beats the runner-up alpha=0.01 by 0.0200, less than" in line
 
 
 def test_every_two_key_grid_is_a_heat_map(tmp_path: Path) -> None:
@@ -133,7 +137,8 @@ def test_every_two_key_grid_is_a_heat_map(tmp_path: Path) -> None:
 
 
 def test_a_winner_at_zero_is_not_an_edge(tmp_path: Path) -> None:
-    candidates = [{"variant": f"reg_weight={v:g}", "run": "x", "score": s, "epochs_run": 5}
+    candidates = [{"variant": f"reg_weight={v:g}", "run": f"d/freedom/none/reg_weight={v:g}/seed1",
+                   "score": s, "epochs_run": 5}
                   for v, s in ((0.0, 0.35), (1e-5, 0.34), (1e-4, 0.33))]  # fmt: skip
     Selection("tune", "d", "freedom", "none", "reg_weight=0", {"reg_weight": 0.0}, 0.35,
               "valid recall@20", 1, candidates).write(

@@ -167,7 +167,8 @@ def test_staged_knockout_runs_follow_the_selections(tmp_path) -> None:  # noqa: 
 
     def select(stage: str, plugin: str, variant: str, grid: dict) -> None:
         sel = Selection(stage, "d1", "freedom", plugin, variant, grid, 0.5, "valid recall@20",
-                        1, [{"variant": variant, "run": "x", "score": 0.5}])  # fmt: skip
+                        1, [{"variant": variant, "run": f"d1/freedom/{plugin}/{variant}/seed1",
+                          "score": 0.5}])  # fmt: skip
         sel.write(selection_path(tmp_path, stage, "d1", "freedom", plugin))
 
     select("tune", "none", "dropout=0.9", {"dropout": 0.9})
@@ -180,7 +181,7 @@ def test_staged_knockout_runs_follow_the_selections(tmp_path) -> None:  # noqa: 
     assert tuned.determined_by(derived) == ("tune", "d1", "freedom")
     assert tuned.stage_of(derived) is None  # never a stage's candidate
     assert derived in tuned.runs_determined_by(("tune", "d1", "freedom"))
-    select("align", "fettle", "alpha=0.01+dropout=0.9", {"alpha": 0.01, "dropout": 0.9})
+    select("align", "fettle", "alpha=0.01+dropout=0.9", {"alpha": 0.01})
     aligned = open_study(cfg, tmp_path)
     fettle = [r for r in aligned.runs("knockout") if r.plugin == "fettle"]
     assert len(fettle) == 3 * 2 and {r.variant for r in fettle} == {"alpha=0.01+dropout=0.9"}

@@ -16,7 +16,7 @@ import yaml
 
 from crossrec.errors import ConfigError, DataError
 from crossrec.study import open_study
-from crossrec.study.files import Selection
+from crossrec.study.files import Selection, selection_path
 from crossrec.study.selection import best
 from crossrec.workflow_config import checked
 
@@ -99,15 +99,14 @@ def test_best_takes_the_first_maximum_and_never_nan() -> None:
 
 def test_a_selection_file_names_one_of_its_candidates(tmp_path: Path) -> None:
     sel = Selection("tune", "tiny", "lightgcn", "none", "n_layers=2", {"n_layers": 2}, 0.5,
-                    "valid recall@20", 1, [{"variant": "n_layers=2", "run": "x", "score": 0.5}])  # fmt: skip
-    sel.write(tmp_path / "tune.yaml")
-    assert Selection.read(tmp_path / "tune.yaml") == sel
-    text = (
-        (tmp_path / "tune.yaml").read_text().replace("variant: n_layers=2\n", "variant: x=9\n", 1)
-    )
-    (tmp_path / "tune.yaml").write_text(text)
+                    "valid recall@20", 1, [{"variant": "n_layers=2",
+                    "run": "tiny/lightgcn/none/n_layers=2/seed1", "score": 0.5}])  # fmt: skip
+    path = selection_path(tmp_path, "tune", "tiny", "lightgcn", "none")
+    sel.write(path)
+    assert Selection.read(path) == sel
+    path.write_text(path.read_text().replace("variant: n_layers=2\n", "variant: x=9\n", 1))
     with pytest.raises(DataError, match="tune.yaml: variant 'x=9' is none of its candidates"):
-        Selection.read(tmp_path / "tune.yaml")
+        Selection.read(path)
 
 
 def _train_jobs(stdout: str) -> list[str]:
@@ -191,9 +190,10 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
     # another candidate written into one selection file: only what depends on it reruns
     other = next(c["variant"] for c in tune.candidates if c["variant"] != tune.variant)
     path = selections / "lightgcn" / "tune.yaml"
-    path.write_text(
-        path.read_text().replace(f"variant: {tune.variant}\n", f"variant: {other}\n", 1)
-    )
+    (before_n,), (after_n,) = (v.split("=")[1:] for v in (tune.variant, other))
+    text = path.read_text().replace(f"variant: {tune.variant}\n", f"variant: {other}\n", 1)
+    text = text.replace(f"  n_layers: {before_n}\n", f"  n_layers: {after_n}\n", 1)
+    path.write_text(text)
     before = _mtimes(tmp_path)
     assert snakemake("--cores", "2").returncode == 0
     after = _mtimes(tmp_path)
@@ -203,6 +203,19 @@ def test_a_staged_study_end_to_end(tmp_path: Path) -> None:
     runs = pd.read_csv(tmp_path / "results" / "tables" / "runs.csv")
     lgn = runs[(runs["backbone"] == "lightgcn") & (runs["plugin"] == "none")]
     assert set(lgn["variant"]) == {other}
+
+    # a selection file lost (here a dangling link where it was) is made again by the next
+    # run, from its candidates' runs: the same file, nothing retrained
+    lost = selections / "freedom" / "fettle" / "align.yaml"
+    kept = lost.read_text()
+    lost.unlink()
+    lost.symlink_to(tmp_path / "gone.yaml")
+    before = _mtimes(tmp_path)
+    assert "select_align" in snakemake("-n", "--cores", "1").stdout
+    again = snakemake("--cores", "2")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert lost.is_file() and not lost.is_symlink() and lost.read_text() == kept
+    assert _mtimes(tmp_path) == before
 
 
 HALVING = """

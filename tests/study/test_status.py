@@ -41,7 +41,8 @@ def results(tmp_path: Path) -> Path:
     log.parent.mkdir(parents=True)
     log.write_text("epoch 1 loss 0.5\n\ncrossrec: error: CUDA out of memory\n\n")
     sel = Selection("tune", "mine", "lightgcn", "none", "n_layers=3", {"n_layers": 3}, 0.5,
-                    "valid recall@20", 1, [{"variant": "n_layers=3", "run": "x", "score": 0.5}])  # fmt: skip
+                    "valid recall@20", 1, [{"variant": "n_layers=3", "run": "mine/lightgcn/none/n_layers=3/seed1",
+                      "score": 0.5}])  # fmt: skip
     sel.write(selection_path(res / "selections", "tune", "mine", "lightgcn", "none"))
     stopped = runs / "mine/lightgcn/fettle/alpha=0.01+n_layers=3/seed1"
     stopped.mkdir(parents=True)

@@ -751,3 +751,42 @@ def test_the_catalogs_test_config_dry_runs(tmp_path: Path) -> None:
     proc = _snakemake_in(work, "--configfile", str(work / "config" / "config.yaml"), "-n")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "prepare" in proc.stdout and "plan" in proc.stdout
+
+
+def test_a_study_without_cutoff_20_runs_end_to_end(tmp_path: Path) -> None:
+    """``train.topk: [5, 10]`` with ``valid_metric: recall@10`` (a legitimate study): every job
+    succeeds, and the tables and figures are at its cut-offs — selected, tested, marked and
+    captioned on Recall@10; a one-seed knock-out tests each run's own per-user file."""
+    config = {
+        "datasets": {"tiny": {"source": "folder", "path": str(FIXTURES / "tiny")}},
+        "backbones": {"lightgcn": {"n_layers": 1}},
+        "plugins": {"none": {}, "fettle": {}},
+        "knockout": {"modalities": ["image", "text"], "backbones": ["lightgcn"], "seeds": [1]},
+        "seeds": [1, 2],
+        "train": {"epochs": 2, "batch_size": 64, "topk": [5, 10], "valid_metric": "recall@10"},
+        "tables": {"k": [5, 10]},
+        "resources": {"train_threads": 1},
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = _snakemake(tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    tables = tmp_path / "results" / "tables"
+    main = pd.read_csv(tables / "main.csv")
+    assert {"recall@5", "recall@10", "ndcg@10"} <= set(main.columns)
+    assert not any("@20" in c for c in main.columns)
+    text = (tables / "main.md").read_text()
+    assert "† test R@10 differs" in text and "R@20" not in text
+    assert "validation Recall@10" in (tables / "selection.tex").read_text()
+    assert "(test Recall@10)" in (tables / "significance.tex").read_text()
+    selection = pd.read_csv(tables / "selection.csv")
+    runs = pd.read_csv(tables / "runs.csv")
+    means = runs[runs["study"] == "main"].groupby(["backbone", "plugin"])
+    assert selection["score"].tolist() == pytest.approx(
+        [means["valid_recall@10"].mean()[("lightgcn", p)] for p in selection["plugin"]]
+    )
+    knock = pd.read_csv(tables / "knockout.csv")
+    assert {"recall@10", "ndcg@10"} <= set(knock.columns) and knock["p_all"].notna().any()
+    assert (pd.read_csv(tables / "table2.csv").columns[3:] == ["recall@5", "recall@10",
+                                                               "ndcg@5", "ndcg@10"]).all()  # fmt: skip
+    for name in ("curves", "improvement"):
+        assert (tmp_path / "results" / "figures" / f"{name}.pdf").stat().st_size > 0

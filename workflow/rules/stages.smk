@@ -7,7 +7,7 @@ checkpoints are written out (a checkpoint made by `use rule` is not registered a
 
 rule select_tune:
     """A staged study's tune stage: the backbone's best grid point (validation), as a
-    selection file (crossrec.study.files); edit its `variant` to take another candidate.
+    selection file (crossrec.study.files); edit its `variant` and `point` to take another candidate.
     """
     input:
         stage_inputs("tune"),

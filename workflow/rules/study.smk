@@ -20,6 +20,7 @@ def after(step):
         checkpoints.stage_align.get(dataset=step[1], backbone=step[2], plugin=step[3])
 
 
+@one_line
 def chosen(dataset, backbone, plugin):
     """A staged study's variant of (dataset, backbone, plug-in) for the replicate stage, once
     its selections are made (the DAG grows after each)."""
@@ -37,6 +38,7 @@ def _backbones():
     return [(d, b) for d in datasets for b in config["backbones"]]
 
 
+@one_line
 def study_runs(name):
     """File `name` of every run the tables read: every planned run of a flat study; the
     replicate runs of a staged one, its knock-out runs at the selected points and its ablation
@@ -90,20 +92,37 @@ def tune_stages():
     ]
 
 
-def selection_files(wildcards):
-    """Every selection file of a staged study (the `study` rule's input)."""
-    study_runs("metrics.json")  # waits for every selection
+def stage_selections():
+    """The selection file of every stage a staged study runs (none for a flat study)."""
     out = []
     for dataset, backbone in _backbones():
         if not STUDY.is_pinned(dataset, backbone):
-            out.append(
-                str(selection_path(SELECTIONS, "tune", dataset, backbone, "none"))
-            )
+            out.append(selection_path(SELECTIONS, "tune", dataset, backbone, "none"))
         for plugin in STUDY.plugins_of(dataset, backbone):
             if not STUDY.is_pinned(dataset, backbone, plugin):
-                path = selection_path(SELECTIONS, "align", dataset, backbone, plugin)
-                out.append(str(path))
+                out.append(
+                    selection_path(SELECTIONS, "align", dataset, backbone, plugin)
+                )
     return out
+
+
+def selection_files(wildcards):
+    """Every selection file of a staged study (the `study` rule's input)."""
+    study_runs("metrics.json")  # waits for every selection
+    return [str(path) for path in stage_selections()]
+
+
+def lost_selections():
+    """A selection file deleted (or left a dangling link) after its stage planned its runs
+    (`<stage>.runs.json` still there): the targets `all` and `runs` ask for it, so it is made
+    again from the candidates' runs (no training) and what depends on it follows. Without
+    this Snakemake would never rebuild it (a missing intermediate file whose consumers are
+    up to date is left missing) and the DAG would read the stage as not yet reached."""
+    return [
+        str(path)
+        for path in stage_selections()
+        if path.with_suffix(".runs.json").is_file() and not path.is_file()
+    ]
 
 
 def _rung_selected(stage, dataset, backbone, plugin, rung):
@@ -116,6 +135,7 @@ def _rung_selected(stage, dataset, backbone, plugin, rung):
         )
 
 
+@one_line
 def halving(stage, dataset, backbone, plugin, upto=None):
     """(runs paused at each rung, finalists) of a stage (crossrec.study.StagedStudy.rungs),
     waiting for each rung's selection in turn — or, with `upto`, only until rung `upto` is
@@ -133,6 +153,7 @@ def halving(stage, dataset, backbone, plugin, upto=None):
             )
 
 
+@one_line
 def confirmed(stage, dataset, backbone, plugin):
     """Wait for a stage's confirmation (stages.<stage>.confirm); its runs."""
     if stage == "tune":
@@ -176,6 +197,7 @@ def rung_progress(stage):
     return inputs
 
 
+@one_line
 def rung_epochs(wildcards):
     """The epoch budget of a rung job (crossrec train --pause-at-epoch)."""
     stage = STUDY.stage_of(run_key(wildcards))[0]
@@ -188,6 +210,7 @@ def previous_rung(wildcards):
     return [] if rung == 0 else [f"{RUN_DIR.format(**wildcards)}/rung{rung - 1}.json"]
 
 
+@one_line
 def last_rung(wildcards):
     """A halving finalist's training continues from its last rung's checkpoint (none for any
     other run)."""

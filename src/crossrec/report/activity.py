@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from crossrec.report.published import backbone_name, plugin_name
+from crossrec.report.render import short
 from crossrec.report.stats import adjust, paired_user_test, seed_means, user_pairs
 
 QUANTILES = 4
-METRIC = "recall@20"
 COLUMNS = ["dataset", "backbone", "plugin", "activity", "train_interactions", "n",
            "none", "plugin_mean", "improvement", "p", "p_adj"]  # fmt: skip
 
@@ -43,12 +43,18 @@ def activity_groups(counts: pd.Series, q: int = QUANTILES) -> pd.Series:
 
 
 def activity_rows(
-    chosen: pd.DataFrame, runs_root: Path, data_root: Path, correction: str, q: int = QUANTILES
+    chosen: pd.DataFrame,
+    runs_root: Path,
+    data_root: Path,
+    correction: str,
+    q: int = QUANTILES,
+    metric: str = "recall@20",
 ) -> pd.DataFrame:
-    """One row per (dataset, backbone, plug-in, activity quantile): :data:`COLUMNS`."""
+    """One row per (dataset, backbone, plug-in, activity quantile) of the per-user ``metric``:
+    :data:`COLUMNS`."""
     rows = []
     counts_of: dict[str, pd.Series] = {}
-    for dataset, backbone, plugin, seeds, x, y in user_pairs(chosen, runs_root, METRIC):
+    for dataset, backbone, plugin, seeds, x, y in user_pairs(chosen, runs_root, metric):
         if dataset not in counts_of:
             counts_of[dataset] = train_counts(data_root, dataset)
         users, mean_x, mean_y = seed_means(x, y, seeds)
@@ -79,8 +85,11 @@ def activity_rows(
     return out
 
 
-def activity_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Display (papers' names, 4 decimals, ΔImprov. in %) and numeric frames."""
+def activity_table(
+    rows: pd.DataFrame, metric: str = "recall@20"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Display (papers' names, 4 decimals, ΔImprov. in %; ``metric`` in the headers) and
+    numeric frames."""
     display = rows.copy()
     display["backbone"] = display["backbone"].map(backbone_name)
     display["plugin"] = display["plugin"].map(plugin_name)
@@ -94,8 +103,8 @@ def activity_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     display = display.rename(
         columns={
             "plugin": "plug-in",
-            "none": "none R@20",
-            "plugin_mean": "plug-in R@20",
+            "none": f"none {short(metric)}",
+            "plugin_mean": f"plug-in {short(metric)}",
             "improvement": "ΔImprov.",
             "train_interactions": "train interactions",
         }  # fmt: skip

@@ -27,6 +27,9 @@ font size: :mod:`crossrec.report.figstyle` (``figures:`` config), applied inside
 matplotlibrc or style sheet keeps its font sizes.
 A study draws only the figures it has (:meth:`crossrec.study.base.Planner.outputs`); a figure
 asked for without its data says so in its panel.
+
+Recall@20 above stands for the study's metric
+(:func:`crossrec.report.analysis.study_metric`) where its runs chose their epochs on another.
 """
 
 from __future__ import annotations
@@ -61,11 +64,14 @@ from crossrec.report.summary import run_folder
 from crossrec.study.grid import format_value
 
 METRIC = "recall@20"
+"""The metric a figure draws unless told the study's
+(:func:`crossrec.report.analysis.study_metric`)."""
 
 
-def _history(runs_root: Path, row: dict) -> pd.DataFrame:
-    """A run's history.csv; DataError naming it when it is missing, not a CSV, or has a
-    non-numeric or non-finite value where a figure reads one (epoch, valid_*, stat_*)."""
+def _history(runs_root: Path, row: dict, metric: str = METRIC) -> pd.DataFrame:
+    """A run's history.csv; DataError naming it when it is missing, not a CSV, has no
+    ``valid_<metric>`` column, or has a non-numeric or non-finite value where a figure reads
+    one (epoch, valid_*, stat_*)."""
     path = run_folder(runs_root, row) / "history.csv"
     try:
         frame = pd.read_csv(path)
@@ -74,8 +80,8 @@ def _history(runs_root: Path, row: dict) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise DataError(path, f"cannot read as CSV ({str(err).splitlines()[0][:200]})") from None
     read = [c for c in frame.columns if c == "epoch" or c.startswith(("valid_", "stat_"))]
-    if "epoch" not in frame.columns or f"valid_{METRIC}" not in frame.columns:
-        raise DataError(path, f"no 'epoch' and 'valid_{METRIC}' columns")
+    if "epoch" not in frame.columns or f"valid_{metric}" not in frame.columns:
+        raise DataError(path, f"no 'epoch' and 'valid_{metric}' columns")
     if frame.empty:
         raise DataError(path, "no epochs (a header only: rerun the training job)")
     values = frame[read].apply(pd.to_numeric, errors="coerce")
@@ -100,9 +106,9 @@ def _overseeds_text(frames: list[pd.DataFrame], column: str) -> pd.DataFrame:
 
 
 def curves(
-    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES
+    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES, metric: str = METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Validation Recall@20 per epoch, mean ± std over seeds (module docstring)."""
+    """Validation ``metric`` per epoch, mean ± std over seeds (module docstring)."""
     groups = list(chosen.groupby(["dataset", "backbone"], sort=False))
     order = list(dict.fromkeys(chosen["plugin"]))
     fig, axes = panels(len(groups), form, sharey=True)
@@ -110,8 +116,8 @@ def curves(
     for ax, ((dataset, backbone), sub) in zip(axes, groups, strict=True):
         counts = set()
         for plugin, runs in sub.groupby("plugin", sort=False):
-            hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
-            agg = _overseeds_text(hists, f"valid_{METRIC}")
+            hists = [_history(runs_root, r.to_dict(), metric) for _, r in runs.iterrows()]
+            agg = _overseeds_text(hists, f"valid_{metric}")
             counts.add(len(hists))
             c = colour(plugin, order)
             ax.plot(agg["epoch"], agg["mean"], color=c, lw=1.2, label=label(plugin))
@@ -132,16 +138,19 @@ def curves(
             ]
         ax.set_title(f"{dataset} · {backbone_name(backbone)}")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(f"valid {short(METRIC)}")
+        ax.set_ylabel(f"valid {short(metric)}")
     legend(fig, axes)
     return fig, pd.DataFrame(rows)
 
 
-def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFrame:
+def improvement_data(
+    chosen: pd.DataFrame, pvalues: pd.DataFrame, metric: str = METRIC
+) -> pd.DataFrame:
     """Per (dataset, backbone, plug-in ≠ none): ``delta`` = (mean − mean none) / mean none of
-    test Recall@20 (the main table's ΔImprov.), ``err`` = std of the per-seed paired relative
-    changes over ``n`` shared seeds, ``significant`` (the main table's †). DataError when a backbone lacks ``none``."""
-    column = f"test_{METRIC}"
+    test ``metric`` (the main table's ΔImprov.), ``err`` = std of the per-seed paired relative
+    changes over ``n`` shared seeds, ``significant`` (the main table's †). DataError when a
+    backbone lacks ``none``."""
+    column = f"test_{metric}"
     padj = pvalues.set_index(GROUP)["p_adj" if "p_adj" in pvalues else "p"].to_dict()
     rows = []
     for (dataset, backbone), sub in chosen.groupby(["dataset", "backbone"], sort=False):
@@ -168,10 +177,14 @@ def improvement_data(chosen: pd.DataFrame, pvalues: pd.DataFrame) -> pd.DataFram
 
 
 def improvement(
-    chosen: pd.DataFrame, pvalues: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES
+    chosen: pd.DataFrame,
+    pvalues: pd.DataFrame,
+    form: FigureForm = DEFAULT_FIGURES,
+    metric: str = METRIC,
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """ΔImprov. bars with error bars and significance marks (module docstring)."""
-    data = improvement_data(chosen, pvalues)
+    """ΔImprov. bars of test ``metric`` with error bars and significance marks (module
+    docstring)."""
+    data = improvement_data(chosen, pvalues, metric)
     if data.empty:
         return empty("no plug-in runs to compare with their backbones"), data
     datasets = list(data["dataset"].unique())
@@ -204,7 +217,7 @@ def improvement(
                     ax.text(pos, top, "*", ha="center", va="bottom" if top >= 0 else "top")
         ax.axhline(0, color="black", lw=0.8)
         ax.set_xticks(range(len(backbones)), [backbone_name(b) for b in backbones])
-        ax.set_ylabel(f"Δ test {short(METRIC)} vs alone (%)")
+        ax.set_ylabel(f"Δ test {short(metric)} vs alone (%)")
         ax.set_title(dataset)
         ax.plot([], [], " ", label=f"bars ±1 SD of the paired change, {seeds_text(set(sub['n']))}")
         if sub["significant"].any():
@@ -213,11 +226,11 @@ def improvement(
     return fig, data
 
 
-def sensitivity_data(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def sensitivity_data(runs: pd.DataFrame, metric: str = METRIC) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(points, baselines): per swept (dataset, backbone, plug-in, parameter, value) the mean,
-    std and seeds of test Recall@20; per sweep the backbone alone over the same seeds (no row
+    std and seeds of test ``metric``; per sweep the backbone alone over the same seeds (no row
     when those seeds have no ``none`` run)."""
-    column = f"test_{METRIC}"
+    column = f"test_{metric}"
     sens = runs[runs["study"] == "sensitivity"]
     keys = ["dataset", "backbone", "plugin", "swept_param"]
     points, bases = [], []
@@ -249,10 +262,10 @@ def sensitivity_data(runs: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def sensitivity(
-    runs: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES
+    runs: pd.DataFrame, form: FigureForm = DEFAULT_FIGURES, metric: str = METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
-    """Sensitivity panels (module docstring)."""
-    points, bases = sensitivity_data(runs)
+    """Sensitivity panels of test ``metric`` (module docstring)."""
+    points, bases = sensitivity_data(runs, metric)
     if points.empty:
         return empty("no sensitivity study in this config"), points
     params = list(dict.fromkeys(points["swept_param"]))
@@ -287,7 +300,7 @@ def sensitivity(
         ax.set_ylim(*_span([*(sub["mean"] - sub["std"]), *(sub["mean"] + sub["std"]),
                             *bases[bases["swept_param"] == param]["mean"]]))  # fmt: skip
         ax.set_xlabel(param)
-        ax.set_ylabel(f"test {short(METRIC)}")
+        ax.set_ylabel(f"test {short(metric)}")
     legend(fig, axes)
     return fig, points
 
@@ -348,7 +361,7 @@ def tuning(
                     ax.annotate(f"r{int(r['stopped_at_rung'])}", (i, r["score"]), fontsize=6)
             ax.set_xticks(list(pos), [format_value(x) for x in xs])
             ax.set_xlabel(keys[0])
-            ax.set_ylabel("valid recall@20")
+            ax.set_ylabel(_score_label(sub))
             continue
         ys, xs = _ticks(sub[keys[0]]), _ticks(sub[keys[1]])
         grid = np.full((len(ys), len(xs)), np.nan)
@@ -364,7 +377,7 @@ def tuning(
             ax.text(x, y, f"{r['score']:.3f}{note}", ha="center", va="center", fontsize=6,
                     color="white" if light else "black")  # fmt: skip
         bar = fig.colorbar(image, ax=ax)
-        bar.set_label(f"valid recall@20 ({np.nanmin(grid):.3f}–{np.nanmax(grid):.3f})")
+        bar.set_label(f"{_score_label(sub)} ({np.nanmin(grid):.3f}–{np.nanmax(grid):.3f})")
         labels = [format_value(x) for x in xs]
         crowded = sum(len(t) for t in labels) > 20  # long labels would run into each other
         ax.set_xticks(range(len(xs)), labels, rotation=45 if crowded else 0)
@@ -372,6 +385,12 @@ def tuning(
         ax.set_xlabel(keys[1])
         ax.set_ylabel(keys[0])
     return fig, rows
+
+
+def _score_label(candidates: pd.DataFrame) -> str:
+    """What a search's scores are: its rows' ``metric`` (``valid recall@20``)."""
+    named = candidates["metric"].dropna().unique() if "metric" in candidates else []
+    return str(named[0]) if len(named) == 1 else "validation score"
 
 
 def _span(values: list[float], least: float = 0.1) -> tuple[float, float]:
@@ -384,12 +403,12 @@ def _span(values: list[float], least: float = 0.1) -> tuple[float, float]:
 
 
 def modality_scores(
-    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES
+    chosen: pd.DataFrame, runs_root: Path, form: FigureForm = DEFAULT_FIGURES, metric: str = METRIC
 ) -> tuple[plt.Figure, pd.DataFrame]:
     """Per-table modality score trajectories, mean ± std over seeds (module docstring)."""
     rows, found_panels = [], []
     for key, runs in chosen.groupby(GROUP, sort=False):
-        hists = [_history(runs_root, r.to_dict()) for _, r in runs.iterrows()]
+        hists = [_history(runs_root, r.to_dict(), metric) for _, r in runs.iterrows()]
         prefix = "stat_score_mean_"
         names = [c[len(prefix) :] for c in hists[0].columns if c.startswith(prefix)]
         if names:
@@ -431,12 +450,12 @@ def build_figures(
     it ready just before)."""
     from crossrec.report import FIGURES
 
-    out, root, chosen = Path(out_dir), analysis.runs_root, analysis.chosen
+    out, root, chosen, metric = Path(out_dir), analysis.runs_root, analysis.chosen, analysis.metric
     draw = {
-        "curves": functools.partial(curves, chosen, root, form),
-        "improvement": functools.partial(improvement, chosen, analysis.pvalues, form),
-        "sensitivity": functools.partial(sensitivity, analysis.runs, form),
-        "modality_scores": functools.partial(modality_scores, chosen, root, form),
+        "curves": functools.partial(curves, chosen, root, form, metric),
+        "improvement": functools.partial(improvement, chosen, analysis.pvalues, form, metric),
+        "sensitivity": functools.partial(sensitivity, analysis.runs, form, metric),
+        "modality_scores": functools.partial(modality_scores, chosen, root, form, metric),
         "tuning": functools.partial(tuning, analysis.tuning, form),
     }
     with style(form):  # drawn and saved in crossrec's style, nothing left behind

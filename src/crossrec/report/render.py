@@ -169,6 +169,15 @@ def short(metric: str) -> str:
     return f"{SHORT.get(name, name)}@{k}"
 
 
+LONG = {"recall": "Recall", "ndcg": "NDCG", "precision": "Precision"}
+
+
+def long_name(metric: str) -> str:
+    """``recall@20`` → ``Recall@20``, ``ndcg@10`` → ``NDCG@10`` (captions and notes)."""
+    name, k = metric.split("@", 1)
+    return f"{LONG.get(name, name)}@{k}"
+
+
 def header(column: str) -> str:
     """The display header of a column: :data:`HEADERS`, ``test_recall@20`` → ``test R@20``,
     other underscores as spaces (``n_seeds`` never reaches a reader)."""

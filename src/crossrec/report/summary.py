@@ -33,7 +33,8 @@ def run_folder(runs_root: Path, row: dict[str, Any]) -> Path:
 
 
 def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
-    """One row per planned (study, run): identity, sweep, cost, ``valid_*`` and ``test_*``."""
+    """One row per planned (study, run): identity, sweep, cost, the validation metric that chose
+    its best epoch (``valid_metric``), ``valid_*`` and ``test_*``."""
     runs_root = Path(runs_root)
     rows, seen = [], set()
     for entry in plan["runs"]:
@@ -61,6 +62,7 @@ def load_runs(plan: dict[str, Any], runs_root: str | Path) -> pd.DataFrame:
             "epochs_run": blob.get("epochs_run"),
             "seconds_per_epoch": blob.get("cost", {}).get("seconds_per_epoch"),
             "peak_memory_mb": blob.get("cost", {}).get("peak_memory_mb"),
+            "valid_metric": blob.get("valid_metric"),
         }
         row.update({f"valid_{k}": v for k, v in blob["valid"].items()})
         row.update({f"test_{k}": v for k, v in blob["test"].items()})

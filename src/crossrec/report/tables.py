@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,9 +35,9 @@ from crossrec.report.effects import improvement_interval
 from crossrec.report.knockout import knockout
 from crossrec.report.latex import DEFAULT_FORM, Form
 from crossrec.report.names import named
-from crossrec.report.notes import SIG_METRIC, cutoff_note, seed_counts, significance_note
+from crossrec.report.notes import cutoff_note, seed_counts, significance_note
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
-from crossrec.report.render import Layout, short
+from crossrec.report.render import Layout, long_name, short
 from crossrec.report.significance import significance_table
 from crossrec.report.stats import (
     CORRECTIONS,
@@ -79,12 +80,12 @@ LAYOUTS = {
         "tab:crossrec-cost",
     ),
     "selection": Layout(
-        "The variant selected per group on mean validation Recall@20 over seeds, and the "
+        "The variant selected per group on mean validation {Metric} over seeds, and the "
         "paired test against the backbone alone (raw and corrected p).",
         "tab:crossrec-selection",
     ),
     "activity": Layout(
-        "The main comparison by user activity: test R@20 of each plug-in and its backbone "
+        "The main comparison by user activity: test {M} of each plug-in and its backbone "
         "alone per quartile of the test users' train interactions, with a paired test.",
         "tab:crossrec-activity",
     ),
@@ -108,7 +109,7 @@ LAYOUTS = {
     ),
     "runs": Layout("Every run of the study with its test metrics.", "tab:crossrec-runs"),
     "significance": Layout(
-        "Each plug-in against its backbone alone over the test users (test Recall@20): paired "
+        "Each plug-in against its backbone alone over the test users (test {Metric}): paired "
         "t-test and Wilcoxon signed-rank test, per seed and on the per-user metric averaged "
         "over the seeds (seed mean); statistic (t, or W), n users, raw and corrected p, and the "
         "paired effect size d_z = mean / SD of the per-user differences with its exact 95 % "
@@ -116,6 +117,17 @@ LAYOUTS = {
         "tab:crossrec-significance",
     ),
 }
+"""Each table's caption and label; ``{Metric}`` / ``{M}`` in a caption stand for the study's
+metric (:func:`crossrec.report.analysis.study_metric`), long (``Recall@20``) and short
+(``R@20``)."""
+
+
+def layout_of(name: str, metric: str = "recall@20") -> Layout:
+    """Table ``name``'s :data:`LAYOUTS` entry with the study's ``metric`` in its caption (a
+    table without one: its name as caption, ``tab:<name>`` as label)."""
+    layout = LAYOUTS.get(name, Layout(caption=name, label=f"tab:{name}"))
+    caption = layout.caption.replace("{Metric}", long_name(metric)).replace("{M}", short(metric))
+    return replace(layout, caption=caption)
 
 
 def cell(mean: float, std: float, n: int, p: float | None = None) -> str:
@@ -147,8 +159,10 @@ def main_table(
     ks: Sequence[int],
     plugins: Sequence[str],
     interval: bool = False,
+    metric: str = "recall@20",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(display, numeric) frames of the seed's layout. The numeric frame has, per plug-in row
+    """(display, numeric) frames of the seed's layout; † on the ``metric`` cells (the tested
+    one). The numeric frame has, per plug-in row
     and metric, ``delta_<metric>`` (ΔImprov.) with its paired 95 % interval across seeds
     ``delta_<metric>_low`` / ``_high`` (:func:`crossrec.report.effects.improvement_interval`);
     with ``interval`` the ΔImprov. rows show it (``+0.73% [−1.20, +2.66]``)."""
@@ -177,7 +191,7 @@ def main_table(
                 {"dataset": dataset, "model": label}
                 | {
                     short(m): cell(
-                        row[f"test_{m}"], row[f"test_{m}_std"], n, p if m == SIG_METRIC else None
+                        row[f"test_{m}"], row[f"test_{m}_std"], n, p if m == metric else None
                     )
                     for m in metrics
                 }
@@ -223,10 +237,23 @@ def _interval_percent(low: float, high: float) -> str:
     return f" [{100 * low:+.2f}, {100 * high:+.2f}]"
 
 
-def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(display, numeric) frames of FETTLE's Table 2 layout with per-family average-Δ rows."""
-    _require(chosen, TABLE2_METRICS)
-    cols = [f"test_{m}" for m in TABLE2_METRICS]
+def table2_metrics(chosen: pd.DataFrame, ks: Sequence[int]) -> tuple[str, ...]:
+    """FETTLE's Table 2 columns (:data:`TABLE2_METRICS`) where the runs were evaluated at 10
+    and 20, else Recall and NDCG at ``tables.k``."""
+    if all(f"test_{m}" in chosen for m in TABLE2_METRICS):
+        return TABLE2_METRICS
+    return tuple(f"{m}@{k}" for m in ("recall", "ndcg") for k in ks)
+
+
+def table2(
+    chosen: pd.DataFrame,
+    families: dict[str, str],
+    metrics: Sequence[str] = TABLE2_METRICS,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(display, numeric) frames of FETTLE's Table 2 layout with per-family average-Δ rows,
+    columns ``metrics`` (:func:`table2_metrics`)."""
+    _require(chosen, metrics)
+    cols = [f"test_{m}" for m in metrics]
     stats = mean_std(chosen, cols, GROUP)
     stats = stats[stats["plugin"].isin(TABLE2_PLUGINS)]
     display, numeric, deltas = [], [], []
@@ -234,7 +261,7 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
         sub = sub.set_index("plugin")
         for plugin in [p for p in TABLE2_PLUGINS if p in sub.index]:
             row = sub.loc[plugin]
-            values = {short(m): f"{row[f'test_{m}']:.4f}" for m in TABLE2_METRICS}
+            values = {short(m): f"{row[f'test_{m}']:.4f}" for m in metrics}
             display.append(
                 {"dataset": dataset, "backbone": backbone_name(backbone)}
                 | {"plug-in": plugin_name(plugin)}
@@ -242,7 +269,7 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
             )
             numeric.append(
                 {"dataset": dataset, "backbone": backbone, "plugin": plugin}
-                | {m: row[f"test_{m}"] for m in TABLE2_METRICS}
+                | {m: row[f"test_{m}"] for m in metrics}
             )
             if plugin != "none" and "none" in sub.index:
                 base = sub.loc["none"]
@@ -250,7 +277,7 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
                     {"dataset": dataset, "family": families.get(backbone, "?"), "plugin": plugin}
                     | {
                         m: (row[f"test_{m}"] - base[f"test_{m}"]) / base[f"test_{m}"]
-                        for m in TABLE2_METRICS
+                        for m in metrics
                     }
                 )
     if deltas:
@@ -258,7 +285,7 @@ def table2(chosen: pd.DataFrame, families: dict[str, str]) -> tuple[pd.DataFrame
         for (dataset, family, plugin), row in avg.iterrows():
             display.append(
                 {"dataset": dataset, "backbone": f"avg Δ {family}", "plug-in": plugin_name(plugin)}
-                | {short(m): f"{100 * row[m]:+.2f}%" for m in TABLE2_METRICS}
+                | {short(m): f"{100 * row[m]:+.2f}%" for m in metrics}
             )
     return pd.DataFrame(display), pd.DataFrame(numeric)
 
@@ -340,13 +367,15 @@ def rendered(
     numeric: pd.DataFrame,
     note: str | None = None,
     form: Form = DEFAULT_FORM,
+    metric: str = "recall@20",
 ) -> dict[Path, str]:
     """``<stem>.md`` and ``<stem>.tex`` from the display frame rendered with the table's
     :data:`LAYOUTS` entry (missing cells ``–``; ``note`` under the table; the float and size
-    for ``form``'s venue), ``<stem>.csv`` from the numbers: path → text, nothing written yet.
+    for ``form``'s venue; the caption on the study's ``metric``), ``<stem>.csv`` from the
+    numbers: path → text, nothing written yet.
     A table of :data:`crossrec.report.LATEX_OMITTED` gets no ``.tex``."""
     shown = _shown(display)
-    layout = LAYOUTS.get(stem.name, Layout(caption=stem.name, label=f"tab:{stem.name}"))
+    layout = layout_of(stem.name, metric)
     files = {
         stem.with_suffix(".csv"): numeric.to_csv(index=False, float_format="%.6g"),
         stem.with_suffix(".md"): render.to_markdown(shown, layout, note),
@@ -392,7 +421,8 @@ def build_tables(
     was; ``claim`` (default: create the folder) makes the folder ready just before the writes."""
     out, runs, chosen, pvalues = Path(out_dir), analysis.runs, analysis.chosen, analysis.pvalues
     correction = analysis.correction
-    table = functools.partial(rendered, form=form)
+    metric = analysis.metric
+    table = functools.partial(rendered, form=form, metric=metric)
     same_seeds(chosen)
     sel = in_config_order(analysis.selection.merge(pvalues, on=GROUP, how="left"), runs)
     sel["n"] = sel["n"].astype("Int64")
@@ -400,7 +430,7 @@ def build_tables(
     sel["candidates"] = [compared.get(tuple(k), c) for k, c in
                          zip(sel[GROUP].itertuples(index=False), sel["candidates"], strict=True)]  # fmt: skip
     runs_display = runs[[c for c in runs.columns if not c.startswith("valid_")]]
-    note = significance_note(pvalues, correction, seed_counts(chosen))
+    note = significance_note(pvalues, correction, seed_counts(chosen), metric)
     warned = "".join(f" Warning: {w}." for w in analysis.warnings)
     interval_note = (
         " [ ]: 95 % interval of ΔImprov., paired t across seeds (backbone mean held fixed)."
@@ -421,19 +451,19 @@ def build_tables(
     files |= table(out / "activity", *activity(analysis))
     files |= table(
         out / "knockout",
-        *knockout(runs, analysis.knockout, analysis.runs_root, correction),
+        *knockout(runs, analysis.knockout, analysis.runs_root, correction, metric),
     )
     cutoffs = cutoff_note(ks, ("Recall", "NDCG", "Precision"))
     files |= table(
         out / "main",
-        *main_table(chosen, pvalues, ks, plugins, form.interval),
+        *main_table(chosen, pvalues, ks, plugins, form.interval, metric),
         cutoffs + note + interval_note,
     )
-    files |= table(out / "table2", *table2(chosen, families))
+    files |= table(out / "table2", *table2(chosen, families, table2_metrics(chosen, ks)))
     files |= table(out / "ablation", *ablation_table(runs, ks), cutoff_note(ks, ("Recall", "NDCG")))
     files |= table(out / "cost", *cost_table(runs))
     files |= table(out / "paper_vs_ours", *paper_vs_ours(chosen))
-    tests = user_tests(chosen, analysis.runs_root)
+    tests = user_tests(chosen, analysis.runs_root, metric)
     files |= table(out / "significance", *significance_table(tests, correction))
     # nothing is written, not even the folder, until every table is built
     if names is not None:
@@ -448,16 +478,19 @@ def activity(analysis: Analysis) -> tuple[pd.DataFrame, pd.DataFrame, str]:
 
     if analysis.data_root is None:
         empty = pd.DataFrame(columns=COLUMNS)
-        return *activity_table(empty), "No prepared data folder given (crossrec tables --data)."
+        return (
+            *activity_table(empty, analysis.metric),
+            "No prepared data folder given (crossrec tables --data).",
+        )
     rows = activity_rows(analysis.chosen, analysis.runs_root, analysis.data_root,
-                         analysis.correction)  # fmt: skip
+                         analysis.correction, metric=analysis.metric)  # fmt: skip
     note = (
         f"Test users split into activity quartiles by train interactions; per quartile the "
-        f"users' test R@20 averaged over {seed_counts(analysis.chosen)}, ΔImprov. = (plug-in − "
+        f"users' test {short(analysis.metric)} averaged over {seed_counts(analysis.chosen)}, ΔImprov. = (plug-in − "
         f"none) / none, two-sided Wilcoxon signed-rank test over the quartile's users, "
         f"{CORRECTIONS[analysis.correction]} across the {len(rows)} tests (p_adj)."
     )
-    return *activity_table(rows), note
+    return *activity_table(rows, analysis.metric), note
 
 
 def same_seeds(chosen: pd.DataFrame) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from crossrec.report.render import long_name
 from crossrec.report.stats import GROUP
 from crossrec.run import TrainConfig
 from crossrec.study.files import Rung, Selection, rung_path, selection_path
@@ -23,7 +24,6 @@ from crossrec.study.grid import format_value
 
 COLUMNS = [*GROUP, "stage", "search", "variant", "point", "score", "epochs_run",
            "stopped_at_rung", "confirmed", "winner", "rank", "metric"]  # fmt: skip
-FLAT_METRIC = "valid recall@20"  # what a flat study's selection compares (report.stats.select)
 EDGE_MIN_VALUES = 3  # a grid key needs this many numeric values for its edge to mean anything
 
 
@@ -123,13 +123,16 @@ def staged_rows(
 
 
 def flat_rows(
-    runs: pd.DataFrame, selection: pd.DataFrame, grids: dict[tuple, dict[str, Any]]
+    runs: pd.DataFrame,
+    selection: pd.DataFrame,
+    grids: dict[tuple, dict[str, Any]],
+    metric: str = "recall@20",
 ) -> pd.DataFrame:
     """A flat study's candidates: per group every main-study variant with its mean validation
-    Recall@20 over seeds (the tables' selection; ``grids``: (dataset, backbone, plug-in,
-    variant) → the variant's grid values)."""
+    ``metric`` over seeds (the tables' selection, :func:`crossrec.report.stats.select`;
+    ``grids``: (dataset, backbone, plug-in, variant) → the variant's grid values)."""
     main = runs[runs["study"] == "main"]
-    column = FLAT_METRIC.replace(" ", "_")
+    column = f"valid_{metric}"
     out = []
     for group, sub in main.groupby(GROUP, sort=False):
         means = sub.groupby("variant", sort=True).agg(
@@ -150,6 +153,7 @@ def flat_rows(
                 "stopped_at_rung": None,
                 "confirmed": None,
                 "winner": variant == winner,
+                "metric": f"valid {metric}",
             }  # fmt: skip
             for variant, row in means.iterrows()
         ]
@@ -158,16 +162,21 @@ def flat_rows(
 
 
 def tuning_rows(
-    plan: dict[str, Any], runs: pd.DataFrame, selection: pd.DataFrame, selections: Path | None
+    plan: dict[str, Any],
+    runs: pd.DataFrame,
+    selection: pd.DataFrame,
+    selections: Path | None,
+    metric: str = "recall@20",
 ) -> pd.DataFrame:
     """Every candidate of the study's searches (:data:`COLUMNS`): from the selection files of a
-    staged study (``plan["stages"]`` set; ``selections`` its folder), else from the runs."""
+    staged study (``plan["stages"]`` set; ``selections`` its folder), else from the runs (their
+    mean validation ``metric``)."""
     main = [r for r in plan["runs"] if r["study"] == "main"]
     if plan.get("stages") and selections is not None:
         groups = list(dict.fromkeys((r["dataset"], r["backbone"], r["plugin"]) for r in main))
         return staged_rows(Path(selections), groups)
     grids = {(r["dataset"], r["backbone"], r["plugin"], r["variant"]): r["grid"] for r in main}
-    return flat_rows(runs, selection, grids)
+    return flat_rows(runs, selection, grids, metric)
 
 
 def config_key(row: dict[str, Any], key: str, plan_row: dict[str, Any] | None) -> str:
@@ -277,8 +286,9 @@ def tuning_table(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 def tuning_note(analysis: Any) -> str:  # noqa: ANN401
     """The tuning table's note: what a score is, and every warning."""
     text = (
-        "Scores: validation Recall@20 (a staged study: the selection file's metric at the stage "
-        "seed; a candidate stopped by successive halving: its best value at that rung)."
+        f"Scores: validation {long_name(analysis.metric)} (a staged study: the selection "
+        "file's metric at the stage seed; a candidate stopped by successive halving: its best "
+        "value at that rung)."
     )
     return text + "".join(f" Warning: {w}." for w in analysis.warnings)
 

@@ -50,9 +50,19 @@ def best(candidates: Sequence[tuple[str, float]]) -> tuple[str, float]:
     return chosen
 
 
-def _progress(runs: Path, key: RunKey, rung: int) -> dict[str, Any]:
-    """A candidate's progress file at a rung (``rung<r>.json``), with its variant and run."""
-    blob = read_json(runs / key.path() / f"rung{rung}.json", "did the rung fail?")
+def _progress(runs: Path, key: RunKey, rung: int, metric: str | None = None) -> dict[str, Any]:
+    """A candidate's progress file at a rung (``rung<r>.json``), with its variant and run;
+    checked against its schema (``best_value`` a metric in [0, 1], ``epochs_run`` a count) and,
+    given the study's validation ``metric``, measured on it (DataError naming the file)."""
+    from crossrec.schemas import check_document
+
+    path = runs / key.path() / f"rung{rung}.json"
+    blob = read_json(path, "did the rung fail?")
+    check_document(blob, "progress", path)
+    if metric is not None and blob["valid_metric"] != metric:
+        raise DataError(
+            path, f"valid_metric {blob['valid_metric']!r}: the study selects on {metric}"
+        )
     return {"variant": key.variant, "run": key.path(), **blob}
 
 
@@ -77,7 +87,8 @@ def select_rung(
     paused, _ = candidates_of(study, stage, dataset, backbone, plugin)
     if rung >= len(paused):
         raise ConfigError(f"--rung {rung}: the {stage} stage has {len(paused)} rung(s)")
-    rows = [_progress(runs, key, rung) for key in paused[rung]]
+    metric = train_settings(study.config).valid_metric
+    rows = [_progress(runs, key, rung, metric) for key in paused[rung]]
     eta = study.halving[stage].eta  # type: ignore[union-attr]
     kept = survivors([(r["variant"], r["best_value"]) for r in rows], eta)
     return Rung(stage, rung, study.rung_epochs(stage, rung), len(kept), rows, kept)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from crossrec.errors import ConfigError
+from crossrec.errors import ConfigError, DataError
 from crossrec.run import RunKey, train_settings
 from crossrec.study.at_point import ABLATION, SENSITIVITY, selected_studies
 from crossrec.study.base import STUDIES, Planner
@@ -218,11 +218,28 @@ class StagedStudy(Planner):
     def selection_of(
         self, stage: str, dataset: str, backbone: str, plugin: str
     ) -> Selection | None:
-        """The selection file of a stage, when it exists (``self.selections``)."""
+        """The selection file of a stage, when it exists (``self.selections``), checked
+        (:meth:`crossrec.study.files.Selection.check`) and against this study: its ``point``
+        holds the stage's grid keys, its seed is the stage's, its metric the study's."""
         if self.selections is None:
             return None
         path = selection_path(self.selections, stage, dataset, backbone, plugin)
-        return Selection.read(path) if path.exists() else None
+        if not path.exists():
+            return None
+        sel = Selection.read(path)
+        keys = set(self.stage_keys(stage, backbone, plugin))
+        if set(sel.point) != keys:
+            raise DataError(
+                path, f"point keys {sorted(sel.point)}: the {stage} stage chooses {sorted(keys)}"
+            )
+        if sel.seed != self.stage_seed[stage]:
+            raise DataError(path, f"seed {sel.seed}: the {stage} stage trains with seed "
+                                  f"{self.stage_seed[stage]}")  # fmt: skip
+        split = "test" if self.selection == "mmrec_test" else "valid"
+        metric = f"{split} {train_settings(self.config).valid_metric}"
+        if sel.metric != metric:
+            raise DataError(path, f"metric {sel.metric!r}: this study selects on {metric!r}")
+        return sel
 
     def confirm_runs(self, stage: str, dataset: str, backbone: str, plugin: str) -> list[RunKey]:
         """A stage's confirmation runs (:mod:`crossrec.study.confirm`): its top finalists over
