@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -182,6 +183,27 @@ def packing(shape: str, device: str, runs: list[int], epochs: int, budget: Budge
     return out
 
 
+def unwritable(path: Path) -> str | None:
+    """Why the cost table cannot be written at ``path`` (checked before hours of measuring),
+    or None: a folder, something other than a regular file, a file that refuses appending
+    (``/proc/version``), or a missing folder above it (created) that cannot take it."""
+    if path.is_dir():
+        return "a folder, not a file"
+    if path.exists():
+        if not path.is_file():
+            return "not a regular file"
+        try:
+            with path.open("ab"):  # appends nothing: only asks whether it could
+                pass
+        except OSError as err:
+            return f"cannot be written ({err.strerror})"
+        return None
+    parent = next((q for q in path.parents if q.exists()), Path("/"))
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return f"{parent} cannot take it"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the sections and write the report (exit 0 when every section ran)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -191,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--table", type=Path, help="where the cost table goes (module doc)")
     args = parser.parse_args(argv)
+    if args.budget_s is not None and not (math.isfinite(args.budget_s) and args.budget_s > 0):
+        parser.error(f"--budget-s {args.budget_s}: a positive number of seconds")
+    problem = None if args.table is None else unwritable(args.table)
+    if problem is not None:
+        parser.error(f"--table {args.table}: {problem}")
     import torch
     from bench_align import synthetic_folder
     from bench_cost import paper_backbones

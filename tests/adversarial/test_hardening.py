@@ -593,3 +593,91 @@ def test_allocation_failure_is_one_line(tmp_path: Path, monkeypatch, capsys) -> 
     monkeypatch.setattr(train_module, "build_backbone", refuse)
     assert train(TINY, tmp_path / "r") == 2
     one_line_error(capsys, "cannot allocate the model for 40 users x 30 items")
+
+
+# --- issue 42: flags that promised more than they did -----------------------------------------
+
+
+def test_resume_with_a_pause_on_a_finished_run_leaves_it_finished(tmp_path: Path, capsys) -> None:
+    """`--pause-at-epoch 1 --resume` on a finished run: nothing to continue — no checkpoint
+    beside its metrics.json, its files untouched, and the progress file says finished."""
+    out = tmp_path / "run"
+    assert train(TINY, out) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    progress = tmp_path / "rung0.json"
+    assert train(TINY, out, "--resume", "--pause-at-epoch", "1", "--progress", str(progress)) == 0
+    assert "finished already" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no checkpoint.pt either
+    import json
+
+    blob = json.loads(progress.read_text())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert blob["finished"] is True and blob["epochs_run"] == metrics["epochs_run"]
+    assert blob["best_value"] == metrics["valid"]["recall@20"]
+    # another definition in the same folder is not "finished": it trains (here: pauses)
+    assert train(TINY, out, "--resume", "--pause-at-epoch", "1", "--train", "lr=0.01") == 0
+    assert (out / "checkpoint.pt").is_file()
+
+
+def test_stop_with_a_process_already_gone_is_one_line(tmp_path: Path, capsys) -> None:
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    assert train(TINY, tmp_path / "run", "--stop-with", str(gone.pid)) == 2
+    one_line_error(capsys, f"--stop-with {gone.pid}: no such process")
+    assert not (tmp_path / "run").exists()
+
+
+def test_progress_pointing_at_a_folder_is_refused_before_training(tmp_path: Path, capsys) -> None:
+    assert train(TINY, tmp_path / "run", "--progress", str(tmp_path)) == 2
+    one_line_error(capsys, f"--progress {tmp_path}: a folder or a link")
+    assert not (tmp_path / "run").exists()
+
+
+def test_tables_of_a_staged_plan_json_are_refused(tmp_path: Path, capsys) -> None:
+    """A staged study's plan.json lists its tune runs; the tables read study.json."""
+    import json
+
+    plan = {"schema": 1, "selection": "validation", "stages": {"tune": 1}, "tables": {},
+            "runs": [{"study": "tune", "dataset": "tiny", "backbone": "lightgcn",
+                      "plugin": "none", "variant": "n_layers=1", "seed": 1, "swept": None}]}  # fmt: skip
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    out = tmp_path / "tables"
+    argv = ["tables", "--plan", str(tmp_path / "plan.json"), "--runs", str(tmp_path), "--out",
+            str(out)]  # fmt: skip
+    assert main(argv) == 2
+    one_line_error(capsys, "plan.json: lists a staged study's tune runs", "results/study.json")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "needle"),
+    [
+        (["--budget-s", "nan"], "--budget-s nan: a positive number of seconds"),
+        (["--budget-s", "-5"], "--budget-s -5.0: a positive number of seconds"),
+        (["--table", "/proc/version"], "--table /proc/version: cannot be written"),
+        (["--table", "/tmp"], "--table /tmp: a folder, not a file"),
+    ],
+)
+def test_gpu_check_flags_are_checked_before_measuring(tmp_path: Path, flags, needle) -> None:
+    script = Path(__file__).parents[2] / "benchmarks" / "gpu_check.py"
+    proc = subprocess.run([sys.executable, str(script), "--device", "cpu", "--quick",
+                           "--out-dir", str(tmp_path), *flags],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 2 and needle in proc.stderr.strip().splitlines()[-1], proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plan_runs_writes_nothing_when_one_run_file_is_a_folder(tmp_path: Path, capsys) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"datasets: {{tiny: {{source: folder, path: {TINY}}}}}\nbackbones: {{lightgcn: {{}}}}\n"
+        "plugins: {none: {}, fettle: {}}\nseeds: [1, 2]\ntrain: {topk: [5, 10, 20]}\n"
+        "tables: {k: [5, 10]}\n"
+    )
+    runs = tmp_path / "runs"
+    (runs / "tiny/lightgcn/fettle/default/seed2/run.yaml").mkdir(parents=True)
+    out = tmp_path / "plan.json"
+    assert main(["plan", "--config", str(config), "--runs", str(runs), "--out", str(out)]) == 2
+    one_line_error(capsys, "seed2/run.yaml: not a regular file")
+    assert [p for p in runs.rglob("run.yaml") if p.is_file()] == [] and not out.exists()

@@ -51,10 +51,21 @@ def stop_with(pid: int, every: float = 1.0) -> None:
     """Send this process SIGTERM once process ``pid`` is gone (polled every ``every`` s by a
     daemon thread): the trainer then finishes its epoch, writes its checkpoint and exits 75,
     as at a SLURM time limit. A training job started by Snakemake gets Snakemake's pid, so
-    killing only the main snakemake process orphans no training."""
+    killing only the main snakemake process orphans no training. ConfigError when ``pid`` is
+    gone already (nothing would train: the process would only stop itself)."""
     import signal
     import threading
     import time
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        raise ConfigError(
+            f"--stop-with {pid}: no such process (the process this run should outlive is gone "
+            "already; nothing trained)"
+        ) from None
+    except PermissionError:
+        pass  # alive, another user's
 
     def watch() -> None:
         while True:
@@ -68,6 +79,34 @@ def stop_with(pid: int, every: float = 1.0) -> None:
             time.sleep(every)
 
     threading.Thread(target=watch, name="crossrec-stop-with", daemon=True).start()
+
+
+def finished_progress(out: Path, run: Any) -> dict[str, Any] | None:  # noqa: ANN401 - a RunSpec
+    """The progress (``Trainer.progress``'s keys) of a run folder that holds this run
+    finished — its ``run.yaml`` defines ``run``, its ``metrics.json`` is that run's, and no
+    checkpoint is left — else None. ``--resume`` on it has nothing to continue."""
+    from crossrec.errors import CrossrecError
+    from crossrec.run import IDENTITY, RUN_FILE, read_metrics, read_run_file
+    from crossrec.train import resolve_run
+
+    if (out / "checkpoint.pt").exists() or not (out / "metrics.json").is_file():
+        return None
+    try:
+        if resolve_run(read_run_file(out / RUN_FILE)) != resolve_run(run):
+            return None
+        blob = read_metrics(out / "metrics.json")
+    except (CrossrecError, OSError):
+        return None
+    identity = {field: getattr(run.key, field) for field in IDENTITY}
+    if blob["identity"] != identity or blob.get("valid_metric") != run.train.valid_metric:
+        return None
+    return {
+        "epochs_run": blob.get("epochs_run", blob["best_epoch"]),
+        "best_epoch": blob["best_epoch"],
+        "best_value": blob["valid"][run.train.valid_metric],
+        "valid_metric": run.train.valid_metric,
+        "finished": True,
+    }
 
 
 def _out_of_memory(err: BaseException) -> bool:
@@ -92,6 +131,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     from crossrec.train import Trainer
 
     check_replaceable(args.out, only_names(RUN_FILES))  # before any work
+    if args.progress is not None and (args.progress.is_dir() or args.progress.is_symlink()):
+        raise ConfigError(f"--progress {args.progress}: a folder or a link, not a file to write")
     configure_logging(args.log_json)
     if args.stop_with is not None:
         stop_with(args.stop_with)
@@ -108,6 +149,14 @@ def cmd_train(args: argparse.Namespace) -> None:
             f"{args.run or 'the run'}: defines {name}, not {args.expect} (its identity keys "
             "name its folder: edit parameters and trainer settings only)"
         )
+    done = finished_progress(Path(args.out), run) if args.resume else None
+    if done is not None:  # nothing to continue: leave the finished run as it is
+        if args.progress is not None:
+            from crossrec.io import write_json
+
+            write_json(args.progress, done)
+        print(f"{name}: finished already (best epoch {done['best_epoch']}); nothing to resume")
+        return
     warn_if_long(run, data.name)
     observers = [make_tracker(backend, args.track_dir, name) for backend in args.track or []]
     try:

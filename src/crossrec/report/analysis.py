@@ -136,6 +136,13 @@ def load_analysis(
     ``plan["tables"]``;
     ``selections``: a staged study's selection files)."""
     plan = read_plan(plan_path)
+    stages = sorted({r["study"] for r in plan["runs"]} & {"tune", "align"})
+    if stages:
+        raise DataError(
+            Path(plan_path),
+            f"lists a staged study's {' and '.join(stages)} runs: the tables and figures read "
+            "its replicate runs, results/study.json (written once every selection is made)",
+        )
     tables = plan.get("tables") if isinstance(plan.get("tables"), dict) else {}
     correction = tables.get("correction", "bh")
     check_correction(correction, Path(plan_path))

@@ -21,6 +21,7 @@ def write_run_files(
     checked before the first file is written, and files planned from the same definition are
     left untouched, hand edits included (so their runs do not rerun). Returns (runs, files
     written)."""
+    from crossrec.errors import OutputError
     from crossrec.outputs import check_replaceable, only_names
     from crossrec.run import write_run_file
 
@@ -28,6 +29,10 @@ def write_run_files(
     keys = study.runs_determined_by(step)
     for key in keys:
         check_replaceable(root / key.path(), only_names(RUN_FILES), flag="--runs")
+        path = root / key.path() / RUN_FILE
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            raise OutputError(f"{path}: not a regular file; refusing to replace it (no run "
+                              "file written)")  # fmt: skip
     written = sum(
         write_run_file(study.run_definition(key), root / key.path() / RUN_FILE, planned=True)
         for key in keys
