@@ -41,6 +41,10 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    slurm_start()
+
+
 # Rules that run where snakemake runs, never submitted to a cluster: download needs the
 # internet (compute nodes often have none); the others are quick.
 localrules:

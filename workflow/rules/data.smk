@@ -26,14 +26,14 @@ rule prepare:
         dataset=CONFIGURED_DATASETS,
     conda:
         "../../envs/crossrec.yaml"
-    threads: 4
+    threads: prepare_threads()
     resources:
         **prepare_resources(),
     params:
         source=source_args,
         needs=prepare_args,
     shell:
-        "crossrec prepare --dataset {wildcards.dataset} {params.source} {params.needs} --raw {input} --out {output} > {log} 2>&1"
+        "crossrec prepare --dataset {wildcards.dataset} {params.source} {params.needs} --raw {input} --out {output} --threads {threads} > {log} 2>&1"
 
 
 rule knockout_data:

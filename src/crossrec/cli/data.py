@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crossrec.cli.args import dataset_name, k_int, parse_assignments, seed_int
+from crossrec.cli.args import dataset_name, k_int, parse_assignments, seed_int, thread_count
 
 
 def _source(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -38,6 +38,10 @@ def cmd_prepare(args: argparse.Namespace) -> None:
     from crossrec.data.needs import DataNeeds
     from crossrec.data.prepare import describe
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     source, params = _source(args)
     needs = DataNeeds(
         frozenset(args.neighbors_k or ()), frozenset(args.knn_k or ()), args.user_graph
@@ -135,6 +139,12 @@ def add_parsers(sub: Any) -> None:  # noqa: ANN401
         nargs="*",
         metavar="K",
         help="write feature-kNN item graphs knn_<modality>_k<K>_<hash>.npy (FREEDOM) for each K",
+    )
+    p.add_argument(
+        "--threads",
+        type=thread_count,
+        default=0,
+        help="torch threads (0: torch default, every core): the CPUs a cluster job was given",
     )
 
     p = sub.add_parser(
