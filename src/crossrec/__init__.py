@@ -5,4 +5,4 @@ The package reproduces MMRec's data handling, sampling and evaluation exactly
 plug-ins in a single trainer (:mod:`crossrec.train`).
 """
 
-__version__ = "0.3.0"
+__version__ = "0.3.1"

@@ -73,8 +73,11 @@ def partition_nodes(partition: str) -> tuple[Node, ...]:
     nodes = []
     for line in proc.stdout.splitlines():
         cpus, mem, gres, limit = (line.split("|") + ["", "", "", ""])[:4]
-        nodes.append(Node(int(cpus.rstrip("+")), int(re.sub(r"\D", "", mem) or 0),
-                          gres_of(gres), minutes_of(limit)))  # fmt: skip
+        try:
+            nodes.append(Node(int(cpus.rstrip("+")), int(re.sub(r"\D", "", mem) or 0),
+                              gres_of(gres), minutes_of(limit)))  # fmt: skip
+        except ValueError:
+            raise ConfigError(f"sinfo: cannot read its line {line[:100]!r}") from None
     return tuple(nodes)
 
 
@@ -98,8 +101,8 @@ def check_request(
             "sinfo does not list"
         )
     wanted = gres_of(gres) if gres else {}
-    limits = {n.max_minutes for n in nodes if n.max_minutes is not None}
-    if limits and len(limits) == len(nodes) and minutes > max(limits):
+    limits = [n.max_minutes for n in nodes]
+    if all(limit is not None for limit in limits) and minutes > max(limits):  # type: ignore[type-var]
         raise ConfigError(
             f"{keys['time']}: rule {rule} asks for {minutes} minutes; partition {partition} "
             f"allows {max(limits)}"

@@ -116,9 +116,10 @@ def test_slurm_profile_requests(tmp_path: Path) -> None:
     assert not _flag(prepare, "--gpus") and not _flag(prepare, "--gres")
     # partitions, CPUs, memory, time and job name
     assert _flag(train, "-p") == ["cpu"] and _flag(prepare, "-p") == ["cpu"]
-    assert _flag(train, "--cpus-per-task") == ["2"] and _flag(prepare, "--cpus-per-task") == ["4"]
-    assert _flag(train, "--mem") == ["3000"] and _flag(prepare, "--mem") == ["32000"]
-    assert _flag(train, "-t") == ["45"] and _flag(prepare, "-t") == ["120"]
+    # prepare: resources.prepare_threads' default, memory and time sized to the tiny folder
+    assert _flag(train, "--cpus-per-task") == ["2"] and _flag(prepare, "--cpus-per-task") == ["2"]
+    assert _flag(train, "--mem") == ["3000"] and _flag(prepare, "--mem") == ["1000"]
+    assert _flag(train, "-t") == ["45"] and _flag(prepare, "-t") == ["10"]
     assert len(set(_flag(train, "--job-name") + _flag(prepare, "--job-name"))) == 1  # run id
     # crossrec trains with the CPUs asked for: the job step runs snakemake with --cores all,
     # i.e. the CPUs the job sees (its allocation on a cluster; this machine's here)
@@ -204,7 +205,7 @@ def test_cuda_runs_ask_for_one_gpu_and_an_account_keeps_every_request(tmp_path: 
     assert _flag(train, "--gres") == ["shard:1"] and not _flag(train, "--gpus")
     assert _flag(train, "-p") == ["a100"] and _flag(train, "-t") == ["45"]
     assert _flag(train, "--mem") == ["3000"] and _flag(train, "--cpus-per-task") == ["2"]
-    assert _flag(prepare, "-p") == ["cpu"] and _flag(prepare, "-t") == ["120"]
-    assert _flag(prepare, "--mem") == ["32000"] and not _flag(prepare, "--gres")
+    assert _flag(prepare, "-p") == ["cpu"] and _flag(prepare, "-t") == ["10"]
+    assert _flag(prepare, "--mem") == ["1000"] and not _flag(prepare, "--gres")
     for args in (prepare, train):
         assert _flag(args, "-A") == ["lab"] or "-A 'lab'" in " ".join(args), args

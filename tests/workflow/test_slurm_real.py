@@ -152,3 +152,137 @@ def test_four_shard_jobs_share_the_gpu_and_a_fifth_waits(tmp_path: Path) -> None
         assert pending[0][1] == "Resources", pending
     finally:
         subprocess.run(["scancel", *ids], capture_output=True)
+
+
+def test_a_run_past_its_time_limit_is_signalled_early_and_resumes(tmp_path: Path) -> None:
+    """`resources.train_runtime: 1` for a run of about a minute: SLURM sends SIGTERM
+    a margin before the limit (`--signal=TERM@30`; SLURM may send it up to a minute earlier
+    still), the run ends its epoch, writes its checkpoint and exits 75 — never killed at the
+    limit —, and the retry (twice the time) or the next `snakemake` resumes it: every epoch
+    trained once, all of them."""
+    import json
+    import re
+
+    probe = tmp_path / "probe"
+    subprocess.run([sys.executable, "-m", "crossrec", "train", "--data", str(TINY), "--backbone",
+                    "lightgcn", "--train", "epochs=100", "--train", "patience=100", "--train",
+                    "topk=[5, 10, 20]", "--threads", "1", "--out", str(probe)],
+                   check=True, capture_output=True)  # fmt: skip
+    history = pd.read_csv(probe / "history.csv")
+    per_epoch = float((history["train_seconds"] + history["eval_seconds"]).mean()) * 3  # + logging
+    epochs = max(300, int(60 / per_epoch))
+    work = tmp_path / "study"
+    _smoke(work, backbones={"lightgcn": {"n_layers": 2}}, plugins={"none": {}},
+           train={"epochs": epochs, "patience": epochs, "batch_size": 64, "topk": [5, 10, 20],
+                  "device": "cpu"},
+           resources={"train_threads": 1, "train_runtime": 1})  # fmt: skip
+    log = work / "results" / "logs" / "train" / "tiny" / "lightgcn" / "none" / "default"
+    stops, resumes = [], []
+    for _ in range(4):  # the documented way on: run the same command again
+        proc = _snakemake(work, timeout=900)
+        text = (log / "seed1.log").read_text()
+        resumes += re.findall(r"resumed from .* after epoch (\d+)", text)
+        stop = re.search(r"stopped by SIGTERM after epoch (\d+)", text)
+        if stop:  # signalled before the limit: its last epoch line ran within the minute(s)
+            elapsed = re.findall(r"elapsed (\d+):(\d\d):(\d\d)", text)[-1]
+            seconds = int(elapsed[0]) * 3600 + int(elapsed[1]) * 60 + int(elapsed[2])
+            stops.append((int(stop.group(1)), seconds))
+            assert "DUE TO TIME LIMIT" not in proc.stdout + proc.stderr
+        if proc.returncode == 0:
+            break
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert stops and all(seconds < 120 for _, seconds in stops), stops
+    assert resumes and all(0 < int(k) < epochs for k in resumes), resumes
+    run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
+    history = pd.read_csv(run / "history.csv")
+    assert history["epoch"].tolist() == list(range(1, epochs + 1))  # each epoch once, all
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == epochs
+
+
+def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: Path) -> None:
+    """`kill -9` of the main snakemake while its SLURM job trains: the job keeps running. The
+    documented recovery — `snakemake --unlock`, the same command — refuses in one line naming
+    the orphaned job instead of submitting a duplicate; after `scancel` of it (SIGTERM: the run
+    ends its epoch and writes its checkpoint) the same command resumes the run: every epoch in
+    history.csv once, the run complete."""
+    import json
+    import signal
+
+    epochs = 3000
+    _smoke(tmp_path, backbones={"lightgcn": {"n_layers": 2}}, plugins={"none": {}},
+           train={"epochs": epochs, "patience": epochs, "batch_size": 64, "topk": [5, 10, 20],
+                  "device": "cpu"},
+           resources={"train_threads": 1, "checkpoint_minutes": 0})  # fmt: skip
+    cmd = [shutil.which("snakemake", path=_env()["PATH"]), "--snakefile", str(ROOT / "Snakefile"),
+           "--directory", str(tmp_path), "--workflow-profile", str(ROOT / "profiles" / "slurm"),
+           "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
+    log = tmp_path / "results/logs/train/tiny/lightgcn/none/default/seed1.log"
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=_env(), cwd=tmp_path)  # fmt: skip
+    try:
+        for _ in range(300):
+            if log.is_file() and log.read_text().count(f"/{epochs} loss") >= 20:
+                break
+            time.sleep(1)
+        else:
+            pytest.fail("the training job did not start within 5 minutes")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    orphans = _jobs()
+    assert orphans, "the SLURM job died with its snakemake"
+    status = subprocess.run([sys.executable, "-m", "crossrec", "status", "--config",
+                             str(tmp_path / "config.yaml"), "--json"], capture_output=True,
+                            text=True, cwd=tmp_path)  # fmt: skip
+    listed = json.loads(status.stdout)["slurm_jobs"]
+    assert [j["id"] for j in listed] == orphans and listed[0]["comment"].startswith("rule_train")
+    assert _snakemake(tmp_path, "--unlock").returncode == 0
+    refused = _snakemake(tmp_path, timeout=300)
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    errors = [line for line in refused.stderr.splitlines() if line.startswith("crossrec: error:")]
+    assert len(errors) == 1 and "still queued or running" in errors[0], refused.stderr[-3000:]
+    assert all(j in errors[0] for j in orphans) and "rules train" in errors[0]
+    subprocess.run(["scancel", *orphans], check=True)
+    for _ in range(120):
+        if not set(_jobs()) & set(orphans):
+            break
+        time.sleep(1)
+    done = _snakemake(tmp_path, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resumed from" in log.read_text()
+    run = tmp_path / "results/runs/tiny/lightgcn/none/default/seed1"
+    history = pd.read_csv(run / "history.csv")
+    assert history["epoch"].tolist() == list(range(1, epochs + 1))
+    assert json.loads((run / "metrics.json").read_text())["epochs_run"] == epochs
+
+
+def test_ctrl_c_cancels_a_pending_job(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT) of snakemake while its job waits in the queue: the job is cancelled,
+    none outlives the run (the node is kept busy so the job pends)."""
+    import signal
+
+    _smoke(tmp_path)
+    busy = subprocess.run(["sbatch", "--parsable", "-p", "cpu", "-c", str(os.cpu_count() or 2),
+                           "--mem=100", "-o", "/dev/null", "--wrap", "sleep 300"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    try:
+        cmd = [shutil.which("snakemake", path=_env()["PATH"]), "--snakefile",
+               str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--workflow-profile",
+               str(ROOT / "profiles" / "slurm"), "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
+        log = tmp_path / "snakemake.log"
+        with log.open("w") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(),
+                                    cwd=tmp_path,
+                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+            for _ in range(180):
+                if "has been submitted with SLURM jobid" in log.read_text():
+                    break
+                time.sleep(1)
+            pending = set(_jobs()) - {busy}
+            assert pending, log.read_text()[-2000:]
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=180)
+        time.sleep(2)
+        assert not set(_jobs()) & pending, (pending, log.read_text()[-2000:])
+    finally:
+        subprocess.run(["scancel", busy], capture_output=True)

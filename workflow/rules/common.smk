@@ -4,7 +4,6 @@ The study (`STUDY`, built and checked in the Snakefile by crossrec.workflow_conf
 planner `crossrec plan` runs (crossrec.study), so the DAG and the tables agree on what a run is.
 """
 
-import functools
 import json
 import os
 import re
@@ -172,22 +171,6 @@ def fail_now(err):
     """
     print(f"crossrec: error: {err}", file=sys.stderr, flush=True)
     os._exit(err.exit_code)
-
-
-def one_line(func):
-    """`func` (an input function, or a helper of one, that reads crossrec's files: selection,
-    rung, confirmation and progress files) with its crossrec errors printed as one line and
-    exit 2 (`fail_now`) instead of Snakemake's InputFunctionException and stack frames;
-    Snakemake's own exceptions (a checkpoint not yet reached) pass through."""
-
-    @functools.wraps(func)
-    def wrapped(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except CrossrecError as err:
-            fail_now(err)
-
-    return wrapped
 
 
 def train_code(wildcards):

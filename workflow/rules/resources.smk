@@ -202,7 +202,7 @@ def train_threads():
 
 
 def slurm_start():
-    """At the start of a run that trains (onstart, never a dry run):
+    """At the start of a run on SLURM (onstart: never a dry run nor a local run):
 
     * jobs of this study that an earlier snakemake submitted and that still run — it was
       killed, and `snakemake --unlock` let this one start — end this run in one line with the
@@ -212,7 +212,9 @@ def slurm_start():
       working directory and a `rule_` comment);
     * on SLURM, job states are polled with squeue where sacct cannot report them (no
       accounting; one line says so), instead of waiting for ever."""
-    from crossrec.cluster import live_jobs
+    if not on_slurm():
+        return
+    from crossrec.cluster import live_jobs, sacct_works
 
     if shutil.which("squeue"):
         orphans = live_jobs(os.getcwd())
@@ -227,10 +229,6 @@ def slurm_start():
                     "(their runs resume from their checkpoints); then run the same command again"
                 )
             )
-    if not on_slurm():
-        return
-    from crossrec.cluster import sacct_works
-
     settings = workflow.executor_settings
     if getattr(settings, "status_command", None) == "sacct" and not sacct_works():
         settings.status_command = "squeue"

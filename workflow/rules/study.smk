@@ -2,8 +2,26 @@
 waiting for the checkpoint that determines them (each selection and halving rung); the rules are
 in stages.smk."""
 
+import functools
+
 from crossrec.study.at_point import selected_studies
 from crossrec.study.files import selection_path
+
+
+def one_line(func):
+    """`func` (an input function, or a helper of one, that reads crossrec's files: selection,
+    rung, confirmation and progress files) with its crossrec errors printed as one line and
+    exit 2 (`fail_now`) instead of Snakemake's InputFunctionException and stack frames;
+    Snakemake's own exceptions (a checkpoint not yet reached) pass through."""
+
+    @functools.wraps(func)
+    def wrapped(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CrossrecError as err:
+            fail_now(err)
+
+    return wrapped
 
 
 def after(step):

@@ -14,7 +14,11 @@ def cmd_status(args: argparse.Namespace) -> None:
     """Per dataset and stage: runs done, running, stopped (paused or interrupted), failed
     (each with its log and last line) and pending, the stages not yet planned, the compute
     spent and the hours left by the cost table (rows learned from the finished runs first).
-    Reads files only: safe beside a running study."""
+    Reads files only (and, where SLURM runs, lists the study's queued and running jobs with
+    squeue): safe beside a running study."""
+    import shutil
+
+    from crossrec.cluster import live_jobs
     from crossrec.costs import CostTable
     from crossrec.costs.learned import with_learned
     from crossrec.errors import ConfigError
@@ -29,7 +33,16 @@ def cmd_status(args: argparse.Namespace) -> None:
     except ConfigError:
         table = None
     state = progress(study, results / "runs", results / "logs" / "train", table)
-    print(json.dumps(state, indent=1) if args.json else format_progress(state))
+    # the study's jobs a SLURM queue holds (its working directory: the folder above results/)
+    jobs = live_jobs(str(results.resolve().parent)) if shutil.which("squeue") else []
+    state["slurm_jobs"] = jobs
+    if args.json:
+        print(json.dumps(state, indent=1))
+        return
+    print(format_progress(state))
+    if jobs:
+        print(f"SLURM: {len(jobs)} job(s) of this study queued or running: "
+              + ", ".join(f"{j['id']} {j['state'].lower()} ({j['comment']})" for j in jobs))  # fmt: skip
 
 
 def add_parsers(sub: Any) -> None:  # noqa: ANN401

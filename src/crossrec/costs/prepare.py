@@ -18,7 +18,6 @@ machine that measured.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +32,9 @@ AMAZON = ("baby", "sports", "clothing")
 @functools.cache
 def measured() -> dict[str, dict[str, float]]:
     """Shape → ``{peak_mb, seconds, input_mb}`` (``prepare.json``'s ``shapes``)."""
-    return json.loads((HERE / "prepare.json").read_text())["shapes"]
+    from crossrec.safeload import read_json
+
+    return read_json(HERE / "prepare.json", "shipped with crossrec")["shapes"]
 
 
 def _folder_mb(path: Path) -> float:

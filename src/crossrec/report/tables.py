@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -34,10 +33,11 @@ from crossrec.report.analysis import ALPHA, Analysis, in_config_order
 from crossrec.report.effects import improvement_interval
 from crossrec.report.knockout import knockout
 from crossrec.report.latex import DEFAULT_FORM, Form
+from crossrec.report.layouts import layout_of
 from crossrec.report.names import named
 from crossrec.report.notes import cutoff_note, seed_counts, significance_note
 from crossrec.report.published import backbone_name, paper_vs_ours, plugin_name
-from crossrec.report.render import Layout, long_name, short
+from crossrec.report.render import short
 from crossrec.report.significance import significance_table
 from crossrec.report.stats import (
     CORRECTIONS,
@@ -50,84 +50,6 @@ from crossrec.report.tuning import candidates_per_group, tuning_note, tuning_tab
 
 TABLE2_PLUGINS = ("none", "bm3", "fettle", "cross")
 TABLE2_METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-LAYOUTS = {
-    "main": Layout(
-        "Test metrics at the best-validation epoch of each backbone alone and with each "
-        "alignment plug-in (selected variant per group); ΔImprov. = (plug-in − none) / none.",
-        "tab:crossrec-main",
-        mark_numeric=True,
-        skip="model",
-        skip_prefixes=("ΔImprov",),
-        stack_std=True,
-        size="footnotesize",  # the default study's 492 pt in \small: little room for † marks
-    ),
-    "table2": Layout(
-        "FETTLE's Table 2 layout: every backbone alone and with BM3, FETTLE and CROSS, with the "
-        "average relative change per backbone family.",
-        "tab:crossrec-table2",
-        mark_numeric=True,
-        skip="backbone",
-        skip_prefixes=("avg Δ",),
-    ),
-    "ablation": Layout(
-        "CROSS ablations: each preset drops one component; Δ against the full cross preset.",
-        "tab:crossrec-ablation",
-        mark_numeric=True,
-    ),
-    "cost": Layout(
-        "Cost per run group: seconds per epoch, epochs to the best validation epoch, epochs "
-        "run and peak memory.",
-        "tab:crossrec-cost",
-    ),
-    "selection": Layout(
-        "The variant selected per group on mean validation {Metric} over seeds, and the "
-        "paired test against the backbone alone (raw and corrected p).",
-        "tab:crossrec-selection",
-    ),
-    "activity": Layout(
-        "The main comparison by user activity: test {M} of each plug-in and its backbone "
-        "alone per quartile of the test users' train interactions, with a paired test.",
-        "tab:crossrec-activity",
-    ),
-    "knockout": Layout(
-        "Modality knock-out: each backbone alone and with each plug-in at its main-study point, "
-        "trained on all modalities and on each kept subset; Δ against all modalities and "
-        "ΔImprov. over the backbone alone on the same modalities.",
-        "tab:crossrec-knockout",
-    ),
-    "tuning": Layout(
-        "Every candidate of the search behind each selected point: its grid point, validation "
-        "score (a staged study's stage seed; a flat study's mean over seeds), epochs trained, "
-        "the successive-halving rung that stopped it, its rank; ★ the winner.",
-        "tab:crossrec-tuning",
-        group="stage",
-    ),
-    "paper_vs_ours": Layout(
-        "Published numbers (FETTLE Table 2, CROSS README) beside this study's: test metric at "
-        "the best-validation epoch, mean ± std over seeds; Δ = ours − published.",
-        "tab:crossrec-paper-vs-ours",
-    ),
-    "runs": Layout("Every run of the study with its test metrics.", "tab:crossrec-runs"),
-    "significance": Layout(
-        "Each plug-in against its backbone alone over the test users (test {Metric}): paired "
-        "t-test and Wilcoxon signed-rank test, per seed and on the per-user metric averaged "
-        "over the seeds (seed mean); statistic (t, or W), n users, raw and corrected p, and the "
-        "paired effect size d_z = mean / SD of the per-user differences with its exact 95 % "
-        "interval (noncentral t).",
-        "tab:crossrec-significance",
-    ),
-}
-"""Each table's caption and label; ``{Metric}`` / ``{M}`` in a caption stand for the study's
-metric (:func:`crossrec.report.analysis.study_metric`), long (``Recall@20``) and short
-(``R@20``)."""
-
-
-def layout_of(name: str, metric: str = "recall@20") -> Layout:
-    """Table ``name``'s :data:`LAYOUTS` entry with the study's ``metric`` in its caption (a
-    table without one: its name as caption, ``tab:<name>`` as label)."""
-    layout = LAYOUTS.get(name, Layout(caption=name, label=f"tab:{name}"))
-    caption = layout.caption.replace("{Metric}", long_name(metric)).replace("{M}", short(metric))
-    return replace(layout, caption=caption)
 
 
 def cell(mean: float, std: float, n: int, p: float | None = None) -> str:

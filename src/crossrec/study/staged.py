@@ -227,18 +227,7 @@ class StagedStudy(Planner):
         if not path.exists():
             return None
         sel = Selection.read(path)
-        keys = set(self.stage_keys(stage, backbone, plugin))
-        if set(sel.point) != keys:
-            raise DataError(
-                path, f"point keys {sorted(sel.point)}: the {stage} stage chooses {sorted(keys)}"
-            )
-        if sel.seed != self.stage_seed[stage]:
-            raise DataError(path, f"seed {sel.seed}: the {stage} stage trains with seed "
-                                  f"{self.stage_seed[stage]}")  # fmt: skip
-        split = "test" if self.selection == "mmrec_test" else "valid"
-        metric = f"{split} {train_settings(self.config).valid_metric}"
-        if sel.metric != metric:
-            raise DataError(path, f"metric {sel.metric!r}: this study selects on {metric!r}")
+        check_selection(self, sel, path)
         return sel
 
     def confirm_runs(self, stage: str, dataset: str, backbone: str, plugin: str) -> list[RunKey]:
@@ -412,3 +401,20 @@ class StagedStudy(Planner):
         if key.seed == self.stage_seed["align"] or p_pinned:
             return ("plan",) if b_pinned else ("tune", d, b)
         return ("align", d, b, p)
+
+
+def check_selection(study: StagedStudy, sel: Selection, path: Path) -> None:
+    """DataError naming ``path`` unless the selection file fits ``study``: its ``point`` holds
+    the stage's grid keys, its seed is the stage's, its metric the study's."""
+    keys = set(study.stage_keys(sel.stage, sel.backbone, sel.plugin))
+    if set(sel.point) != keys:
+        raise DataError(
+            path, f"point keys {sorted(sel.point)}: the {sel.stage} stage chooses {sorted(keys)}"
+        )
+    if sel.seed != study.stage_seed[sel.stage]:
+        raise DataError(path, f"seed {sel.seed}: the {sel.stage} stage trains with seed "
+                              f"{study.stage_seed[sel.stage]}")  # fmt: skip
+    split = "test" if study.selection == "mmrec_test" else "valid"
+    metric = f"{split} {train_settings(study.config).valid_metric}"
+    if sel.metric != metric:
+        raise DataError(path, f"metric {sel.metric!r}: this study selects on {metric!r}")
