@@ -50,6 +50,10 @@ def _env() -> dict[str, str]:
     return env
 
 
+QUICK = ["--slurm-init-seconds-before-status-checks", "5", "--seconds-between-status-checks", "5"]
+"""Poll job states sooner than the executor's 40 s start (tests other than the printed one)."""
+
+
 def _snakemake(work: Path, *args: str, profile: str = "slurm", timeout: int = 600):
     """The documented command, in ``work``: ``snakemake --workflow-profile profiles/<profile>
     --configfile work/config.yaml ARGS``."""
@@ -118,6 +122,7 @@ def test_a_job_no_node_can_run_ends_the_workflow_in_one_line(tmp_path: Path) -> 
         and "resources.prepare_threads: rule prepare asks for 64 CPUs" in (errors[0])
     ), proc.stderr[-3000:]
     assert set(_jobs()) <= before  # nothing submitted
+    assert not any((tmp_path / ".snakemake" / "locks").glob("*"))  # and no lock left behind
 
 
 def test_four_shard_jobs_share_the_gpu_and_a_fifth_waits(tmp_path: Path) -> None:
@@ -177,26 +182,27 @@ def test_a_run_past_its_time_limit_is_signalled_early_and_resumes(tmp_path: Path
                   "device": "cpu"},
            resources={"train_threads": 1, "train_runtime": 1})  # fmt: skip
     log = work / "results" / "logs" / "train" / "tiny" / "lightgcn" / "none" / "default"
-    stops, resumes = [], []
+    resumes = []
     for _ in range(4):  # the documented way on: run the same command again
-        proc = _snakemake(work, timeout=900)
+        proc = _snakemake(work, *QUICK, timeout=900)
         text = (log / "seed1.log").read_text()
-        resumes += re.findall(r"resumed from .* after epoch (\d+)", text)
-        stop = re.search(r"stopped by SIGTERM after epoch (\d+)", text)
-        if stop:  # signalled before the limit: its last epoch line ran within the minute(s)
-            elapsed = re.findall(r"elapsed (\d+):(\d\d):(\d\d)", text)[-1]
-            seconds = int(elapsed[0]) * 3600 + int(elapsed[1]) * 60 + int(elapsed[2])
-            stops.append((int(stop.group(1)), seconds))
-            assert "DUE TO TIME LIMIT" not in proc.stdout + proc.stderr
+        resumes += [int(k) for k in re.findall(r"resumed from .* after epoch (\d+)", text)]
+        assert "DUE TO TIME LIMIT" not in proc.stdout + proc.stderr
         if proc.returncode == 0:
             break
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert stops and all(seconds < 120 for _, seconds in stops), stops
-    assert resumes and all(0 < int(k) < epochs for k in resumes), resumes
+    assert resumes and all(0 < k < epochs for k in resumes), resumes
     run = work / "results" / "runs" / "tiny" / "lightgcn" / "none" / "default" / "seed1"
     history = pd.read_csv(run / "history.csv")
     assert history["epoch"].tolist() == list(range(1, epochs + 1))  # each epoch once, all
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == epochs
+    # each signalled attempt ended before its limit (SLURM kills at the limit itself): its job
+    # log (kept for a failed job) ends with the job's elapsed time
+    failed = sorted((work / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
+    assert failed, "no attempt was signalled"
+    for job in failed:
+        clock = re.findall(r"Elapsed time: (\d+):(\d\d):(\d\d)", job.read_text())[-1]
+        assert int(clock[0]) * 3600 + int(clock[1]) * 60 + int(clock[2]) < 55, job
 
 
 def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: Path) -> None:
@@ -215,7 +221,7 @@ def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: P
            resources={"train_threads": 1, "checkpoint_minutes": 0})  # fmt: skip
     cmd = [shutil.which("snakemake", path=_env()["PATH"]), "--snakefile", str(ROOT / "Snakefile"),
            "--directory", str(tmp_path), "--workflow-profile", str(ROOT / "profiles" / "slurm"),
-           "--configfile", str(tmp_path / "config.yaml")]  # fmt: skip
+           "--configfile", str(tmp_path / "config.yaml"), *QUICK]  # fmt: skip
     log = tmp_path / "results/logs/train/tiny/lightgcn/none/default/seed1.log"
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=_env(), cwd=tmp_path)  # fmt: skip
@@ -237,7 +243,7 @@ def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: P
     listed = json.loads(status.stdout)["slurm_jobs"]
     assert [j["id"] for j in listed] == orphans and listed[0]["comment"].startswith("rule_train")
     assert _snakemake(tmp_path, "--unlock").returncode == 0
-    refused = _snakemake(tmp_path, timeout=300)
+    refused = _snakemake(tmp_path, *QUICK, timeout=300)
     assert refused.returncode == 2, refused.stderr[-3000:]
     errors = [line for line in refused.stderr.splitlines() if line.startswith("crossrec: error:")]
     assert len(errors) == 1 and "still queued or running" in errors[0], refused.stderr[-3000:]
@@ -247,7 +253,7 @@ def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: P
         if not set(_jobs()) & set(orphans):
             break
         time.sleep(1)
-    done = _snakemake(tmp_path, timeout=900)
+    done = _snakemake(tmp_path, *QUICK, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "resumed from" in log.read_text()
     run = tmp_path / "results/runs/tiny/lightgcn/none/default/seed1"

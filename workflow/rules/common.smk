@@ -170,6 +170,10 @@ def fail_now(err):
     whichever part of the DAG build called the input function, before any job has started.
     """
     print(f"crossrec: error: {err}", file=sys.stderr, flush=True)
+    if getattr(
+        workflow.persistence, "_lockfile", None
+    ):  # the lock this run took, if any:
+        workflow.persistence.unlock()  # os._exit skips Snakemake's clean-up (never another's)
     os._exit(err.exit_code)
 
 
