@@ -415,6 +415,7 @@ def test_yaml_syntax_errors_in_flags(tmp_path: Path, capsys) -> None:
         (["--plugin", "cross", "--plugin-param", "ila_temp=-0.1"], "ila_temp"),
         (["--plugin", "cross", "--plugin-param", "cna_k=0"], "cna_k"),
         (["--train", "device=gpu0"], "train.device"),
+        (["--seed", "99999999999"], "out of range (0 to 4,294,967,295)"),  # integers in full
     ],
 )
 def test_out_of_range_numbers(tmp_path: Path, argv: list[str], needle: str, capsys) -> None:

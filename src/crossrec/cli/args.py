@@ -56,7 +56,8 @@ def _number_in(kind: type, low: float, high: float) -> Callable[[str], Any]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{value} is out of range ({low:g} to {high:g})")
+            bounds = f"{low:,} to {high:,}" if kind is int else f"{low:g} to {high:g}"
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({bounds})")
         return value
 
     return parse
