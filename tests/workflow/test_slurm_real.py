@@ -197,12 +197,15 @@ def test_a_run_past_its_time_limit_is_signalled_early_and_resumes(tmp_path: Path
     assert history["epoch"].tolist() == list(range(1, epochs + 1))  # each epoch once, all
     assert json.loads((run / "metrics.json").read_text())["epochs_run"] == epochs
     # each signalled attempt ended before its limit (SLURM kills at the limit itself): its job
-    # log (kept for a failed job) ends with the job's elapsed time
+    # log (kept for a failed job) ends with the job's elapsed time. A first attempt has 1
+    # minute, a retry 2: every one ended well inside 2, and some first attempt inside 1
     failed = sorted((work / ".snakemake" / "slurm_logs" / "rule_train").rglob("*.log"))
     assert failed, "no attempt was signalled"
+    seconds = []
     for job in failed:
         clock = re.findall(r"Elapsed time: (\d+):(\d\d):(\d\d)", job.read_text())[-1]
-        assert int(clock[0]) * 3600 + int(clock[1]) * 60 + int(clock[2]) < 55, job
+        seconds.append(int(clock[0]) * 3600 + int(clock[1]) * 60 + int(clock[2]))
+    assert max(seconds) < 110 and min(seconds) < 55, seconds
 
 
 def test_a_hard_killed_snakemake_is_recovered_without_training_twice(tmp_path: Path) -> None:
